@@ -1,0 +1,359 @@
+//! The commands: each loads what it needs through the adapters, runs the pure core, and reports.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde_json::json;
+
+use crate::checks::{check_plan_against_repo, notices};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::git::GitRepo;
+use crate::plan::{self, Plan};
+use crate::render::{render_step, RenderInput, RenderedStep};
+use crate::repo::{join, Inventory, Repository};
+use crate::state::State;
+use crate::steps::{desired_after, StepContext, StepId};
+use crate::templates::Templates;
+use crate::workspace::{self, FileChange};
+
+/// What every command starts from: the plan, the repository, the state the repository is in.
+pub struct Session {
+    pub plan: Plan,
+    pub repo: Repository,
+    pub state: State,
+    pub templates: Templates,
+}
+
+pub struct SessionOptions<'a> {
+    pub plan: Option<&'a Path>,
+    pub repo: Option<&'a Path>,
+    pub templates: Option<&'a Path>,
+}
+
+impl Session {
+    pub fn open(options: &SessionOptions<'_>) -> anyhow::Result<Session> {
+        let repo_root: PathBuf = match (options.repo, options.plan) {
+            (Some(repo), _) => repo.to_owned(),
+            (None, Some(plan)) => {
+                plan.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
+            }
+            (None, None) => PathBuf::from("."),
+        };
+        if !repo_root.is_dir() {
+            bail!("repository directory {} does not exist", repo_root.display());
+        }
+        let (plan_file, plan_display) = match options.plan {
+            Some(plan) => (plan.to_owned(), plan.to_owned()),
+            None => (repo_root.join("migration.yaml"), PathBuf::from("migration.yaml")),
+        };
+        if !plan_file.is_file() {
+            return Err(Diagnostics::from(
+                Diagnostic::in_file(&plan_display, "no plan here")
+                    .with_help("write one (see `asm-migrate schema`) or point at it with --plan FILE"),
+            )
+            .into());
+        }
+        let plan = plan::load(&plan_file, &plan_display)?;
+        let repo = Repository::new(&repo_root);
+        let state_path = join(&plan.output.value, "state.yaml");
+        let state = match repo.read(&state_path).map_err(Diagnostics::from)? {
+            Some(text) => State::parse(Path::new(&state_path), &text, &plan.name)?,
+            None => State::new(&plan.name),
+        };
+        if let Some(step) = &state.step {
+            if StepId::find(&plan, step).is_none() {
+                return Err(Diagnostics::from(Diagnostic::in_file(
+                    Path::new(&state_path),
+                    format!("the repository is at step `{step}`, which the plan no longer has: restore that step in the plan"),
+                ))
+                .into());
+            }
+        }
+        let templates = Templates::new(options.templates);
+        Ok(Session { plan, repo, state, templates })
+    }
+
+    pub fn current_step(&self) -> Option<StepId> {
+        self.state.step.as_deref().and_then(|step| StepId::find(&self.plan, step))
+    }
+
+    /// `current`, `next` or a step id.
+    pub fn resolve_step(&self, wanted: &str) -> anyhow::Result<StepId> {
+        let current = self.current_step();
+        match wanted {
+            "current" => {
+                current.ok_or_else(|| anyhow::anyhow!("no step has been applied yet: use --step init (or --step next)"))
+            }
+            "next" => {
+                let next_index =
+                    current.as_ref().and_then(|step| self.plan.step_index(step)).map(|index| index + 1).unwrap_or(0);
+                self.plan
+                    .steps
+                    .get(next_index)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("the migration is finished: there is no next step"))
+            }
+            id => StepId::find(&self.plan, id).ok_or_else(|| {
+                let known: Vec<String> = self.plan.steps.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("unknown step `{id}`; the plan's steps are: {}", known.join(", "))
+            }),
+        }
+    }
+
+    /// The repository as the step sees it: the tool's own output is never read back as input, and once Istio's
+    /// install paths are gone (`finished`) they are not followed either.
+    pub fn inventory(&self, step: &StepId) -> anyhow::Result<Inventory> {
+        let mut excluded = vec![self.plan.output.value.clone()];
+        if *step == StepId::Finished {
+            excluded.extend(self.plan.istio.install_paths.iter().map(|path| path.value.clone()));
+        }
+        Ok(self.repo.inventory(&self.plan, &excluded)?)
+    }
+
+    pub fn render(&self, step: &StepId) -> anyhow::Result<(RenderedStep, Inventory)> {
+        let inventory = self.inventory(step)?;
+        check_plan_against_repo(&self.plan, &inventory, &self.repo, *step == StepId::Finished)?;
+        let stamp = fresh_stamp(&self.repo.root);
+        let input = RenderInput {
+            plan: &self.plan,
+            inventory: &inventory,
+            state: &self.state,
+            fresh_stamp: &stamp,
+            templates: &self.templates,
+            files: &self.repo,
+        };
+        Ok((render_step(&input, step)?, inventory))
+    }
+}
+
+/// The restart stamp for a first `setup`: `SOURCE_DATE_EPOCH` when set (reproducible builds' convention), else
+/// the HEAD commit's time, so rendering the same repository twice gives the same bytes.
+pub fn fresh_stamp(repo_root: &Path) -> String {
+    let seconds = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|value| value.parse::<i64>().ok())
+        .or_else(|| GitRepo::open(repo_root).ok().and_then(|git| git.head_time()))
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+        });
+    rfc3339(seconds)
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC), the format `kubectl rollout restart` writes.
+pub fn rfc3339(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+pub fn validate(session: &Session, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let step = session.current_step().unwrap_or(StepId::Init);
+    let inventory = session.inventory(&step)?;
+    check_plan_against_repo(&session.plan, &inventory, &session.repo, step == StepId::Finished)?;
+    let workloads: usize = inventory.clusters.values().map(|cluster| cluster.workloads.len()).sum();
+    let injected: usize =
+        inventory.clusters.values().map(|cluster| cluster.workloads.iter().filter(|w| w.injected).count()).sum();
+    writeln!(
+        out,
+        "plan {} is valid: {} cluster(s), {} workload(s) of which {} Istio-injected, {} step(s)",
+        session.plan.name,
+        session.plan.clusters.len(),
+        workloads,
+        injected,
+        session.plan.steps.len()
+    )?;
+    for notice in notices(&session.plan, &inventory) {
+        writeln!(out, "note: {notice}")?;
+    }
+    Ok(0)
+}
+
+pub fn steps(session: &Session, json_output: bool, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let current = session.current_step();
+    let current_index = current.as_ref().and_then(|step| session.plan.step_index(step));
+    let rows: Vec<(usize, &StepId, bool, bool)> = session
+        .plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| (index, step, Some(index) == current_index, current_index.is_some_and(|c| index <= c)))
+        .collect();
+    if json_output {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(index, step, is_current, applied)| {
+                json!({"index": index + 1, "id": step.to_string(), "phase": step.phase().name(), "current": is_current, "applied": applied})
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+        return Ok(0);
+    }
+    let width = rows.iter().map(|(_, step, _, _)| step.to_string().len()).max().unwrap_or(4).max(4);
+    writeln!(out, "   #  {:width$}  PHASE", "STEP")?;
+    for (index, step, is_current, _) in rows {
+        let marker = if is_current { "*" } else { " " };
+        writeln!(out, "{marker} {:>2}  {:width$}  {}", index + 1, step.to_string(), step.phase().name())?;
+    }
+    Ok(0)
+}
+
+pub fn render(session: &Session, wanted: &str, target: &str, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let step = session.resolve_step(wanted)?;
+    let (rendered, _) = session.render(&step)?;
+    let output_files =
+        rendered.writes.iter().filter(|(path, _)| crate::repo::is_within(path, &session.plan.output.value));
+    if target == "-" {
+        for (index, (path, text)) in output_files.enumerate() {
+            if index > 0 {
+                writeln!(out, "---")?;
+            }
+            write!(out, "# Source: {path}\n{text}")?;
+        }
+        return Ok(0);
+    }
+    let prefix = format!("{}/", session.plan.output.value);
+    for (path, text) in output_files {
+        let destination = Path::new(target).join(path.strip_prefix(&prefix).unwrap_or(path));
+        if let Some(dir) = destination.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&destination, text).with_context(|| format!("cannot write {}", destination.display()))?;
+    }
+    writeln!(out, "rendered step {step} into {target}")?;
+    Ok(0)
+}
+
+pub fn diff(session: &Session, wanted: &str, exit_code: bool, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let step = session.resolve_step(wanted)?;
+    let (rendered, _) = session.render(&step)?;
+    let changes = workspace::changes(&session.repo, &rendered).map_err(Diagnostics::from)?;
+    write!(out, "{}", workspace::unified_diff(&changes))?;
+    Ok(if exit_code && !changes.is_empty() { 1 } else { 0 })
+}
+
+pub struct ApplyOptions<'a> {
+    pub step: &'a str,
+    pub commit: bool,
+    pub message: Option<&'a str>,
+    pub allow_dirty: bool,
+}
+
+/// Writes a step into the repository and, with `--commit`, makes one commit of it.
+pub fn apply(session: &Session, options: &ApplyOptions<'_>, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let step = session.resolve_step(options.step)?;
+    if let Some(current) = session.current_step() {
+        if step.phase() < current.phase() {
+            bail!(
+                "step `{step}` would move ASMMigrateFromIstio's desiredState back from {} to {}: ASM only moves forward \
+                 (waves, egress weights and ingress can go back, phases cannot)",
+                current.phase().name(),
+                step.phase().name()
+            );
+        }
+    }
+    let (rendered, inventory) = session.render(&step)?;
+    let changes = workspace::changes(&session.repo, &rendered).map_err(Diagnostics::from)?;
+    if changes.is_empty() {
+        writeln!(out, "step {step} is already in the repository: nothing to change")?;
+        return Ok(0);
+    }
+    let git = GitRepo::open(&session.repo.root).ok();
+    let paths: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
+    if !options.allow_dirty {
+        if let Some(git) = &git {
+            let dirty = git.uncommitted(&paths)?;
+            if !dirty.is_empty() {
+                bail!(
+                    "uncommitted changes in files this step rewrites: {}\ncommit or stash them first (or pass --allow-dirty)",
+                    dirty.join(", ")
+                );
+            }
+        }
+    }
+    workspace::write(&session.repo, &changes).context("cannot write the step into the repository")?;
+    writeln!(out, "step {step}: {} file(s) changed", changes.len())?;
+    for change in &changes {
+        let verb = match (&change.before, &change.after) {
+            (None, _) => "create",
+            (_, None) => "remove",
+            _ => "update",
+        };
+        writeln!(out, "  {verb} {}", change.path)?;
+    }
+    if options.commit {
+        let Some(git) = git else { bail!("--commit: {} is not inside a git repository", session.repo.root.display()) };
+        let message = commit_message(session, &step, &inventory, options.message);
+        let id = git.commit(&paths, &message)?;
+        writeln!(out, "committed {}: {}", &id[..12], message.lines().next().unwrap_or_default())?;
+    }
+    Ok(0)
+}
+
+fn commit_message(session: &Session, step: &StepId, inventory: &Inventory, user_message: Option<&str>) -> String {
+    let plan = &session.plan;
+    let index = plan.step_index(step).map(|index| index + 1).unwrap_or(0);
+    let mut message = format!("asm-migrate({}): {step} ({index}/{})\n\n", plan.name, plan.steps.len());
+    for effect in effects(session, step, inventory) {
+        message.push_str(&format!("- {effect}\n"));
+    }
+    if let Some(user) = user_message {
+        message.push_str(&format!("\n{user}\n"));
+    }
+    let previous = session.state.step.clone().unwrap_or_else(|| "none".to_owned());
+    message.push_str(&format!(
+        "\nMigration-Plan: {}\nMigration-Step: {step}\nMigration-Previous-Step: {previous}\n",
+        plan.name
+    ));
+    message
+}
+
+/// What a step does, in words, for commit messages and reviewers.
+pub fn effects(session: &Session, step: &StepId, inventory: &Inventory) -> Vec<String> {
+    let stamp = fresh_stamp(&session.repo.root);
+    let context = StepContext { plan: &session.plan, inventory, state: &session.state, fresh_stamp: &stamp };
+    let desired = desired_after(&context, step);
+    let mut effects = vec![format!("ASMMigrateFromIstio desiredState: {}", step.phase().name())];
+    let previous = session.current_step();
+    let before = previous.as_ref().map(|previous| desired_after(&context, previous)).unwrap_or_default();
+    let count =
+        |map: &std::collections::BTreeMap<String, std::collections::BTreeSet<crate::steps::WorkloadKey>>| -> usize {
+            map.values().map(|set| set.len()).sum()
+        };
+    if count(&desired.restarts) > count(&before.restarts) {
+        effects.push(format!(
+            "restart {} Istio-injected workload(s) to pick up PROXY_CONFIG_XDS_AGENT",
+            count(&desired.restarts)
+        ));
+    }
+    if count(&desired.asm_proxy) != count(&before.asm_proxy) {
+        effects.push(format!(
+            "{} workload(s) on the ASM proxy (was {})",
+            count(&desired.asm_proxy),
+            count(&before.asm_proxy)
+        ));
+    }
+    for (name, weight) in &desired.egress_weights {
+        if before.egress_weights.get(name) != Some(weight) {
+            effects.push(format!("egress {name}: {weight}% to ASM's egress gateway"));
+        }
+    }
+    if desired.finished && !before.finished {
+        effects.push("Istio's install paths removed".to_owned());
+    }
+    effects
+}
+
+pub fn changes_summary(changes: &[FileChange]) -> usize {
+    changes.len()
+}

@@ -1,0 +1,119 @@
+//! Errors in the user's input, carrying the file, line and column at fault, rendered once at the top.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A position in a text file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    pub fn new(line: usize, column: usize) -> Pos {
+        Pos { line, column }
+    }
+
+    pub fn of(location: &serde_saphyr::Location) -> Pos {
+        Pos::new(location.line() as usize, location.column() as usize)
+    }
+}
+
+/// An error in the plan or the repository, located in a file (and, when known, at a line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub file: PathBuf,
+    pub pos: Option<Pos>,
+    /// The text of the offending line, shown under the location with a caret.
+    pub source_line: Option<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error at a position of `source`, the text of `file`.
+    pub fn at(file: &Path, source: &str, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        let source_line = source.lines().nth(pos.line.saturating_sub(1)).map(str::to_owned);
+        Diagnostic { message: message.into(), file: file.to_owned(), pos: Some(pos), source_line, help: None }
+    }
+
+    /// An error about a file (or an object in it) without a precise position.
+    pub fn in_file(file: &Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { message: message.into(), file: file.to_owned(), pos: None, source_line: None, help: None }
+    }
+
+    /// A YAML syntax or shape error reported by serde-saphyr while reading `file`.
+    pub fn from_yaml(file: &Path, source: &str, error: &serde_saphyr::Error) -> Diagnostic {
+        let text = error.without_snippet().to_string();
+        let message = strip_position_suffix(&text).to_owned();
+        match error.location() {
+            Some(location) => Diagnostic::at(file, source, Pos::of(&location), message),
+            None => Diagnostic::in_file(file, message),
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// serde-saphyr appends " at line L, column C" to its messages; we print the position ourselves.
+fn strip_position_suffix(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(index) if message[index..].contains(", column ") => &message[..index],
+        _ => message,
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        match self.pos {
+            Some(pos) => {
+                writeln!(f, "  --> {}:{}:{}", self.file.display(), pos.line, pos.column)?;
+                if let Some(line) = &self.source_line {
+                    let gutter = " ".repeat(pos.line.to_string().len());
+                    writeln!(f, "{gutter} |")?;
+                    writeln!(f, "{} | {}", pos.line, line)?;
+                    let pad: String = line
+                        .chars()
+                        .take(pos.column.saturating_sub(1))
+                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .collect();
+                    writeln!(f, "{gutter} | {pad}^")?;
+                }
+            }
+            None => writeln!(f, "  --> {}", self.file.display())?,
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one pass, so the user fixes them all at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, diagnostic) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(diagnostic: Diagnostic) -> Diagnostics {
+        Diagnostics(vec![diagnostic])
+    }
+}

@@ -1,0 +1,78 @@
+//! The minijinja templates the manifests are rendered from: embedded in the binary, overridable from a directory.
+
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+use minijinja::{Environment, UndefinedBehavior, Value as TemplateValue};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+pub struct Templates {
+    environment: Environment<'static>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {detail}")]
+pub struct TemplateError {
+    pub name: String,
+    pub detail: String,
+}
+
+impl Templates {
+    /// The built-in templates, each replaced by `overrides/<same path>` when that file exists.
+    pub fn new(overrides: Option<&Path>) -> Templates {
+        let mut environment = Environment::new();
+        environment.set_undefined_behavior(UndefinedBehavior::Strict);
+        environment.set_keep_trailing_newline(true);
+        environment.add_filter("to_yaml", to_yaml);
+        let overrides: Option<PathBuf> = overrides.map(Path::to_owned);
+        environment.set_loader(move |name| {
+            if let Some(dir) = &overrides {
+                let path = dir.join(name);
+                if path.is_file() {
+                    return std::fs::read_to_string(&path).map(Some).map_err(|error| {
+                        minijinja::Error::new(
+                            minijinja::ErrorKind::InvalidOperation,
+                            format!("cannot read {}: {error}", path.display()),
+                        )
+                    });
+                }
+            }
+            Ok(EMBEDDED.get_file(name).and_then(|file| file.contents_utf8()).map(str::to_owned))
+        });
+        Templates { environment }
+    }
+
+    /// Every embedded template name, for tests and for `--templates` users to copy from.
+    pub fn names() -> Vec<String> {
+        let mut names = Vec::new();
+        collect(&EMBEDDED, &mut names);
+        names.sort();
+        names
+    }
+
+    pub fn render(&self, name: &str, context: TemplateValue) -> Result<String, TemplateError> {
+        let failure = |error: minijinja::Error| TemplateError { name: name.to_owned(), detail: error.to_string() };
+        let template = self.environment.get_template(name).map_err(failure)?;
+        template.render(context).map_err(failure)
+    }
+}
+
+fn collect(dir: &Dir<'static>, names: &mut Vec<String>) {
+    for file in dir.files() {
+        names.push(file.path().to_string_lossy().replace('\\', "/"));
+    }
+    for sub in dir.dirs() {
+        collect(sub, names);
+    }
+}
+
+/// `{{ value | to_yaml(4) }}`: a structured value as block YAML, every line indented by that many spaces.
+fn to_yaml(value: TemplateValue, indent: usize) -> Result<String, minijinja::Error> {
+    let json = serde_json::to_value(&value)
+        .map_err(|error| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, error.to_string()))?;
+    let text = serde_saphyr::to_string(&json)
+        .map_err(|error| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, error.to_string()))?;
+    let pad = " ".repeat(indent);
+    Ok(text.lines().map(|line| format!("{pad}{line}")).collect::<Vec<_>>().join("\n"))
+}

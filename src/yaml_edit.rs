@@ -1,0 +1,290 @@
+//! Minimal, comment-preserving edits of block-style YAML the user wrote: set a nested key, add or drop list items.
+
+/// A line's indentation, or `None` for blank and comment-only lines.
+fn indent_of(line: &str) -> Option<usize> {
+    let trimmed = line.trim_start();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        None
+    } else {
+        Some(line.len() - trimmed.len())
+    }
+}
+
+/// The value text after `key:` when `line` (at `indent`) is that key, else `None`.
+fn key_value<'l>(line: &'l str, indent: usize, key: &str) -> Option<&'l str> {
+    if indent_of(line) != Some(indent) {
+        return None;
+    }
+    let rest = &line[indent..];
+    let after = [key.to_owned(), format!("\"{key}\""), format!("'{key}'")].iter().find_map(|candidate| {
+        rest.strip_prefix(candidate.as_str()).and_then(|r| r.strip_prefix(':')).map(|r| r.len())
+    })?;
+    let value = &rest[rest.len() - after..];
+    if !(value.is_empty() || value.starts_with(' ') || value.starts_with('\t')) {
+        return None;
+    }
+    Some(strip_comment(value.trim()))
+}
+
+fn strip_comment(value: &str) -> &str {
+    match value.find(" #") {
+        Some(index) if !value.starts_with('"') && !value.starts_with('\'') => value[..index].trim_end(),
+        _ => value,
+    }
+}
+
+/// Lines `start..end` are the children of the mapping entry at `parent` (whose indent is `parent_indent`).
+fn block_end(lines: &[String], start: usize, end: usize, parent_indent: Option<usize>) -> usize {
+    let mut last = start;
+    for (index, line) in lines.iter().enumerate().take(end).skip(start) {
+        match indent_of(line) {
+            Some(indent) if parent_indent.is_some_and(|parent| indent <= parent) => return last,
+            Some(_) => last = index + 1,
+            None => {}
+        }
+    }
+    last
+}
+
+/// Sets `path` = `value` (a YAML scalar as written) inside lines `start..end`, creating missing mappings.
+/// Returns an error naming the key whose value is not a block mapping it can edit.
+pub fn set_scalar(
+    lines: &mut Vec<String>,
+    start: usize,
+    end: usize,
+    path: &[&str],
+    value: &str,
+) -> Result<bool, String> {
+    set_in(lines, start, end, None, path, value)
+}
+
+fn set_in(
+    lines: &mut Vec<String>,
+    start: usize,
+    end: usize,
+    parent_indent: Option<usize>,
+    path: &[&str],
+    value: &str,
+) -> Result<bool, String> {
+    let (key, rest) = path.split_first().expect("a non-empty path");
+    let end = block_end(lines, start, end, parent_indent);
+    let child_indent = lines[start..end]
+        .iter()
+        .filter_map(|line| indent_of(line))
+        .next()
+        .unwrap_or_else(|| parent_indent.map(|indent| indent + 2).unwrap_or(0));
+    let found =
+        (start..end).find_map(|index| key_value(&lines[index], child_indent, key).map(|v| (index, v.to_owned())));
+    match found {
+        Some((index, existing)) if rest.is_empty() => {
+            if unquote(&existing) == unquote(value) {
+                return Ok(false);
+            }
+            lines[index] = format!("{}{key}: {value}", " ".repeat(child_indent));
+            Ok(true)
+        }
+        Some((index, existing)) if existing.is_empty() => {
+            set_in(lines, index + 1, end, Some(child_indent), rest, value)
+        }
+        Some((index, existing)) if existing == "{}" => {
+            lines[index] = format!("{}{key}:", " ".repeat(child_indent));
+            set_in(lines, index + 1, index + 1, Some(child_indent), rest, value)
+        }
+        Some(_) => Err(format!("`{key}` is not a block mapping")),
+        None => {
+            let mut inserted = Vec::new();
+            for (depth, part) in path.iter().enumerate() {
+                let pad = " ".repeat(child_indent + 2 * depth);
+                if depth + 1 == path.len() {
+                    inserted.push(format!("{pad}{part}: {value}"));
+                } else {
+                    inserted.push(format!("{pad}{part}:"));
+                }
+            }
+            lines.splice(end..end, inserted);
+            Ok(true)
+        }
+    }
+}
+
+fn unquote(value: &str) -> &str {
+    value.trim().trim_matches('"').trim_matches('\'')
+}
+
+/// The block scalar under `path` (e.g. `data.mesh: |`): its line range and indentation.
+pub fn block_scalar(
+    lines: &[String],
+    start: usize,
+    end: usize,
+    path: &[&str],
+) -> Result<(usize, usize, usize), String> {
+    let mut range = (start, end);
+    let mut parent: Option<usize> = None;
+    for (depth, key) in path.iter().enumerate() {
+        let end = block_end(lines, range.0, range.1, parent);
+        let indent = lines[range.0..end].iter().filter_map(|line| indent_of(line)).next().unwrap_or(0);
+        let Some((index, value)) =
+            (range.0..end).find_map(|index| key_value(&lines[index], indent, key).map(|v| (index, v.to_owned())))
+        else {
+            return Err(format!("`{}` is missing", path[..=depth].join(".")));
+        };
+        if depth + 1 == path.len() {
+            if !value.starts_with('|') {
+                return Err(format!("`{}` must be a literal block (`{key}: |`) to be edited", path.join(".")));
+            }
+            let body_end = block_end(lines, index + 1, end, Some(indent));
+            let body_indent =
+                lines[index + 1..body_end].iter().filter_map(|line| indent_of(line)).min().unwrap_or(indent + 2);
+            return Ok((index + 1, body_end, body_indent));
+        }
+        range = (index + 1, end);
+        parent = Some(indent);
+    }
+    Err("empty path".to_owned())
+}
+
+/// Item lines (`- entry`) of the top-level list `key`, as (line index, entry).
+pub fn list_items(lines: &[String], key: &str) -> Option<(usize, Vec<(usize, String)>)> {
+    let header = lines.iter().position(|line| key_value(line, 0, key).is_some())?;
+    let mut items = Vec::new();
+    for (index, line) in lines.iter().enumerate().skip(header + 1) {
+        match indent_of(line) {
+            None => continue,
+            Some(indent) => {
+                let trimmed = line.trim_start();
+                if let Some(entry) = trimmed.strip_prefix("- ") {
+                    items.push((index, unquote(strip_comment(entry)).to_owned()));
+                } else if indent == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    Some((header, items))
+}
+
+/// Adds `entry` to the top-level list `key`, creating the list at the end of the document when missing.
+pub fn add_list_item(text: &str, key: &str, entry: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    match list_items(&lines, key) {
+        Some((header, items)) if !items.is_empty() => {
+            let (last, _) = items[items.len() - 1];
+            let prefix: String = lines[last].chars().take_while(|c| *c == ' ').collect();
+            lines.insert(last + 1, format!("{prefix}- {entry}"));
+            let _ = header;
+        }
+        Some((header, _)) => {
+            lines[header] = format!("{key}:");
+            lines.insert(header + 1, format!("  - {entry}"));
+        }
+        None => {
+            lines.push(format!("{key}:"));
+            lines.push(format!("  - {entry}"));
+        }
+    }
+    with_newline(lines)
+}
+
+/// Removes the items of top-level lists for which `drop` is true; an emptied list becomes `[]`.
+pub fn remove_list_items(text: &str, keys: &[&str], drop: impl Fn(&str) -> bool) -> Option<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut changed = false;
+    for key in keys {
+        let Some((header, items)) = list_items(&lines, key) else { continue };
+        let doomed: Vec<usize> = items.iter().filter(|(_, entry)| drop(entry)).map(|(index, _)| *index).collect();
+        if doomed.is_empty() {
+            continue;
+        }
+        changed = true;
+        let emptied = doomed.len() == items.len();
+        for index in doomed.into_iter().rev() {
+            lines.remove(index);
+        }
+        if emptied {
+            lines[header] = format!("{key}: []");
+        }
+    }
+    changed.then(|| with_newline(lines))
+}
+
+pub fn with_newline(lines: Vec<String>) -> String {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+/// Line ranges of the documents of a YAML stream (split at `---` lines).
+pub fn document_ranges(lines: &[String]) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for (index, line) in lines.iter().enumerate() {
+        if line.starts_with("---") && line[3..].trim().is_empty() {
+            ranges.push((start, index));
+            start = index + 1;
+        }
+    }
+    ranges.push((start, lines.len()));
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn sets_a_nested_key_beside_existing_entries_and_keeps_comments() {
+        let mut doc = lines("spec:\n  # mesh\n  meshConfig:\n    defaultConfig:\n      proxyMetadata:\n        A: \"1\" # keep\n  values: {}\n");
+        let end = doc.len();
+        assert!(set_scalar(
+            &mut doc,
+            0,
+            end,
+            &["spec", "meshConfig", "defaultConfig", "proxyMetadata", "X"],
+            "\"true\""
+        )
+        .unwrap());
+        assert_eq!(
+            with_newline(doc),
+            "spec:\n  # mesh\n  meshConfig:\n    defaultConfig:\n      proxyMetadata:\n        A: \"1\" # keep\n        X: \"true\"\n  values: {}\n"
+        );
+    }
+
+    #[test]
+    fn creates_missing_mappings_and_is_idempotent() {
+        let mut doc = lines("meshConfig:\n  accessLogFile: /dev/stdout\nglobal:\n  meshID: m\n");
+        let end = doc.len();
+        assert!(
+            set_scalar(&mut doc, 0, end, &["meshConfig", "defaultConfig", "proxyMetadata", "X"], "\"true\"").unwrap()
+        );
+        let text = with_newline(doc.clone());
+        assert_eq!(text, "meshConfig:\n  accessLogFile: /dev/stdout\n  defaultConfig:\n    proxyMetadata:\n      X: \"true\"\nglobal:\n  meshID: m\n");
+        let end = doc.len();
+        assert!(
+            !set_scalar(&mut doc, 0, end, &["meshConfig", "defaultConfig", "proxyMetadata", "X"], "\"true\"").unwrap()
+        );
+    }
+
+    #[test]
+    fn refuses_flow_mappings_it_cannot_edit_safely() {
+        let mut doc = lines("meshConfig: {defaultConfig: {}}\n");
+        let end = doc.len();
+        assert_eq!(
+            set_scalar(&mut doc, 0, end, &["meshConfig", "x"], "1").unwrap_err(),
+            "`meshConfig` is not a block mapping"
+        );
+    }
+
+    #[test]
+    fn adds_and_removes_list_items() {
+        let text = "resources:\n  - ../../infra/istio # istio\n  - ../../apps/a\n";
+        let added = add_list_item(text, "components", "../../out");
+        assert_eq!(added, "resources:\n  - ../../infra/istio # istio\n  - ../../apps/a\ncomponents:\n  - ../../out\n");
+        let removed = remove_list_items(&added, &["resources"], |entry| entry.ends_with("istio")).unwrap();
+        assert_eq!(removed, "resources:\n  - ../../apps/a\ncomponents:\n  - ../../out\n");
+        assert_eq!(remove_list_items("resources:\n- a\n", &["resources"], |_| true).unwrap(), "resources: []\n");
+    }
+}
