@@ -1,9 +1,9 @@
-//! Self-test of the Istio CRD schema validator in `tests/support/crd.rs`.
+//! Self-test of the Istio CRD schema validator the other tests rely on.
 
-#[path = "support/crd.rs"]
-mod crd;
 
-use crd::IstioSchemas;
+
+
+use crate::crd::IstioSchemas;
 use std::path::Path;
 
 fn errors_of(schemas: &IstioSchemas, yaml: &str) -> Vec<String> {

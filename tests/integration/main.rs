@@ -1,0 +1,9 @@
+//! Integration tests: the real binary against real git repositories in temporary directories.
+
+mod commands;
+mod crd;
+mod crd_selftest;
+mod golden;
+mod plan_errors;
+mod support;
+mod walk;

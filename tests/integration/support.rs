@@ -1,0 +1,169 @@
+//! The test harness: a fixture copied into a temporary git repository, the binary run in it, outputs built.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// A fixed clock for restart stamps, so rendered files are the same on every run.
+pub const SOURCE_DATE_EPOCH: &str = "1767225600"; // 2026-01-01T00:00:00Z
+pub const STAMP: &str = "2026-01-01T00:00:00Z";
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A git repository in a temporary directory, made from `fixtures/repos/<name>`.
+pub struct Repo {
+    dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Repo {
+    pub fn fixture(name: &str) -> Repo {
+        let dir = tempfile::Builder::new().prefix(&format!("asm-migrate-{name}-")).tempdir().expect("a temporary directory");
+        copy_dir(&manifest_dir().join("fixtures/repos").join(name), dir.path());
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.name", "Platform Team"]);
+        repo.git(&["config", "user.email", "platform@example.com"]);
+        repo.git(&["config", "commit.gpgsign", "false"]);
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "initial"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs asm-migrate in the repository with a fixed clock.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_asm-migrate"))
+            .args(args)
+            .current_dir(self.path())
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+            .env("NO_COLOR", "1")
+            .env_remove("GIT_AUTHOR_NAME")
+            .env_remove("GIT_AUTHOR_EMAIL")
+            .output()
+            .expect("the asm-migrate binary runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git").args(args).current_dir(self.path()).output().expect("git runs");
+        assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    pub fn commit_count(&self) -> usize {
+        self.git(&["rev-list", "--count", "HEAD"]).trim().parse().expect("a count")
+    }
+
+    pub fn head_subject(&self) -> String {
+        self.git(&["log", "-1", "--format=%s"]).trim().to_owned()
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.path().join(path)).unwrap_or_else(|error| panic!("cannot read {path}: {error}"))
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        self.path().join(path).exists()
+    }
+
+    pub fn write(&self, path: &str, text: &str) {
+        let target = self.path().join(path);
+        std::fs::create_dir_all(target.parent().expect("a parent")).expect("a directory");
+        std::fs::write(target, text).expect("the file is written");
+    }
+
+    /// `kubectl kustomize DIR`, as Argo CD and Flux build it; panics with kustomize's message when it fails.
+    #[track_caller]
+    pub fn kustomize(&self, dir: &str) -> Built {
+        let output = Command::new("kubectl").args(["kustomize", dir]).current_dir(self.path()).output().expect("kubectl runs");
+        assert!(output.status.success(), "kubectl kustomize {dir} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        let text = String::from_utf8(output.stdout).expect("UTF-8 output");
+        let objects = serde_saphyr::from_multiple(&text).expect("kustomize output parses");
+        Built { text, objects }
+    }
+}
+
+/// The objects one directory builds to.
+pub struct Built {
+    pub text: String,
+    pub objects: Vec<Value>,
+}
+
+impl Built {
+    #[track_caller]
+    pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> &Value {
+        self.objects
+            .iter()
+            .find(|object| {
+                object["kind"] == kind
+                    && object["metadata"]["name"] == name
+                    && object["metadata"]["namespace"].as_str() == namespace
+            })
+            .unwrap_or_else(|| panic!("{kind} {namespace:?}/{name} is not in the build"))
+    }
+
+    /// `namespace/name` of every workload whose pod template satisfies `predicate`, sorted.
+    pub fn workloads_where(&self, predicate: impl Fn(&Value) -> bool) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .objects
+            .iter()
+            .filter(|object| matches!(object["kind"].as_str(), Some("Deployment" | "StatefulSet" | "DaemonSet")))
+            .filter(|object| predicate(&object["spec"]["template"]["metadata"]))
+            .map(|object| format!("{}/{}", object["metadata"]["namespace"].as_str().unwrap_or(""), object["metadata"]["name"].as_str().unwrap_or("")))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+pub fn restarted(template: &Value) -> bool {
+    template["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string()
+}
+
+pub fn on_asm(template: &Value) -> bool {
+    template["labels"]["sidecar.asm.aliyun.com/inject"] == "true"
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("a directory");
+    for entry in std::fs::read_dir(from).unwrap_or_else(|error| panic!("cannot read {}: {error}", from.display())) {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("the file is copied");
+        }
+    }
+}
