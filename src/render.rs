@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::mesh_config::enable_xds_agent;
 use crate::plan::{Engine, Plan};
-use crate::repo::{is_within, join, normalize_repo_path_lossy, relative_path, ClusterInventory, Inventory, Object};
+use crate::repo::{
+    is_within, join, normalize_repo_path_lossy, relative_path, ClusterInventory, Inventory, Object, KUSTOMIZATION_FILES,
+};
 use crate::state::State;
 use crate::steps::{desired_after, egress::route_through_asm, Desired, Phase, StepContext, StepId, WorkloadKey};
 use crate::templates::Templates;
@@ -139,18 +141,22 @@ pub fn render_step(input: &RenderInput<'_>, step: &StepId) -> Result<RenderedSte
     Ok(rendered)
 }
 
-/// At `finished`, every kustomization of a cluster source stops listing Istio's install paths.
+/// At `finished`, every kustomization in the repository stops listing Istio's install paths, so that each one
+/// still builds: cluster sources, and others such as Flux's infrastructure kustomizations.
 fn remove_install_references(
     input: &RenderInput<'_>,
     install_paths: &[&str],
     rendered: &mut RenderedStep,
 ) -> Result<(), Diagnostics> {
-    let kustomizations: BTreeSet<&String> =
-        input.inventory.clusters.values().flat_map(|cluster| &cluster.kustomizations).collect();
-    for file in kustomizations {
-        if install_paths.iter().any(|dir| is_within(file, dir)) {
-            continue;
-        }
+    let out = &input.plan.output.value;
+    let kustomizations: Vec<String> = input
+        .files
+        .files_under("")
+        .into_iter()
+        .filter(|file| KUSTOMIZATION_FILES.iter().any(|name| file == name || file.ends_with(&format!("/{name}"))))
+        .filter(|file| !is_within(file, out) && !install_paths.iter().any(|dir| is_within(file, dir)))
+        .collect();
+    for file in &kustomizations {
         let dir = file.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
         let text = match rendered.writes.get(file.as_str()) {
             Some(text) => text.clone(),
@@ -316,7 +322,10 @@ fn render_component(
                 "istio-system-namespace.yaml".to_owned(),
                 template(
                     "cluster/istio-system-namespace.yaml.j2",
-                    context! { engine_name, takeover_label, annotations, network => cluster.network },
+                    context! {
+                        engine_name, takeover_label, annotations, network => cluster.network,
+                        release => desired.release_istio_system,
+                    },
                 )?,
             );
             resources.push("istio-system-namespace.yaml".to_owned());

@@ -25,6 +25,9 @@ impl RepoFiles for Repository {
             let Ok(entries) = std::fs::read_dir(&current) else { continue };
             for entry in entries.flatten() {
                 let path = entry.path();
+                if entry.file_name() == ".git" {
+                    continue;
+                }
                 if path.is_dir() {
                     pending.push(path);
                 } else if let Ok(relative) = path.strip_prefix(&self.root) {

@@ -1,8 +1,5 @@
 //! Self-test of the Istio CRD schema validator the other tests rely on.
 
-
-
-
 use crate::crd::IstioSchemas;
 use std::path::Path;
 

@@ -1,1 +1,52 @@
-//! (being written)
+//! Golden diffs: what every step of each fixture changes in the repository, as a reviewer sees it.
+//! Regenerate with `UPDATE_GOLDEN=1 cargo test --test integration golden` and review the change.
+
+use std::path::PathBuf;
+
+use crate::support::{manifest_dir, Repo};
+
+fn golden_path(case: &str, index: usize, step: &str) -> PathBuf {
+    manifest_dir().join("fixtures/golden").join(case).join(format!("{:02}-{}.diff", index + 1, step.replace('/', "-")))
+}
+
+pub fn plan_steps(repo: &Repo) -> Vec<String> {
+    let listed: serde_json::Value =
+        serde_json::from_str(&repo.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
+    listed.as_array().expect("a list").iter().map(|step| step["id"].as_str().expect("an id").to_owned()).collect()
+}
+
+fn check_golden(case: &str) {
+    let repo = Repo::fixture(case);
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for (index, step) in plan_steps(&repo).iter().enumerate() {
+        let diff = repo.run(&["diff", "--step", step]).success().stdout;
+        let path = golden_path(case, index, step);
+        if update {
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
+            std::fs::write(&path, &diff).expect("the golden file is written");
+        } else {
+            let expected = std::fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("missing {}: run with UPDATE_GOLDEN=1", path.display()));
+            if expected != diff {
+                mismatches.push(format!(
+                    "{}:\n{}",
+                    path.display(),
+                    similar::TextDiff::from_lines(&expected, &diff).unified_diff()
+                ));
+            }
+        }
+        repo.run(&["apply", "--step", step, "--commit"]).success();
+    }
+    assert!(mismatches.is_empty(), "rendered diffs differ from the golden files:\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn shop_argocd_two_clusters() {
+    check_golden("shop");
+}
+
+#[test]
+fn bookinfo_flux() {
+    check_golden("bookinfo-flux");
+}

@@ -40,7 +40,8 @@ impl Run {
 
 impl Repo {
     pub fn fixture(name: &str) -> Repo {
-        let dir = tempfile::Builder::new().prefix(&format!("asm-migrate-{name}-")).tempdir().expect("a temporary directory");
+        let dir =
+            tempfile::Builder::new().prefix(&format!("asm-migrate-{name}-")).tempdir().expect("a temporary directory");
         copy_dir(&manifest_dir().join("fixtures/repos").join(name), dir.path());
         let repo = Repo { dir };
         repo.git(&["init", "-q", "-b", "main"]);
@@ -106,8 +107,13 @@ impl Repo {
     /// `kubectl kustomize DIR`, as Argo CD and Flux build it; panics with kustomize's message when it fails.
     #[track_caller]
     pub fn kustomize(&self, dir: &str) -> Built {
-        let output = Command::new("kubectl").args(["kustomize", dir]).current_dir(self.path()).output().expect("kubectl runs");
-        assert!(output.status.success(), "kubectl kustomize {dir} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        let output =
+            Command::new("kubectl").args(["kustomize", dir]).current_dir(self.path()).output().expect("kubectl runs");
+        assert!(
+            output.status.success(),
+            "kubectl kustomize {dir} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let text = String::from_utf8(output.stdout).expect("UTF-8 output");
         let objects = serde_saphyr::from_multiple(&text).expect("kustomize output parses");
         Built { text, objects }
@@ -140,7 +146,13 @@ impl Built {
             .iter()
             .filter(|object| matches!(object["kind"].as_str(), Some("Deployment" | "StatefulSet" | "DaemonSet")))
             .filter(|object| predicate(&object["spec"]["template"]["metadata"]))
-            .map(|object| format!("{}/{}", object["metadata"]["namespace"].as_str().unwrap_or(""), object["metadata"]["name"].as_str().unwrap_or("")))
+            .map(|object| {
+                format!(
+                    "{}/{}",
+                    object["metadata"]["namespace"].as_str().unwrap_or(""),
+                    object["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         names.sort();
         names

@@ -1,1 +1,308 @@
-//! (being written)
+//! Every step of each fixture applied in order: one commit per step, every directory builds with kustomize,
+//! every Istio object validates against Istio's CRDs, and the build shows exactly that step's state.
+
+use serde_json::{json, Value};
+
+use crate::crd::IstioSchemas;
+use crate::golden::plan_steps;
+use crate::support::{on_asm, restarted, Built, Repo, STAMP};
+
+struct Builds {
+    asm: Built,
+    clusters: Vec<(String, Built)>,
+}
+
+impl Builds {
+    fn cluster(&self, name: &str) -> &Built {
+        &self.clusters.iter().find(|(cluster, _)| cluster == name).expect("a cluster build").1
+    }
+
+    fn desired_state(&self) -> &str {
+        self.asm.get("ASMMigrateFromIstio", None, "default")["spec"]["desiredState"].as_str().expect("a state")
+    }
+}
+
+/// Applies `step` with a commit and checks what every step must satisfy; returns the builds.
+fn apply_step(
+    repo: &Repo,
+    schemas: &IstioSchemas,
+    step: &str,
+    index: usize,
+    total: usize,
+    plan: &str,
+    sources: &[(&str, &str)],
+) -> Builds {
+    let before = repo.commit_count();
+    repo.run(&["apply", "--step", step, "--commit"]).success();
+    assert_eq!(repo.commit_count(), before + 1, "step {step} makes exactly one commit");
+    assert_eq!(repo.head_subject(), format!("asm-migrate({plan}): {step} ({}/{total})", index + 1));
+    assert_eq!(repo.git(&["status", "--porcelain"]), "", "step {step} leaves nothing uncommitted");
+
+    let again = repo.run(&["apply", "--step", step, "--commit"]).success();
+    assert!(again.stdout.contains("nothing to change"), "{}", again.stdout);
+    assert_eq!(repo.commit_count(), before + 1, "re-applying {step} makes no commit");
+
+    let asm = repo.kustomize("gitops/asm-migration/asm");
+    let clusters: Vec<(String, Built)> =
+        sources.iter().map(|(name, dir)| ((*name).to_owned(), repo.kustomize(dir))).collect();
+    for built in std::iter::once(&asm).chain(clusters.iter().map(|(_, built)| built)) {
+        if let Err(errors) = schemas.validate_stream(&built.text) {
+            panic!("step {step}: Istio objects do not validate:\n{}", errors.join("\n"));
+        }
+    }
+    Builds { asm, clusters }
+}
+
+fn egress_route(built: &Built, namespace: &str, name: &str) -> Vec<(String, Option<i64>)> {
+    let service = built.get("VirtualService", Some(namespace), name);
+    let mesh = service["spec"]["http"]
+        .as_array()
+        .expect("http routes")
+        .iter()
+        .find(|route| route["match"][0]["gateways"] == json!(["mesh"]))
+        .expect("a mesh route");
+    mesh["route"]
+        .as_array()
+        .expect("destinations")
+        .iter()
+        .map(|d| (d["destination"]["host"].as_str().unwrap_or_default().to_owned(), d["weight"].as_i64()))
+        .collect()
+}
+
+fn sorted(names: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    names.sort();
+    names
+}
+
+const ISTIO_EGRESS: &str = "istio-egressgateway.istio-system.svc.cluster.local";
+const ASM_EGRESS: &str = "asm-egressgateway.istio-system.svc.cluster.local";
+
+#[test]
+fn shop_every_step_builds_and_shows_its_state() {
+    let repo = Repo::fixture("shop");
+    let schemas = IstioSchemas::load();
+    let steps = plan_steps(&repo);
+    assert_eq!(steps.len(), 12);
+    let sources = [("hz", "clusters/hz"), ("sh", "clusters/sh")];
+    let hz_injected = sorted(&[
+        "catalog/search",
+        "catalog/web",
+        "istio-system/istio-eastwestgateway",
+        "payments/api",
+        "payments/ledger",
+        "payments/worker",
+        "storefront/frontend",
+        "tools/debug",
+    ]);
+    let sh_injected = sorted(&[
+        "catalog/search",
+        "catalog/web",
+        "payments/api",
+        "payments/ledger",
+        "payments/worker",
+        "storefront/frontend",
+    ]);
+    let hz_movable: Vec<String> =
+        hz_injected.iter().filter(|name| !name.starts_with("istio-system/")).cloned().collect();
+
+    for (index, step) in steps.iter().enumerate() {
+        let builds = apply_step(&repo, &schemas, step, index, steps.len(), "shop-prod", &sources);
+        let (hz, sh) = (builds.cluster("hz"), builds.cluster("sh"));
+        let migrate = builds.asm.get("ASMMigrateFromIstio", None, "default");
+        assert_eq!(migrate["apiVersion"], "istio.alibabacloud.com/v1beta1");
+        assert_eq!(migrate["metadata"].get("namespace"), None, "ASMMigrateFromIstio is cluster-scoped");
+        assert_eq!(
+            migrate["spec"]["advancedOptions"],
+            json!({"stopIstioSystemInjectionDisabling": true}),
+            "hz runs an east-west gateway"
+        );
+
+        // istio-system loses ASM's label for real: Argo CD replaces the namespace, other labels kept.
+        for (cluster, network) in [(hz, "network-1"), (sh, "network-2")] {
+            let namespace = cluster.get("Namespace", None, "istio-system");
+            let labels = &namespace["metadata"]["labels"];
+            assert_eq!(labels.get("istio-injection"), None);
+            assert_eq!(labels["topology.istio.io/network"], network);
+            let options =
+                namespace["metadata"]["annotations"]["argocd.argoproj.io/sync-options"].as_str().unwrap_or_default();
+            assert!(options.contains("Replace=true"), "step {step}: {options}");
+        }
+
+        let restarted_hz = hz.workloads_where(restarted);
+        let moved_hz = hz.workloads_where(on_asm);
+        let moved_sh = sh.workloads_where(on_asm);
+        match step.as_str() {
+            "init" => {
+                assert_eq!(builds.desired_state(), "Init");
+                assert!(restarted_hz.is_empty());
+                assert!(!repo.read("infra/istio/operator.yaml").contains("PROXY_CONFIG_XDS_AGENT"));
+            }
+            "setup" => {
+                assert_eq!(builds.desired_state(), "SetupIstioForMigrate");
+                assert_eq!(restarted_hz, hz_injected, "only Istio-injected workloads restart");
+                assert_eq!(sh.workloads_where(restarted), sh_injected);
+                let operator = hz.get("IstioOperator", Some("istio-system"), "control-plane");
+                assert_eq!(
+                    operator["spec"]["meshConfig"]["defaultConfig"]["proxyMetadata"],
+                    json!({"ISTIO_META_DNS_CAPTURE": "true", "PROXY_CONFIG_XDS_AGENT": "true"}),
+                    "the variable joins the existing proxyMetadata"
+                );
+                assert!(moved_hz.is_empty());
+            }
+            "migrating" => assert_eq!(builds.desired_state(), "Migrating"),
+            "wave/canary" => {
+                assert_eq!(moved_hz, ["payments/api"]);
+                assert!(moved_sh.is_empty(), "the canary wave is limited to hz");
+            }
+            "wave/payments" => {
+                assert_eq!(moved_hz, ["payments/api", "payments/ledger", "payments/worker"]);
+                assert_eq!(moved_sh, ["payments/api", "payments/ledger", "payments/worker"]);
+            }
+            "wave/rest" => {
+                assert_eq!(moved_hz, hz_movable, "Istio's own east-west gateway is not moved");
+                assert_eq!(moved_sh, sh_injected);
+            }
+            weighted if weighted.starts_with("egress/stripe/") => {
+                let weight: i64 = weighted.rsplit('/').next().unwrap().parse().unwrap();
+                for cluster in [hz, sh] {
+                    assert_eq!(
+                        egress_route(cluster, "payments", "stripe-through-egress-gateway"),
+                        [(ISTIO_EGRESS.to_owned(), Some(100 - weight)), (ASM_EGRESS.to_owned(), Some(weight))]
+                    );
+                    let gateway = cluster.get("Gateway", Some("payments"), "asm-egressgateway");
+                    assert_eq!(gateway["spec"]["selector"], json!({"istio": "asm-egressgateway"}));
+                }
+                let asm_gateway = builds.asm.get("IstioGateway", Some("istio-system"), "asm-egressgateway");
+                assert_eq!(asm_gateway["spec"]["gatewayType"], "egress");
+                assert_eq!(asm_gateway["spec"]["clusterIds"], json!(["hz", "sh"]));
+                assert_eq!(moved_hz, hz_movable, "waves stay applied");
+            }
+            "ingress/public" => {
+                let ingress = builds.asm.get("IstioGateway", Some("istio-system"), "ingressgateway-asm");
+                assert_eq!(ingress["spec"]["gatewayType"], "ingress");
+                assert_eq!(ingress["spec"]["ports"], json!([{"name": "http", "port": 80, "targetPort": 80}]));
+            }
+            "finished" => {
+                assert_eq!(builds.desired_state(), "Finished");
+                assert!(!repo.exists("infra/istio") && !repo.exists("infra/istio-eastwest"), "install paths removed");
+                for source in ["clusters/hz/kustomization.yaml", "clusters/sh/kustomization.yaml"] {
+                    assert!(!repo.read(source).contains("infra/istio"), "{source} no longer lists Istio");
+                }
+                for cluster in [hz, sh] {
+                    assert_eq!(
+                        egress_route(cluster, "payments", "stripe-through-egress-gateway"),
+                        [(ASM_EGRESS.to_owned(), None)]
+                    );
+                    let service = cluster.get("VirtualService", Some("payments"), "stripe-through-egress-gateway");
+                    assert_eq!(service["spec"]["gateways"], json!(["asm-egressgateway", "mesh"]));
+                    assert!(!cluster.text.contains("kind: IstioOperator"));
+                }
+                assert_eq!(moved_hz, hz_movable);
+            }
+            other => panic!("unexpected step {other}"),
+        }
+        if index >= 1 {
+            for cluster in [hz, sh] {
+                for object in cluster.objects.iter().filter(|object| restarted(&object["spec"]["template"]["metadata"]))
+                {
+                    let stamp =
+                        &object["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"];
+                    assert_eq!(stamp, STAMP, "the restart stamp never changes after setup");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bookinfo_flux_every_step_builds_and_shows_its_state() {
+    let repo = Repo::fixture("bookinfo-flux");
+    let schemas = IstioSchemas::load();
+    let steps = plan_steps(&repo);
+    let sources = [("production", "apps/production")];
+    let all = sorted(&[
+        "bookinfo/details-v1",
+        "bookinfo/productpage-v1",
+        "bookinfo/ratings-v1",
+        "bookinfo/reviews-v1",
+        "bookinfo/reviews-v2",
+        "bookinfo/reviews-v3",
+    ]);
+    for (index, step) in steps.iter().enumerate() {
+        let builds = apply_step(&repo, &schemas, step, index, steps.len(), "bookinfo-prod", &sources);
+        let production = builds.cluster("production");
+        // The Flux infrastructure that installs Istio keeps building, before and after its removal.
+        repo.kustomize("infrastructure/controllers");
+        let migrate = builds.asm.get("ASMMigrateFromIstio", None, "default");
+        assert_eq!(
+            migrate["spec"].get("advancedOptions"),
+            None,
+            "no east-west gateway: ASM keeps managing istio-system"
+        );
+        match step.as_str() {
+            "setup" => {
+                assert_eq!(production.workloads_where(restarted), all);
+                let values = repo.read("infrastructure/controllers/istio/istiod-values.yaml");
+                assert!(
+                    values.contains("      ISTIO_META_DNS_CAPTURE: \"true\"\n      PROXY_CONFIG_XDS_AGENT: \"true\"\n"),
+                    "{values}"
+                );
+            }
+            "wave/reviews" => {
+                assert_eq!(
+                    production.workloads_where(on_asm),
+                    ["bookinfo/reviews-v1", "bookinfo/reviews-v2", "bookinfo/reviews-v3"]
+                )
+            }
+            "egress/cnn/10" => assert_eq!(
+                egress_route(production, "bookinfo", "direct-cnn-through-egress-gateway"),
+                [(ISTIO_EGRESS.to_owned(), Some(90)), (ASM_EGRESS.to_owned(), Some(10))]
+            ),
+            "finished" => {
+                assert!(!repo.exists("infrastructure/controllers/istio"));
+                assert!(!repo.read("infrastructure/controllers/kustomization.yaml").contains("istio"));
+                let namespace = production.get("Namespace", None, "istio-system");
+                assert_eq!(namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"], "disabled");
+                assert_eq!(production.workloads_where(on_asm), all);
+            }
+            _ => {}
+        }
+        assert_eq!(builds.desired_state(), step_phase(step));
+    }
+}
+
+fn step_phase(step: &str) -> &'static str {
+    match step {
+        "init" => "Init",
+        "setup" => "SetupIstioForMigrate",
+        "finished" => "Finished",
+        _ => "Migrating",
+    }
+}
+
+#[test]
+fn flux_takes_the_istio_system_label_over_then_drops_it() {
+    let repo = Repo::fixture("bookinfo-flux");
+    let plan = repo
+        .read("migration.yaml")
+        .replace("      network: network-1\n", "      network: network-1\n      eastWestGateway: true\n");
+    repo.write("migration.yaml", &plan);
+    repo.git(&["commit", "-qam", "east-west gateway"]);
+    repo.run(&["apply", "--step", "init", "--commit"]).success();
+    let built = repo.kustomize("apps/production");
+    let namespace: &Value = built.get("Namespace", None, "istio-system");
+    assert_eq!(
+        namespace["metadata"]["labels"]["istio-injection"], "asm-migrate-takeover",
+        "Flux force-applies a value of its own"
+    );
+    repo.run(&["apply", "--step", "setup", "--commit"]).success();
+    let built = repo.kustomize("apps/production");
+    let namespace = built.get("Namespace", None, "istio-system");
+    assert_eq!(
+        namespace["metadata"]["labels"].get("istio-injection"),
+        None,
+        "then drops it, so Flux removes the label"
+    );
+    assert_eq!(namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"], "disabled");
+}
