@@ -72,9 +72,9 @@ impl fmt::Display for Diagnostic {
         writeln!(f, "error: {}", self.message)?;
         match self.pos {
             Some(pos) => {
-                writeln!(f, "  --> {}:{}:{}", self.file.display(), pos.line, pos.column)?;
+                let gutter = " ".repeat(pos.line.to_string().len());
+                writeln!(f, "{gutter}--> {}:{}:{}", self.file.display(), pos.line, pos.column)?;
                 if let Some(line) = &self.source_line {
-                    let gutter = " ".repeat(pos.line.to_string().len());
                     writeln!(f, "{gutter} |")?;
                     writeln!(f, "{} | {}", pos.line, line)?;
                     let pad: String = line

@@ -581,7 +581,7 @@ impl Checker<'_> {
                 self.fail(
                     pos(weight),
                     format!(
-                        "weight {} does not increase on {previous}: weights must be strictly increasing",
+                        "weight {} is not greater than {previous}, the weight before it: weights must be strictly increasing",
                         weight.value
                     ),
                 );
@@ -589,7 +589,8 @@ impl Checker<'_> {
             previous = previous.max(weight.value);
         }
         let last = raw.value.last().map(|weight| weight.value).unwrap_or_default();
-        if last != 100 {
+        // A last weight outside 1..100 has been reported already.
+        if last != 100 && (1..=100).contains(&last) {
             let at = raw.value.last().map(pos).unwrap_or_else(|| pos(raw));
             self.fail(at, format!("the last weight is {last}: it must be 100, so that all egress traffic ends on ASM"));
         }
