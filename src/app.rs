@@ -270,6 +270,12 @@ pub fn apply(session: &Session, options: &ApplyOptions<'_>, out: &mut dyn Write)
     }
     let git = GitRepo::open(&session.repo.root).ok();
     let paths: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
+    // Everything that can stop the commit is checked before the first file is written.
+    let committer = match (&git, options.commit) {
+        (Some(git), true) => Some((git, git.signature()?)),
+        (None, true) => bail!("--commit: {} is not inside a git repository", session.repo.root.display()),
+        (_, false) => None,
+    };
     if !options.allow_dirty {
         if let Some(git) = &git {
             let dirty = git.uncommitted(&paths)?;
@@ -291,10 +297,9 @@ pub fn apply(session: &Session, options: &ApplyOptions<'_>, out: &mut dyn Write)
         };
         writeln!(out, "  {verb} {}", change.path)?;
     }
-    if options.commit {
-        let Some(git) = git else { bail!("--commit: {} is not inside a git repository", session.repo.root.display()) };
+    if let Some((git, signature)) = committer {
         let message = commit_message(session, &step, &inventory, options.message);
-        let id = git.commit(&paths, &message)?;
+        let id = git.commit(&signature, &paths, &message)?;
         writeln!(out, "committed {}: {}", &id[..12], message.lines().next().unwrap_or_default())?;
     }
     Ok(0)

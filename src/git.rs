@@ -66,8 +66,7 @@ impl GitRepo {
     }
 
     /// Commits the given paths (written or removed) on top of HEAD; returns the new commit id.
-    pub fn commit(&self, paths: &[&str], message: &str) -> Result<String, GitError> {
-        let signature = self.signature()?;
+    pub fn commit(&self, signature: &Signature<'_>, paths: &[&str], message: &str) -> Result<String, GitError> {
         let mut index = self.repository.index()?;
         let in_tree: Vec<String> = paths.iter().map(|path| self.in_tree(path)).collect();
         index.update_all(in_tree.iter(), None)?;
@@ -76,12 +75,12 @@ impl GitRepo {
         let tree = self.repository.find_tree(index.write_tree()?)?;
         let parent = self.repository.head().ok().and_then(|head| head.peel_to_commit().ok());
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        let id = self.repository.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents)?;
+        let id = self.repository.commit(Some("HEAD"), signature, signature, message, &tree, &parents)?;
         Ok(id.to_string())
     }
 
     /// The author from the usual environment variables, else the repository's git config.
-    fn signature(&self) -> Result<Signature<'static>, GitError> {
+    pub fn signature(&self) -> Result<Signature<'static>, GitError> {
         let name = std::env::var("GIT_AUTHOR_NAME").ok();
         let email = std::env::var("GIT_AUTHOR_EMAIL").ok();
         match (name, email) {
