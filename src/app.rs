@@ -15,7 +15,7 @@ use crate::repo::{join, Inventory, Repository};
 use crate::state::State;
 use crate::steps::{desired_after, StepContext, StepId};
 use crate::templates::Templates;
-use crate::workspace::{self, FileChange};
+use crate::workspace;
 
 /// What every command starts from: the plan, the repository, the state the repository is in.
 pub struct Session {
@@ -173,6 +173,25 @@ pub fn validate(session: &Session, out: &mut dyn Write) -> anyhow::Result<i32> {
         injected,
         session.plan.steps.len()
     )?;
+    let asm = &session.plan.asm;
+    writeln!(
+        out,
+        "  ASM control plane: context {}, {}",
+        asm.context.as_deref().unwrap_or("(not set)"),
+        asm.api_version
+    )?;
+    for cluster in &session.plan.clusters {
+        let Some(found) = inventory.clusters.get(&cluster.name) else { continue };
+        writeln!(
+            out,
+            "  cluster {}: context {}, network {}, {} workload(s), {} Istio-injected",
+            cluster.name,
+            cluster.context.as_deref().unwrap_or("(not set)"),
+            cluster.network,
+            found.workloads.len(),
+            found.workloads.iter().filter(|workload| workload.injected).count()
+        )?;
+    }
     for notice in notices(&session.plan, &inventory) {
         writeln!(out, "note: {notice}")?;
     }
@@ -331,15 +350,19 @@ pub fn effects(session: &Session, step: &StepId, inventory: &Inventory) -> Vec<S
     let mut effects = vec![format!("ASMMigrateFromIstio desiredState: {}", step.phase().name())];
     let previous = session.current_step();
     let before = previous.as_ref().map(|previous| desired_after(&context, previous)).unwrap_or_default();
-    let count =
-        |map: &std::collections::BTreeMap<String, std::collections::BTreeSet<crate::steps::WorkloadKey>>| -> usize {
-            map.values().map(|set| set.len()).sum()
-        };
+    let count = |map: &WorkloadsByCluster| -> usize { map.values().map(|set| set.len()).sum() };
     if count(&desired.restarts) > count(&before.restarts) {
         effects.push(format!(
-            "restart {} Istio-injected workload(s) to pick up PROXY_CONFIG_XDS_AGENT",
-            count(&desired.restarts)
+            "restart {} Istio-injected workload(s), {}, to pick up PROXY_CONFIG_XDS_AGENT",
+            count(&desired.restarts),
+            pods(inventory, &desired.restarts)
         ));
+    }
+    if *step == StepId::Migrating && session.plan.multi_network() {
+        effects.push(
+            "several networks: configure ASM's cross-cluster gateway and each cluster's network name before any wave"
+                .to_owned(),
+        );
     }
     if count(&desired.asm_proxy) != count(&before.asm_proxy) {
         effects.push(format!(
@@ -354,11 +377,30 @@ pub fn effects(session: &Session, step: &StepId, inventory: &Inventory) -> Vec<S
         }
     }
     if desired.finished && !before.finished {
-        effects.push("Istio's install paths removed".to_owned());
+        let (major, minor, patch) = session.plan.istio.version;
+        effects.push(format!(
+            "Istio's install paths removed (installed with istioctl instead? run istioctl {major}.{minor}.{patch} uninstall --purge)"
+        ));
     }
     effects
 }
 
-pub fn changes_summary(changes: &[FileChange]) -> usize {
-    changes.len()
+type WorkloadsByCluster = std::collections::BTreeMap<String, std::collections::BTreeSet<crate::steps::WorkloadKey>>;
+
+/// How many pods the workloads run, in words: replicas, plus one per node for each DaemonSet.
+fn pods(inventory: &Inventory, workloads: &WorkloadsByCluster) -> String {
+    let (mut replicas, mut daemon_sets) = (0, 0);
+    for (cluster, keys) in workloads {
+        let Some(cluster) = inventory.clusters.get(cluster) else { continue };
+        for workload in cluster.workloads.iter().filter(|workload| keys.contains(&workload.key)) {
+            match workload.replicas {
+                Some(count) => replicas += count,
+                None => daemon_sets += 1,
+            }
+        }
+    }
+    match daemon_sets {
+        0 => format!("{replicas} replica(s)"),
+        _ => format!("{replicas} replica(s) and {daemon_sets} DaemonSet(s) on every node"),
+    }
 }

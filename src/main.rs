@@ -36,9 +36,6 @@ struct Cli {
     /// The GitOps repository (default: the plan's directory, else the current directory).
     #[arg(long, global = true)]
     repo: Option<PathBuf>,
-    /// Kubeconfig for the commands that read clusters.
-    #[arg(long, global = true)]
-    kubeconfig: Option<PathBuf>,
     /// A directory of templates replacing the built-in ones with the same relative path.
     #[arg(long, global = true)]
     templates: Option<PathBuf>,
@@ -118,7 +115,6 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let _ = &cli.kubeconfig;
     let session = || {
         app::Session::open(&app::SessionOptions {
             plan: cli.plan.as_deref(),

@@ -229,7 +229,6 @@ pub struct Cluster {
 #[derive(Debug, Clone)]
 pub struct Wave {
     pub name: String,
-    pub pos: Pos,
     /// Clusters the wave applies to; every cluster when the plan says nothing.
     pub clusters: Vec<String>,
     pub selection: WaveSelection,
@@ -268,10 +267,6 @@ pub struct GatewayPort {
 }
 
 impl Plan {
-    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
-        self.clusters.iter().find(|cluster| cluster.name == name)
-    }
-
     pub fn step_index(&self, step: &StepId) -> Option<usize> {
         self.steps.iter().position(|candidate| candidate == step)
     }
@@ -526,8 +521,7 @@ impl Checker<'_> {
             } else {
                 WaveSelection::All
             };
-            let at = pos(&wave.name);
-            waves.push(Wave { name: wave.name.value, pos: at, clusters, selection });
+            waves.push(Wave { name: wave.name.value, clusters, selection });
         }
         waves
     }

@@ -42,8 +42,8 @@ impl Object {
 pub struct Workload {
     pub key: WorkloadKey,
     pub injected: bool,
+    /// Pods the workload runs (`None` for a DaemonSet: one per node).
     pub replicas: Option<u64>,
-    pub file: String,
 }
 
 /// What one cluster's source builds, as far as the migration is concerned.
@@ -58,8 +58,6 @@ pub struct ClusterInventory {
     pub namespaces: BTreeMap<String, Object>,
     /// Objects of the networking.istio.io group.
     pub istio_objects: Vec<Object>,
-    /// Every kustomization file of the tree (repository-relative), in visiting order.
-    pub kustomizations: Vec<String>,
 }
 
 impl ClusterInventory {
@@ -87,10 +85,6 @@ impl Repository {
 
     pub fn path(&self, relative: &str) -> PathBuf {
         self.root.join(relative)
-    }
-
-    pub fn exists(&self, relative: &str) -> bool {
-        self.path(relative).exists()
     }
 
     /// The text of a repository file, or `None` when it does not exist.
@@ -167,7 +161,6 @@ impl Walk<'_> {
         if !self.visited.insert(file.clone()) {
             return Ok(());
         }
-        self.cluster.kustomizations.push(file.clone());
         let text = self.repo.read(&file)?.unwrap_or_default();
         let document: Value =
             serde_saphyr::from_str(&text).map_err(|error| Diagnostic::from_yaml(Path::new(&file), &text, &error))?;
@@ -256,7 +249,6 @@ fn classify(objects: Vec<Object>, cluster: &mut ClusterInventory) {
             key: WorkloadKey { kind, namespace, name: object.name.clone() },
             injected,
             replicas,
-            file: object.file.clone(),
         });
     }
     cluster.workloads.sort_by(|a, b| a.key.cmp(&b.key));

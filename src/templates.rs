@@ -43,27 +43,10 @@ impl Templates {
         Templates { environment }
     }
 
-    /// Every embedded template name, for tests and for `--templates` users to copy from.
-    pub fn names() -> Vec<String> {
-        let mut names = Vec::new();
-        collect(&EMBEDDED, &mut names);
-        names.sort();
-        names
-    }
-
     pub fn render(&self, name: &str, context: TemplateValue) -> Result<String, TemplateError> {
         let failure = |error: minijinja::Error| TemplateError { name: name.to_owned(), detail: error.to_string() };
         let template = self.environment.get_template(name).map_err(failure)?;
         template.render(context).map_err(failure)
-    }
-}
-
-fn collect(dir: &Dir<'static>, names: &mut Vec<String>) {
-    for file in dir.files() {
-        names.push(file.path().to_string_lossy().replace('\\', "/"));
-    }
-    for sub in dir.dirs() {
-        collect(sub, names);
     }
 }
 
