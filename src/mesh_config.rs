@@ -125,6 +125,21 @@ mod tests {
     }
 
     #[test]
+    fn a_flux_helm_release_carries_the_values_inline() {
+        let text = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: istiod\nspec:\n  chart:\n    spec:\n      chart: istiod\n  values:\n    meshConfig:\n      accessLogFile: /dev/stdout\n";
+        let edited = enable_xds_agent(MeshConfigKind::HelmValues, text).unwrap().unwrap();
+        assert!(edited.ends_with("  values:\n    meshConfig:\n      accessLogFile: /dev/stdout\n      defaultConfig:\n        proxyMetadata:\n          PROXY_CONFIG_XDS_AGENT: \"true\"\n"), "{edited}");
+    }
+
+    #[test]
+    fn a_file_without_the_kind_is_an_error() {
+        assert_eq!(
+            enable_xds_agent(MeshConfigKind::IstioOperator, "kind: ConfigMap\n").unwrap_err(),
+            "it holds no IstioOperator"
+        );
+    }
+
+    #[test]
     fn helm_values_gain_the_whole_path_when_missing() {
         let edited = enable_xds_agent(MeshConfigKind::HelmValues, "global:\n  meshID: m\n").unwrap().unwrap();
         assert_eq!(edited, "global:\n  meshID: m\nmeshConfig:\n  defaultConfig:\n    proxyMetadata:\n      PROXY_CONFIG_XDS_AGENT: \"true\"\n");

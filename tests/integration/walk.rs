@@ -306,3 +306,40 @@ fn flux_takes_the_istio_system_label_over_then_drops_it() {
     );
     assert_eq!(namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"], "disabled");
 }
+
+#[test]
+fn the_istio_config_map_gets_the_variable_inside_its_mesh_string() {
+    let repo = Repo::fixture("shop");
+    repo.write(
+        "infra/istio/mesh.yaml",
+        "# Istio's mesh config, as istioctl and the istiod chart keep it.\n\
+         apiVersion: v1\n\
+         kind: ConfigMap\n\
+         metadata:\n  name: istio\n  namespace: istio-system\n\
+         data:\n  mesh: |-\n    accessLogFile: /dev/stdout\n    defaultConfig:\n      discoveryAddress: istiod.istio-system.svc:15012\n      proxyMetadata:\n        ISTIO_META_DNS_CAPTURE: \"true\"\n  meshNetworks: 'networks: {}'\n",
+    );
+    let kustomization =
+        repo.read("infra/istio/kustomization.yaml").replace("resources:\n", "resources:\n  - mesh.yaml\n");
+    repo.write("infra/istio/kustomization.yaml", &kustomization);
+    let plan = repo.read("migration.yaml").replace(
+        "      kind: IstioOperator\n      path: infra/istio/operator.yaml\n",
+        "      kind: ConfigMap\n      path: infra/istio/mesh.yaml\n",
+    );
+    repo.write("migration.yaml", &plan);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "mesh config in the istio ConfigMap"]);
+    for step in ["init", "setup"] {
+        repo.run(&["apply", "--step", step, "--commit"]).success();
+    }
+    let built = repo.kustomize("clusters/hz");
+    let config_map = built.get("ConfigMap", Some("istio-system"), "istio");
+    let mesh: Value =
+        serde_saphyr::from_str(config_map["data"]["mesh"].as_str().expect("a mesh string")).expect("the mesh parses");
+    assert_eq!(
+        mesh["defaultConfig"]["proxyMetadata"],
+        json!({"ISTIO_META_DNS_CAPTURE": "true", "PROXY_CONFIG_XDS_AGENT": "true"})
+    );
+    assert_eq!(mesh["defaultConfig"]["discoveryAddress"], "istiod.istio-system.svc:15012");
+    assert_eq!(config_map["data"]["meshNetworks"], "networks: {}", "the other keys are kept");
+    assert!(repo.read("infra/istio/mesh.yaml").starts_with("# Istio's mesh config"), "comments are kept");
+}
