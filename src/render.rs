@@ -101,7 +101,10 @@ pub fn render_step(input: &RenderInput<'_>, step: &StepId) -> Result<RenderedSte
             let file = &inventory.kustomization_file;
             let text = input.files.read(file).map_err(Diagnostics::from)?.unwrap_or_default();
             let reference = relative_path(&cluster.source.value, &dir);
-            rendered.writes.insert(file.clone(), add_list_item(&text, "components", &reference));
+            let edited = add_list_item(&text, "components", &reference).map_err(|reason| {
+                Diagnostics::from(Diagnostic::in_file(Path::new(file), format!("cannot list the component: {reason}")))
+            })?;
+            rendered.writes.insert(file.clone(), edited);
         }
     }
 
@@ -165,7 +168,13 @@ fn remove_install_references(
         let edited = remove_list_items(&text, &["resources", "bases", "components"], |entry| {
             let target = normalize_repo_path_lossy(&join(dir, entry));
             install_paths.iter().any(|install| is_within(&target, install))
-        });
+        })
+        .map_err(|reason| {
+            Diagnostics::from(Diagnostic::in_file(
+                Path::new(file),
+                format!("cannot drop Istio's install paths: {reason}"),
+            ))
+        })?;
         if let Some(edited) = edited {
             rendered.writes.insert(file.clone(), edited);
         }

@@ -143,68 +143,116 @@ pub fn block_scalar(
     Err("empty path".to_owned())
 }
 
-/// Item lines (`- entry`) of the top-level list `key`, as (line index, entry).
-pub fn list_items(lines: &[String], key: &str) -> Option<(usize, Vec<(usize, String)>)> {
-    let header = lines.iter().position(|line| key_value(line, 0, key).is_some())?;
-    let mut items = Vec::new();
-    for (index, line) in lines.iter().enumerate().skip(header + 1) {
-        match indent_of(line) {
-            None => continue,
-            Some(indent) => {
-                let trimmed = line.trim_start();
-                if let Some(entry) = trimmed.strip_prefix("- ") {
-                    items.push((index, unquote(strip_comment(entry)).to_owned()));
-                } else if indent == 0 {
-                    break;
-                }
-            }
-        }
-    }
-    Some((header, items))
+/// A top-level list of a YAML document as written: block items (`- entry` lines), or a flow list (`[a, b]`).
+enum TopLevelList {
+    Block { header: usize, items: Vec<(usize, String)> },
+    Flow { header: usize },
 }
 
-/// Adds `entry` to the top-level list `key`, creating the list at the end of the document when missing.
-pub fn add_list_item(text: &str, key: &str, entry: &str) -> String {
+fn top_level_list(lines: &[String], key: &str) -> Option<TopLevelList> {
+    let (header, value) =
+        lines.iter().enumerate().find_map(|(index, line)| key_value(line, 0, key).map(|v| (index, v)))?;
+    if value.starts_with('[') {
+        return Some(TopLevelList::Flow { header });
+    }
+    let mut items = Vec::new();
+    for (index, line) in lines.iter().enumerate().skip(header + 1) {
+        let Some(indent) = indent_of(line) else { continue };
+        match line.trim_start().strip_prefix("- ") {
+            Some(entry) => items.push((index, unquote(strip_comment(entry)).to_owned())),
+            None if indent == 0 => break,
+            None => {}
+        }
+    }
+    Some(TopLevelList::Block { header, items })
+}
+
+/// The entries of the top-level list `key` as a YAML parser reads them, to check an edit.
+fn parsed_list(text: &str, key: &str) -> Result<Vec<String>, String> {
+    let document: serde_json::Value =
+        serde_saphyr::from_str(text).map_err(|error| format!("the edit would not parse: {error}"))?;
+    Ok(document
+        .get(key)
+        .and_then(|list| list.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect())
+}
+
+fn verified(text: String, key: &str, expected: &[String]) -> Result<String, String> {
+    let found = parsed_list(&text, key)?;
+    if found == expected {
+        Ok(text)
+    } else {
+        Err(format!("could not edit `{key}` safely: expected {expected:?} after the edit, found {found:?}"))
+    }
+}
+
+/// Adds `entry` to the top-level list `key` (created at the end when missing). A flow list is rewritten as a
+/// block list with the same entries. The result is parsed back and checked.
+pub fn add_list_item(text: &str, key: &str, entry: &str) -> Result<String, String> {
+    let mut expected = parsed_list(text, key)?;
+    expected.push(entry.to_owned());
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    match list_items(&lines, key) {
-        Some((header, items)) if !items.is_empty() => {
+    match top_level_list(&lines, key) {
+        Some(TopLevelList::Block { items, .. }) if !items.is_empty() => {
             let (last, _) = items[items.len() - 1];
             let prefix: String = lines[last].chars().take_while(|c| *c == ' ').collect();
             lines.insert(last + 1, format!("{prefix}- {entry}"));
-            let _ = header;
         }
-        Some((header, _)) => {
-            lines[header] = format!("{key}:");
-            lines.insert(header + 1, format!("  - {entry}"));
+        Some(TopLevelList::Block { header, .. } | TopLevelList::Flow { header }) => {
+            lines.splice(header..=header, block_list(key, &expected));
         }
-        None => {
-            lines.push(format!("{key}:"));
-            lines.push(format!("  - {entry}"));
-        }
+        None => lines.extend(block_list(key, &expected)),
     }
-    with_newline(lines)
+    verified(with_newline(lines), key, &expected)
 }
 
-/// Removes the items of top-level lists for which `drop` is true; an emptied list becomes `[]`.
-pub fn remove_list_items(text: &str, keys: &[&str], drop: impl Fn(&str) -> bool) -> Option<String> {
+fn block_list(key: &str, entries: &[String]) -> Vec<String> {
+    if entries.is_empty() {
+        return vec![format!("{key}: []")];
+    }
+    std::iter::once(format!("{key}:")).chain(entries.iter().map(|entry| format!("  - {entry}"))).collect()
+}
+
+/// Removes the entries of top-level lists for which `drop` is true (an emptied list becomes `[]`); `None`
+/// when nothing matches. The result is parsed back and checked.
+pub fn remove_list_items(text: &str, keys: &[&str], drop: impl Fn(&str) -> bool) -> Result<Option<String>, String> {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let mut changed = false;
+    let mut expectations = Vec::new();
     for key in keys {
-        let Some((header, items)) = list_items(&lines, key) else { continue };
-        let doomed: Vec<usize> = items.iter().filter(|(_, entry)| drop(entry)).map(|(index, _)| *index).collect();
-        if doomed.is_empty() {
+        let before = parsed_list(text, key)?;
+        if !before.iter().any(|entry| drop(entry)) {
             continue;
         }
-        changed = true;
-        let emptied = doomed.len() == items.len();
-        for index in doomed.into_iter().rev() {
-            lines.remove(index);
+        let kept: Vec<String> = before.iter().filter(|entry| !drop(entry)).cloned().collect();
+        match top_level_list(&lines, key) {
+            Some(TopLevelList::Block { header, items }) => {
+                let doomed: Vec<usize> =
+                    items.iter().filter(|(_, entry)| drop(entry)).map(|(index, _)| *index).collect();
+                for index in doomed.into_iter().rev() {
+                    lines.remove(index);
+                }
+                if kept.is_empty() {
+                    lines[header] = format!("{key}: []");
+                }
+            }
+            Some(TopLevelList::Flow { header }) => {
+                lines.splice(header..=header, block_list(key, &kept));
+            }
+            None => {}
         }
-        if emptied {
-            lines[header] = format!("{key}: []");
-        }
+        expectations.push((*key, kept));
     }
-    changed.then(|| with_newline(lines))
+    if expectations.is_empty() {
+        return Ok(None);
+    }
+    let mut text = with_newline(lines);
+    for (key, kept) in expectations {
+        text = verified(text, key, &kept)?;
+    }
+    Ok(Some(text))
 }
 
 pub fn with_newline(lines: Vec<String>) -> String {
@@ -281,10 +329,24 @@ mod tests {
     #[test]
     fn adds_and_removes_list_items() {
         let text = "resources:\n  - ../../infra/istio # istio\n  - ../../apps/a\n";
-        let added = add_list_item(text, "components", "../../out");
+        let added = add_list_item(text, "components", "../../out").unwrap();
         assert_eq!(added, "resources:\n  - ../../infra/istio # istio\n  - ../../apps/a\ncomponents:\n  - ../../out\n");
-        let removed = remove_list_items(&added, &["resources"], |entry| entry.ends_with("istio")).unwrap();
+        let removed = remove_list_items(&added, &["resources"], |entry| entry.ends_with("istio")).unwrap().unwrap();
         assert_eq!(removed, "resources:\n  - ../../apps/a\ncomponents:\n  - ../../out\n");
-        assert_eq!(remove_list_items("resources:\n- a\n", &["resources"], |_| true).unwrap(), "resources: []\n");
+        assert_eq!(
+            remove_list_items("resources:\n- a\n", &["resources"], |_| true).unwrap().unwrap(),
+            "resources: []\n"
+        );
+        assert_eq!(remove_list_items("resources:\n- a\n", &["resources"], |_| false).unwrap(), None);
+    }
+
+    #[test]
+    fn flow_lists_keep_every_entry() {
+        let added =
+            add_list_item("components: [../shared, \"../x\"]\nresources: [a]\n", "components", "../out").unwrap();
+        assert_eq!(added, "components:\n  - ../shared\n  - ../x\n  - ../out\nresources: [a]\n");
+        let removed =
+            remove_list_items("resources: [../../infra/istio, ../../apps]\n", &["resources"], |e| e.contains("istio"));
+        assert_eq!(removed.unwrap().unwrap(), "resources:\n  - ../../apps\n");
     }
 }
