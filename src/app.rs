@@ -11,16 +11,19 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::git::GitRepo;
 use crate::plan::{self, Plan};
 use crate::render::{render_step, RenderInput, RenderedStep};
-use crate::repo::{join, Inventory, Repository};
+use crate::repo::{inventory, join, Inventory, RepoFiles};
 use crate::state::State;
 use crate::steps::{desired_after, StepContext, StepId};
 use crate::templates::Templates;
-use crate::workspace;
+use crate::workspace::{self, Workspace};
 
 /// What every command starts from: the plan, the repository, the state the repository is in.
 pub struct Session {
     pub plan: Plan,
-    pub repo: Repository,
+    /// The working tree the command runs in.
+    pub root: PathBuf,
+    /// What steps are rendered against: the working tree, or the tip of the branch being committed to.
+    pub files: Box<dyn RepoFiles>,
     pub state: State,
     pub templates: Templates,
 }
@@ -55,9 +58,9 @@ impl Session {
             .into());
         }
         let plan = plan::load(&plan_file, &plan_display)?;
-        let repo = Repository::new(&repo_root);
+        let files: Box<dyn RepoFiles> = Box::new(Workspace::new(&repo_root));
         let state_path = join(&plan.output.value, "state.yaml");
-        let state = match repo.read(&state_path).map_err(Diagnostics::from)? {
+        let state = match files.read(&state_path).map_err(Diagnostics::from)? {
             Some(text) => State::parse(Path::new(&state_path), &text, &plan.name)?,
             None => State::new(&plan.name),
         };
@@ -71,7 +74,7 @@ impl Session {
             }
         }
         let templates = Templates::new(options.templates);
-        Ok(Session { plan, repo, state, templates })
+        Ok(Session { plan, root: repo_root, files, state, templates })
     }
 
     pub fn current_step(&self) -> Option<StepId> {
@@ -108,20 +111,20 @@ impl Session {
         if *step == StepId::Finished {
             excluded.extend(self.plan.istio.install_paths.iter().map(|path| path.value.clone()));
         }
-        Ok(self.repo.inventory(&self.plan, &excluded)?)
+        Ok(inventory(self.files.as_ref(), &self.plan, &excluded)?)
     }
 
     pub fn render(&self, step: &StepId) -> anyhow::Result<(RenderedStep, Inventory)> {
         let inventory = self.inventory(step)?;
-        check_plan_against_repo(&self.plan, &inventory, &self.repo, *step == StepId::Finished)?;
-        let stamp = fresh_stamp(&self.repo.root);
+        check_plan_against_repo(&self.plan, &inventory, self.files.as_ref(), *step == StepId::Finished)?;
+        let stamp = fresh_stamp(&self.root);
         let input = RenderInput {
             plan: &self.plan,
             inventory: &inventory,
             state: &self.state,
             fresh_stamp: &stamp,
             templates: &self.templates,
-            files: &self.repo,
+            files: self.files.as_ref(),
         };
         Ok((render_step(&input, step)?, inventory))
     }
@@ -160,7 +163,7 @@ pub fn rfc3339(seconds: i64) -> String {
 pub fn validate(session: &Session, out: &mut dyn Write) -> anyhow::Result<i32> {
     let step = session.current_step().unwrap_or(StepId::Init);
     let inventory = session.inventory(&step)?;
-    check_plan_against_repo(&session.plan, &inventory, &session.repo, step == StepId::Finished)?;
+    check_plan_against_repo(&session.plan, &inventory, session.files.as_ref(), step == StepId::Finished)?;
     let workloads: usize = inventory.clusters.values().map(|cluster| cluster.workloads.len()).sum();
     let injected: usize =
         inventory.clusters.values().map(|cluster| cluster.workloads.iter().filter(|w| w.injected).count()).sum();
@@ -256,7 +259,7 @@ pub fn render(session: &Session, wanted: &str, target: &str, out: &mut dyn Write
 pub fn diff(session: &Session, wanted: &str, exit_code: bool, out: &mut dyn Write) -> anyhow::Result<i32> {
     let step = session.resolve_step(wanted)?;
     let (rendered, _) = session.render(&step)?;
-    let changes = workspace::changes(&session.repo, &rendered).map_err(Diagnostics::from)?;
+    let changes = workspace::changes(session.files.as_ref(), &rendered).map_err(Diagnostics::from)?;
     write!(out, "{}", workspace::unified_diff(&changes))?;
     Ok(if exit_code && !changes.is_empty() { 1 } else { 0 })
 }
@@ -282,17 +285,17 @@ pub fn apply(session: &Session, options: &ApplyOptions<'_>, out: &mut dyn Write)
         }
     }
     let (rendered, inventory) = session.render(&step)?;
-    let changes = workspace::changes(&session.repo, &rendered).map_err(Diagnostics::from)?;
+    let changes = workspace::changes(session.files.as_ref(), &rendered).map_err(Diagnostics::from)?;
     if changes.is_empty() {
         writeln!(out, "step {step} is already in the repository: nothing to change")?;
         return Ok(0);
     }
-    let git = GitRepo::open(&session.repo.root).ok();
+    let git = GitRepo::open(&session.root).ok();
     let paths: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
     // Everything that can stop the commit is checked before the first file is written.
     let committer = match (&git, options.commit) {
         (Some(git), true) => Some((git, git.signature()?)),
-        (None, true) => bail!("--commit: {} is not inside a git repository", session.repo.root.display()),
+        (None, true) => bail!("--commit: {} is not inside a git repository", session.root.display()),
         (_, false) => None,
     };
     if !options.allow_dirty {
@@ -306,7 +309,7 @@ pub fn apply(session: &Session, options: &ApplyOptions<'_>, out: &mut dyn Write)
             }
         }
     }
-    workspace::write(&session.repo, &changes).context("cannot write the step into the repository")?;
+    workspace::write(&Workspace::new(&session.root), &changes).context("cannot write the step into the repository")?;
     writeln!(out, "step {step}: {} file(s) changed", changes.len())?;
     for change in &changes {
         let verb = match (&change.before, &change.after) {
@@ -344,7 +347,7 @@ fn commit_message(session: &Session, step: &StepId, inventory: &Inventory, user_
 
 /// What a step does, in words, for commit messages and reviewers.
 pub fn effects(session: &Session, step: &StepId, inventory: &Inventory) -> Vec<String> {
-    let stamp = fresh_stamp(&session.repo.root);
+    let stamp = fresh_stamp(&session.root);
     let context = StepContext { plan: &session.plan, inventory, state: &session.state, fresh_stamp: &stamp };
     let desired = desired_after(&context, step);
     let mut effects = vec![format!("ASMMigrateFromIstio desiredState: {}", step.phase().name())];

@@ -8,8 +8,8 @@ use serde_json::Value;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::mesh_config::enable_xds_agent;
 use crate::plan::{Plan, WaveSelection};
-use crate::render::{istio_egress_gateway, RepoFiles};
-use crate::repo::{relative_path, Inventory};
+use crate::render::istio_egress_gateway;
+use crate::repo::{relative_path, Inventory, RepoFiles};
 use crate::steps::{egress::route_through_asm, WorkloadKey};
 
 /// Problems that stop rendering, each located in the plan (or in the repository file at fault).

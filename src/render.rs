@@ -10,7 +10,8 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::mesh_config::enable_xds_agent;
 use crate::plan::{Engine, Plan};
 use crate::repo::{
-    is_within, join, normalize_repo_path_lossy, relative_path, ClusterInventory, Inventory, Object, KUSTOMIZATION_FILES,
+    is_within, join, normalize_repo_path_lossy, relative_path, ClusterInventory, Inventory, Object, RepoFiles,
+    KUSTOMIZATION_FILES,
 };
 use crate::state::State;
 use crate::steps::{desired_after, egress::route_through_asm, Desired, Phase, StepContext, StepId, WorkloadKey};
@@ -22,13 +23,6 @@ use crate::yaml_edit::{add_list_item, remove_list_items};
 pub struct RenderedStep {
     pub writes: BTreeMap<String, String>,
     pub removals: BTreeSet<String>,
-}
-
-/// Read access to the repository, so rendering stays free of IO of its own.
-pub trait RepoFiles {
-    fn read(&self, path: &str) -> Result<Option<String>, Diagnostic>;
-    /// Every file under a directory, repository-relative and sorted.
-    fn files_under(&self, dir: &str) -> Vec<String>;
 }
 
 pub struct RenderInput<'a> {

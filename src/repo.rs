@@ -1,7 +1,7 @@
 //! Reading the GitOps repository: each cluster's kustomization tree, its workloads, namespaces and Istio objects.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -73,74 +73,61 @@ pub struct Inventory {
     pub clusters: BTreeMap<String, ClusterInventory>,
 }
 
-/// The repository on disk, read-only.
-pub struct Repository {
-    pub root: PathBuf,
+/// Read access to a repository's files, from its working tree or from a commit's tree: the inventory and
+/// the rendering see the repository only through it.
+pub trait RepoFiles {
+    /// The text of a file (repository-relative path), or `None` when there is none.
+    fn read(&self, path: &str) -> Result<Option<String>, Diagnostic>;
+    fn is_file(&self, path: &str) -> bool;
+    fn is_dir(&self, path: &str) -> bool;
+    /// Every file under a directory ("" for the whole repository), repository-relative and sorted.
+    fn files_under(&self, dir: &str) -> Vec<String>;
 }
 
-impl Repository {
-    pub fn new(root: &Path) -> Repository {
-        Repository { root: root.to_owned() }
-    }
+/// The kustomization file of a directory, if it has one.
+pub fn kustomization_in(files: &dyn RepoFiles, dir: &str) -> Option<String> {
+    KUSTOMIZATION_FILES.iter().map(|name| join(dir, name)).find(|path| files.is_file(path))
+}
 
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.root.join(relative)
-    }
-
-    /// The text of a repository file, or `None` when it does not exist.
-    pub fn read(&self, relative: &str) -> Result<Option<String>, Diagnostic> {
-        match std::fs::read_to_string(self.path(relative)) {
-            Ok(text) => Ok(Some(text)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(Diagnostic::in_file(Path::new(relative), format!("cannot read: {error}"))),
+/// Reads every cluster's source through `files`. `excluded` paths (the tool's output, and Istio's install paths
+/// once they are removed) are not followed.
+pub fn inventory(files: &dyn RepoFiles, plan: &Plan, excluded: &[String]) -> Result<Inventory, Diagnostics> {
+    let mut inventory = Inventory::default();
+    let mut problems = Vec::new();
+    let component_dir = |cluster: &str| join(&plan.output.value, &format!("clusters/{cluster}"));
+    for cluster in &plan.clusters {
+        let Some(kustomization_file) = kustomization_in(files, &cluster.source.value) else {
+            problems.push(plan.error_at(
+                cluster.source.pos,
+                format!("cluster `{}`: `{}` has no kustomization.yaml", cluster.name, cluster.source.value),
+            ));
+            continue;
+        };
+        let mut walk = Walk {
+            files,
+            excluded,
+            own_component: component_dir(&cluster.name),
+            visited: BTreeSet::new(),
+            cluster: ClusterInventory { kustomization_file, ..ClusterInventory::default() },
+            objects: Vec::new(),
+        };
+        if let Err(problem) = walk.kustomization(&cluster.source.value, None) {
+            problems.push(problem);
+            continue;
         }
+        let mut cluster_inventory = walk.cluster;
+        classify(walk.objects, &mut cluster_inventory);
+        inventory.clusters.insert(cluster.name.clone(), cluster_inventory);
     }
-
-    /// The kustomization file of a directory, if it has one.
-    pub fn kustomization_in(&self, dir: &str) -> Option<String> {
-        KUSTOMIZATION_FILES.iter().map(|name| join(dir, name)).find(|path| self.path(path).is_file())
-    }
-
-    /// Reads every cluster's source. `excluded` paths (the tool's output, and Istio's install paths once
-    /// they are removed) are not followed.
-    pub fn inventory(&self, plan: &Plan, excluded: &[String]) -> Result<Inventory, Diagnostics> {
-        let mut inventory = Inventory::default();
-        let mut problems = Vec::new();
-        let component_dir = |cluster: &str| join(&plan.output.value, &format!("clusters/{cluster}"));
-        for cluster in &plan.clusters {
-            let Some(kustomization_file) = self.kustomization_in(&cluster.source.value) else {
-                problems.push(plan.error_at(
-                    cluster.source.pos,
-                    format!("cluster `{}`: `{}` has no kustomization.yaml", cluster.name, cluster.source.value),
-                ));
-                continue;
-            };
-            let mut walk = Walk {
-                repo: self,
-                excluded,
-                own_component: component_dir(&cluster.name),
-                visited: BTreeSet::new(),
-                cluster: ClusterInventory { kustomization_file, ..ClusterInventory::default() },
-                objects: Vec::new(),
-            };
-            if let Err(problem) = walk.kustomization(&cluster.source.value, None) {
-                problems.push(problem);
-                continue;
-            }
-            let mut cluster_inventory = walk.cluster;
-            classify(walk.objects, &mut cluster_inventory);
-            inventory.clusters.insert(cluster.name.clone(), cluster_inventory);
-        }
-        if problems.is_empty() {
-            Ok(inventory)
-        } else {
-            Err(Diagnostics(problems))
-        }
+    if problems.is_empty() {
+        Ok(inventory)
+    } else {
+        Err(Diagnostics(problems))
     }
 }
 
 struct Walk<'a> {
-    repo: &'a Repository,
+    files: &'a dyn RepoFiles,
     excluded: &'a [String],
     own_component: String,
     visited: BTreeSet<String>,
@@ -152,7 +139,7 @@ impl Walk<'_> {
     /// Follows a kustomization directory the way kustomize does: `resources`, `components` (and the
     /// legacy `bases`), with `namespace:` applied to everything below it (the outermost one wins).
     fn kustomization(&mut self, dir: &str, inherited_namespace: Option<&str>) -> Result<(), Diagnostic> {
-        let Some(file) = self.repo.kustomization_in(dir) else {
+        let Some(file) = kustomization_in(self.files, dir) else {
             return Err(Diagnostic::in_file(
                 Path::new(dir),
                 "is included as a kustomization but has no kustomization.yaml",
@@ -161,7 +148,7 @@ impl Walk<'_> {
         if !self.visited.insert(file.clone()) {
             return Ok(());
         }
-        let text = self.repo.read(&file)?.unwrap_or_default();
+        let text = self.files.read(&file)?.unwrap_or_default();
         let document: Value =
             serde_saphyr::from_str(&text).map_err(|error| Diagnostic::from_yaml(Path::new(&file), &text, &error))?;
         let own_namespace = document.get("namespace").and_then(Value::as_str);
@@ -182,10 +169,9 @@ impl Walk<'_> {
                 if self.excluded.iter().any(|excluded| is_within(&target, excluded)) {
                     continue;
                 }
-                let path = self.repo.path(&target);
-                if path.is_dir() {
+                if self.files.is_dir(&target) {
                     self.kustomization(&target, namespace.as_deref())?;
-                } else if path.is_file() {
+                } else if self.files.is_file(&target) {
                     self.manifest(&target, namespace.as_deref())?;
                 } else {
                     return Err(Diagnostic::in_file(
@@ -199,7 +185,7 @@ impl Walk<'_> {
     }
 
     fn manifest(&mut self, file: &str, namespace: Option<&str>) -> Result<(), Diagnostic> {
-        let text = self.repo.read(file)?.unwrap_or_default();
+        let text = self.files.read(file)?.unwrap_or_default();
         let documents: Vec<Value> = serde_saphyr::from_multiple(&text)
             .map_err(|error| Diagnostic::from_yaml(Path::new(file), &text, &error))?;
         for value in documents {

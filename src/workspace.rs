@@ -1,25 +1,52 @@
-//! The filesystem adapter: reads the repository for rendering, shows a rendered step's diff, writes it.
+//! The working-tree adapter: the repository's files on disk, a rendered step's diff, and writing it.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use similar::TextDiff;
 
 use crate::diagnostic::Diagnostic;
-use crate::render::{RenderedStep, RepoFiles};
-use crate::repo::Repository;
+use crate::render::RenderedStep;
+use crate::repo::RepoFiles;
 
-impl RepoFiles for Repository {
+/// The repository's working tree on disk.
+pub struct Workspace {
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    pub fn new(root: &Path) -> Workspace {
+        Workspace { root: root.to_owned() }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+}
+
+impl RepoFiles for Workspace {
     fn read(&self, path: &str) -> Result<Option<String>, Diagnostic> {
-        Repository::read(self, path)
+        match std::fs::read_to_string(self.path(path)) {
+            Ok(text) => Ok(Some(text)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(Diagnostic::in_file(Path::new(path), format!("cannot read: {error}"))),
+        }
+    }
+
+    fn is_file(&self, path: &str) -> bool {
+        self.path(path).is_file()
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        self.path(path).is_dir()
     }
 
     fn files_under(&self, dir: &str) -> Vec<String> {
-        let mut files = Vec::new();
         let root = self.path(dir);
         if root.is_file() {
             return vec![dir.to_owned()];
         }
+        let mut files = Vec::new();
         let mut pending = vec![root];
         while let Some(current) = pending.pop() {
             let Ok(entries) = std::fs::read_dir(&current) else { continue };
@@ -49,11 +76,11 @@ pub struct FileChange {
 }
 
 /// The files of `rendered` that differ from what the repository holds, sorted by path.
-pub fn changes(repo: &Repository, rendered: &RenderedStep) -> Result<Vec<FileChange>, Diagnostic> {
+pub fn changes(files: &dyn RepoFiles, rendered: &RenderedStep) -> Result<Vec<FileChange>, Diagnostic> {
     let mut changes = Vec::new();
     let paths: BTreeSet<&String> = rendered.writes.keys().chain(&rendered.removals).collect();
     for path in paths {
-        let before = repo.read(path)?;
+        let before = files.read(path)?;
         let after = rendered.writes.get(path).cloned();
         if before != after {
             changes.push(FileChange { path: path.clone(), before, after });
@@ -80,7 +107,7 @@ pub fn unified_diff(changes: &[FileChange]) -> String {
 
 /// Writes the changes: every new content goes to a temporary file beside its target first, then all are
 /// renamed into place, so a failure while preparing leaves the repository as it was.
-pub fn write(repo: &Repository, changes: &[FileChange]) -> std::io::Result<()> {
+pub fn write(repo: &Workspace, changes: &[FileChange]) -> std::io::Result<()> {
     let mut staged = Vec::new();
     for change in changes {
         let target = repo.path(&change.path);
@@ -106,7 +133,7 @@ pub fn write(repo: &Repository, changes: &[FileChange]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn remove_empty_parents(repo: &Repository, file: &Path) {
+fn remove_empty_parents(repo: &Workspace, file: &Path) {
     let mut dir = file.parent();
     while let Some(current) = dir {
         if current == repo.root || std::fs::remove_dir(current).is_err() {
