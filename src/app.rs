@@ -34,15 +34,28 @@ pub struct SessionOptions<'a> {
     pub templates: Option<&'a Path>,
 }
 
-impl Session {
-    pub fn open(options: &SessionOptions<'_>) -> anyhow::Result<Session> {
-        let repo_root: PathBuf = match (options.repo, options.plan) {
+impl SessionOptions<'_> {
+    /// The repository: `--repo`, else the plan's directory, else the current directory.
+    pub fn root(&self) -> PathBuf {
+        match (self.repo, self.plan) {
             (Some(repo), _) => repo.to_owned(),
             (None, Some(plan)) => {
                 plan.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
             }
             (None, None) => PathBuf::from("."),
-        };
+        }
+    }
+}
+
+impl Session {
+    /// A session on the working tree.
+    pub fn open(options: &SessionOptions<'_>) -> anyhow::Result<Session> {
+        Session::open_with(options, Box::new(Workspace::new(&options.root())))
+    }
+
+    /// A session rendering against `files` (a commit's tree, say); the plan is read from the working tree.
+    pub fn open_with(options: &SessionOptions<'_>, files: Box<dyn RepoFiles>) -> anyhow::Result<Session> {
+        let repo_root = options.root();
         if !repo_root.is_dir() {
             bail!("repository directory {} does not exist", repo_root.display());
         }
@@ -58,7 +71,6 @@ impl Session {
             .into());
         }
         let plan = plan::load(&plan_file, &plan_display)?;
-        let files: Box<dyn RepoFiles> = Box::new(Workspace::new(&repo_root));
         let state_path = join(&plan.output.value, "state.yaml");
         let state = match files.read(&state_path).map_err(Diagnostics::from)? {
             Some(text) => State::parse(Path::new(&state_path), &text, &plan.name)?,
@@ -262,87 +274,6 @@ pub fn diff(session: &Session, wanted: &str, exit_code: bool, out: &mut dyn Writ
     let changes = workspace::changes(session.files.as_ref(), &rendered).map_err(Diagnostics::from)?;
     write!(out, "{}", workspace::unified_diff(&changes))?;
     Ok(if exit_code && !changes.is_empty() { 1 } else { 0 })
-}
-
-pub struct ApplyOptions<'a> {
-    pub step: &'a str,
-    pub commit: bool,
-    pub message: Option<&'a str>,
-    pub allow_dirty: bool,
-}
-
-/// Writes a step into the repository and, with `--commit`, makes one commit of it.
-pub fn apply(session: &Session, options: &ApplyOptions<'_>, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let step = session.resolve_step(options.step)?;
-    if let Some(current) = session.current_step() {
-        if step.phase() < current.phase() {
-            bail!(
-                "step `{step}` would move ASMMigrateFromIstio's desiredState back from {} to {}: ASM only moves forward \
-                 (waves, egress weights and ingress can go back, phases cannot)",
-                current.phase().name(),
-                step.phase().name()
-            );
-        }
-    }
-    let (rendered, inventory) = session.render(&step)?;
-    let changes = workspace::changes(session.files.as_ref(), &rendered).map_err(Diagnostics::from)?;
-    if changes.is_empty() {
-        writeln!(out, "step {step} is already in the repository: nothing to change")?;
-        return Ok(0);
-    }
-    let git = GitRepo::open(&session.root).ok();
-    let paths: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
-    // Everything that can stop the commit is checked before the first file is written.
-    let committer = match (&git, options.commit) {
-        (Some(git), true) => Some((git, git.signature()?)),
-        (None, true) => bail!("--commit: {} is not inside a git repository", session.root.display()),
-        (_, false) => None,
-    };
-    if !options.allow_dirty {
-        if let Some(git) = &git {
-            let dirty = git.uncommitted(&paths)?;
-            if !dirty.is_empty() {
-                bail!(
-                    "uncommitted changes in files this step rewrites: {}\ncommit or stash them first (or pass --allow-dirty)",
-                    dirty.join(", ")
-                );
-            }
-        }
-    }
-    workspace::write(&Workspace::new(&session.root), &changes).context("cannot write the step into the repository")?;
-    writeln!(out, "step {step}: {} file(s) changed", changes.len())?;
-    for change in &changes {
-        let verb = match (&change.before, &change.after) {
-            (None, _) => "create",
-            (_, None) => "remove",
-            _ => "update",
-        };
-        writeln!(out, "  {verb} {}", change.path)?;
-    }
-    if let Some((git, signature)) = committer {
-        let message = commit_message(session, &step, &inventory, options.message);
-        let id = git.commit(&signature, &paths, &message)?;
-        writeln!(out, "committed {}: {}", &id[..12], message.lines().next().unwrap_or_default())?;
-    }
-    Ok(0)
-}
-
-fn commit_message(session: &Session, step: &StepId, inventory: &Inventory, user_message: Option<&str>) -> String {
-    let plan = &session.plan;
-    let index = plan.step_index(step).map(|index| index + 1).unwrap_or(0);
-    let mut message = format!("asm-migrate({}): {step} ({index}/{})\n\n", plan.name, plan.steps.len());
-    for effect in effects(session, step, inventory) {
-        message.push_str(&format!("- {effect}\n"));
-    }
-    if let Some(user) = user_message {
-        message.push_str(&format!("\n{user}\n"));
-    }
-    let previous = session.state.step.clone().unwrap_or_else(|| "none".to_owned());
-    message.push_str(&format!(
-        "\nMigration-Plan: {}\nMigration-Step: {step}\nMigration-Previous-Step: {previous}\n",
-        plan.name
-    ));
-    message
 }
 
 /// What a step does, in words, for commit messages and reviewers.

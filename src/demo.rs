@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::Context;
 use include_dir::{include_dir, Dir};
 
-use crate::app::{self, ApplyOptions, Session, SessionOptions};
+use crate::app::{self, Session, SessionOptions};
+use crate::apply::{self, ApplyOptions};
 
 static EXAMPLE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/repos/shop");
 
@@ -43,17 +44,16 @@ pub fn run(dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<i32> {
     )?;
     writeln!(out, "example repository: {} (Argo CD, clusters hz and sh, Istio 1.22)", root.display())?;
 
-    let options = SessionOptions { plan: None, repo: Some(&root), templates: None };
-    let steps = Session::open(&options)?.plan.steps.clone();
+    let session_options = SessionOptions { plan: None, repo: Some(&root), templates: None };
+    let steps = Session::open(&session_options)?.plan.steps.clone();
     for (index, step) in steps.iter().enumerate() {
         writeln!(out, "\n=== step {}/{}: {step} ===", index + 1, steps.len())?;
-        let session = Session::open(&options)?;
+        let session = Session::open(&session_options)?;
         app::diff(&session, &step.to_string(), false, out)?;
-        app::apply(
-            &session,
-            &ApplyOptions { step: &step.to_string(), commit: true, message: None, allow_dirty: false },
-            out,
-        )?;
+        let step = step.to_string();
+        let options =
+            ApplyOptions { step: &step, commit: true, message: None, allow_dirty: false, branch: None, push: None };
+        apply::apply(&session_options, &options, out)?;
     }
     writeln!(
         out,

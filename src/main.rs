@@ -1,12 +1,15 @@
 //! asm-migrate: moves Kubernetes clusters from open-source Istio to Alibaba Cloud Service Mesh through GitOps.
 
 mod app;
+mod apply;
 mod checks;
 mod demo;
 mod diagnostic;
 mod git;
+mod lock;
 mod mesh_config;
 mod plan;
+mod remote;
 mod render;
 mod repo;
 mod state;
@@ -79,6 +82,13 @@ enum Command {
         /// Write even when files the step rewrites have uncommitted changes.
         #[arg(long)]
         allow_dirty: bool,
+        /// Commit onto this branch (created from HEAD, or from the remote's branch, when missing) without touching
+        /// the checkout or the index.
+        #[arg(long, requires = "commit")]
+        branch: Option<String>,
+        /// Push the branch to this remote; when someone pushed first, the step is rendered again on their tip.
+        #[arg(long, requires = "commit")]
+        push: Option<String>,
     },
     /// Print the JSON Schema of the plan file.
     Schema,
@@ -115,21 +125,27 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let session = || {
-        app::Session::open(&app::SessionOptions {
-            plan: cli.plan.as_deref(),
-            repo: cli.repo.as_deref(),
-            templates: cli.templates.as_deref(),
-        })
+    let options = app::SessionOptions {
+        plan: cli.plan.as_deref(),
+        repo: cli.repo.as_deref(),
+        templates: cli.templates.as_deref(),
     };
+    let session = || app::Session::open(&options);
     match &cli.command {
         Command::Validate => app::validate(&session()?, out),
         Command::Steps { output } => app::steps(&session()?, matches!(output, OutputFormat::Json), out),
         Command::Render { step, out: target } => app::render(&session()?, step, target, out),
         Command::Diff { step, exit_code } => app::diff(&session()?, step, *exit_code, out),
-        Command::Apply { step, commit, message, allow_dirty } => app::apply(
-            &session()?,
-            &app::ApplyOptions { step, commit: *commit, message: message.as_deref(), allow_dirty: *allow_dirty },
+        Command::Apply { step, commit, message, allow_dirty, branch, push } => apply::apply(
+            &options,
+            &apply::ApplyOptions {
+                step,
+                commit: *commit,
+                message: message.as_deref(),
+                allow_dirty: *allow_dirty,
+                branch: branch.as_deref(),
+                push: push.as_deref(),
+            },
             out,
         ),
         Command::Schema => {

@@ -25,6 +25,24 @@ pub struct RenderedStep {
     pub removals: BTreeSet<String>,
 }
 
+impl RenderedStep {
+    /// A digest of everything the step renders (paths and contents, and the paths it removes): equal digests,
+    /// equal renderings. Commits carry it so a rerun can show it is a no-op.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for (path, content) in &self.writes {
+            hasher.update(format!("write {} {}\n", path, content.len()));
+            hasher.update(content.as_bytes());
+        }
+        for path in &self.removals {
+            hasher.update(format!("remove {path}\n"));
+        }
+        let digest = hasher.finalize();
+        format!("sha256:{}", digest.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
+    }
+}
+
 pub struct RenderInput<'a> {
     pub plan: &'a Plan,
     pub inventory: &'a Inventory,

@@ -142,7 +142,8 @@ fn a_missing_git_identity_stops_the_commit_before_anything_is_written() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "error: no git identity: set user.name and user.email (git config), or GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL\n"
+        "error: no git identity: set user.name and user.email (git config), or GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL \
+         (and GIT_COMMITTER_NAME / GIT_COMMITTER_EMAIL)\n"
     );
     assert_eq!(repo.git(&["status", "--porcelain"]), "", "the repository is as it was");
 }
