@@ -77,7 +77,10 @@ impl Remote {
             Some(' ' | '*' | '=') if output.status.success() => Ok(PushOutcome::Pushed),
             Some('!') => {
                 let summary = line.and_then(|line| line.split('\t').nth(2)).unwrap_or_default().to_owned();
-                if summary.contains("fetch first") || summary.contains("non-fast-forward") {
+                let errors = String::from_utf8_lossy(&output.stderr);
+                // The branch moved between git's look at the remote and its update: the same race, lost later.
+                let moved_meanwhile = summary.contains("failed to update ref") && errors.contains("but expected");
+                if summary.contains("fetch first") || summary.contains("non-fast-forward") || moved_meanwhile {
                     Ok(PushOutcome::Behind)
                 } else {
                     Err(RemoteError::Rejected { remote: self.name.clone(), branch: branch.to_owned(), reason: summary })
