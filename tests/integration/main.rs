@@ -3,6 +3,7 @@
 mod commands;
 mod crd;
 mod crd_selftest;
+mod gitflow;
 mod golden;
 mod plan_errors;
 mod support;

@@ -57,8 +57,32 @@ impl Repo {
         self.dir.path()
     }
 
+    /// This repository with a bare `origin` it has pushed `main` to.
+    pub fn with_origin(name: &str) -> (Repo, Origin) {
+        let repo = Repo::fixture(name);
+        let origin = Origin::new();
+        repo.git(&["remote", "add", "origin", origin.path().to_str().expect("UTF-8")]);
+        repo.git(&["push", "-q", "origin", "main"]);
+        (repo, origin)
+    }
+
+    /// A second clone of `origin`, as a colleague or another CI job has it.
+    pub fn clone_of(origin: &Origin) -> Repo {
+        let dir = tempfile::Builder::new().prefix("asm-migrate-clone-").tempdir().expect("a temporary directory");
+        let repo = Repo { dir };
+        repo.git(&["clone", "-q", origin.path().to_str().expect("UTF-8"), "."]);
+        repo.git(&["config", "user.name", "Another Engineer"]);
+        repo.git(&["config", "user.email", "another@example.com"]);
+        repo
+    }
+
     /// Runs asm-migrate in the repository with a fixed clock.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// Runs asm-migrate with extra environment variables.
+    pub fn run_with(&self, args: &[&str], environment: &[(&str, &str)]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_asm-migrate"))
             .args(args)
             .current_dir(self.path())
@@ -66,6 +90,9 @@ impl Repo {
             .env("NO_COLOR", "1")
             .env_remove("GIT_AUTHOR_NAME")
             .env_remove("GIT_AUTHOR_EMAIL")
+            .env_remove("GIT_COMMITTER_NAME")
+            .env_remove("GIT_COMMITTER_EMAIL")
+            .envs(environment.iter().copied())
             .output()
             .expect("the asm-migrate binary runs");
         Run {
@@ -118,6 +145,50 @@ impl Repo {
         let objects = serde_saphyr::from_multiple(&text).expect("kustomize output parses");
         Built { text, objects }
     }
+}
+
+/// A bare repository standing for the team's remote.
+pub struct Origin {
+    dir: tempfile::TempDir,
+}
+
+impl Origin {
+    pub fn new() -> Origin {
+        let dir = tempfile::Builder::new().prefix("asm-migrate-origin-").tempdir().expect("a temporary directory");
+        let output = Command::new("git")
+            .args(["init", "-q", "--bare", "-b", "main"])
+            .current_dir(dir.path())
+            .output()
+            .expect("git runs");
+        assert!(output.status.success());
+        Origin { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The subjects of a branch's commits, newest first; empty when the branch does not exist.
+    pub fn subjects(&self, branch: &str) -> Vec<String> {
+        let output = Command::new("git")
+            .args(["log", "--format=%s", branch, "--"])
+            .current_dir(self.path())
+            .output()
+            .expect("git runs");
+        String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
+    }
+
+    /// Installs a server-side hook (for example a pre-receive that declines pushes).
+    pub fn hook(&self, name: &str, script: &str) {
+        let path = self.path().join("hooks").join(name);
+        std::fs::write(&path, script).expect("the hook is written");
+        make_executable(&path);
+    }
+}
+
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("the file is made executable");
 }
 
 /// The objects one directory builds to.
