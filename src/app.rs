@@ -1,6 +1,6 @@
 //! The commands: each loads what it needs through the adapters, runs the pure core, and reports.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -8,6 +8,8 @@ use serde_json::json;
 
 use crate::checks::{check_plan_against_repo, notices};
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diff;
+use crate::effects::{step_effects, EffectsInput, StepEffects};
 use crate::git::GitRepo;
 use crate::plan::{self, Plan};
 use crate::render::{render_step, RenderInput, RenderedStep};
@@ -15,7 +17,7 @@ use crate::repo::{inventory, join, Inventory, RepoFiles};
 use crate::state::State;
 use crate::steps::{desired_after, StepContext, StepId};
 use crate::templates::Templates;
-use crate::workspace::{self, Workspace};
+use crate::workspace::{self, FileChange, Workspace};
 
 /// What every command starts from: the plan, the repository, the state the repository is in.
 pub struct Session {
@@ -124,6 +126,40 @@ impl Session {
             excluded.extend(self.plan.istio.install_paths.iter().map(|path| path.value.clone()));
         }
         Ok(inventory(self.files.as_ref(), &self.plan, &excluded)?)
+    }
+
+    /// What taking `step` from the current one does, as data.
+    pub fn effects(&self, step: &StepId, inventory: &Inventory, changes: &[FileChange]) -> StepEffects {
+        let stamp = fresh_stamp(&self.root);
+        let context = StepContext { plan: &self.plan, inventory, state: &self.state, fresh_stamp: &stamp };
+        let after = desired_after(&context, step);
+        let before = self.current_step().map(|current| desired_after(&context, &current));
+        let mut notes = Vec::new();
+        if *step == StepId::Migrating && self.plan.multi_network() {
+            notes.push(
+                "several networks: configure ASM's cross-cluster gateway and give each cluster its Istio network name \
+                 in ASM before any wave"
+                    .to_owned(),
+            );
+        }
+        if *step == StepId::Finished {
+            let (major, minor, patch) = self.plan.istio.version;
+            notes.push(format!(
+                "Istio installed with istioctl rather than these manifests? run istioctl {major}.{minor}.{patch}'s \
+                 `istioctl uninstall --purge`"
+            ));
+        }
+        step_effects(&EffectsInput {
+            plan: &self.plan.name,
+            step: step.to_string(),
+            index: self.plan.step_index(step).map(|index| index + 1).unwrap_or(0),
+            total: self.plan.steps.len(),
+            before: before.as_ref(),
+            after: &after,
+            inventory,
+            changes,
+            notes,
+        })
     }
 
     pub fn render(&self, step: &StepId) -> anyhow::Result<(RenderedStep, Inventory)> {
@@ -268,73 +304,38 @@ pub fn render(session: &Session, wanted: &str, target: &str, out: &mut dyn Write
     Ok(0)
 }
 
-pub fn diff(session: &Session, wanted: &str, exit_code: bool, out: &mut dyn Write) -> anyhow::Result<i32> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    Unified,
+    Markdown,
+    Json,
+}
+
+/// Exit 0, or 1 with `exit_code` when the step differs from the repository.
+pub fn diff(
+    session: &Session,
+    wanted: &str,
+    format: DiffFormat,
+    exit_code: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
     let step = session.resolve_step(wanted)?;
-    let (rendered, _) = session.render(&step)?;
+    let (rendered, inventory) = session.render(&step)?;
     let changes = workspace::changes(session.files.as_ref(), &rendered).map_err(Diagnostics::from)?;
-    write!(out, "{}", workspace::unified_diff(&changes))?;
+    match format {
+        DiffFormat::Unified => {
+            let color =
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+            write!(out, "{}", diff::unified(&changes, color))?;
+        }
+        DiffFormat::Markdown => {
+            let effects = session.effects(&step, &inventory, &changes);
+            write!(out, "{}", diff::markdown(&effects, &changes, diff::COMMENT_LIMIT))?;
+        }
+        DiffFormat::Json => {
+            let effects = session.effects(&step, &inventory, &changes);
+            writeln!(out, "{}", serde_json::to_string_pretty(&diff::json(&effects, &changes))?)?;
+        }
+    }
     Ok(if exit_code && !changes.is_empty() { 1 } else { 0 })
-}
-
-/// What a step does, in words, for commit messages and reviewers.
-pub fn effects(session: &Session, step: &StepId, inventory: &Inventory) -> Vec<String> {
-    let stamp = fresh_stamp(&session.root);
-    let context = StepContext { plan: &session.plan, inventory, state: &session.state, fresh_stamp: &stamp };
-    let desired = desired_after(&context, step);
-    let mut effects = vec![format!("ASMMigrateFromIstio desiredState: {}", step.phase().name())];
-    let previous = session.current_step();
-    let before = previous.as_ref().map(|previous| desired_after(&context, previous)).unwrap_or_default();
-    let count = |map: &WorkloadsByCluster| -> usize { map.values().map(|set| set.len()).sum() };
-    if count(&desired.restarts) > count(&before.restarts) {
-        effects.push(format!(
-            "restart {} Istio-injected workload(s), {}, to pick up PROXY_CONFIG_XDS_AGENT",
-            count(&desired.restarts),
-            pods(inventory, &desired.restarts)
-        ));
-    }
-    if *step == StepId::Migrating && session.plan.multi_network() {
-        effects.push(
-            "several networks: configure ASM's cross-cluster gateway and each cluster's network name before any wave"
-                .to_owned(),
-        );
-    }
-    if count(&desired.asm_proxy) != count(&before.asm_proxy) {
-        effects.push(format!(
-            "{} workload(s) on the ASM proxy (was {})",
-            count(&desired.asm_proxy),
-            count(&before.asm_proxy)
-        ));
-    }
-    for (name, weight) in &desired.egress_weights {
-        if before.egress_weights.get(name) != Some(weight) {
-            effects.push(format!("egress {name}: {weight}% to ASM's egress gateway"));
-        }
-    }
-    if desired.finished && !before.finished {
-        let (major, minor, patch) = session.plan.istio.version;
-        effects.push(format!(
-            "Istio's install paths removed (installed with istioctl instead? run istioctl {major}.{minor}.{patch} uninstall --purge)"
-        ));
-    }
-    effects
-}
-
-type WorkloadsByCluster = std::collections::BTreeMap<String, std::collections::BTreeSet<crate::steps::WorkloadKey>>;
-
-/// How many pods the workloads run, in words: replicas, plus one per node for each DaemonSet.
-fn pods(inventory: &Inventory, workloads: &WorkloadsByCluster) -> String {
-    let (mut replicas, mut daemon_sets) = (0, 0);
-    for (cluster, keys) in workloads {
-        let Some(cluster) = inventory.clusters.get(cluster) else { continue };
-        for workload in cluster.workloads.iter().filter(|workload| keys.contains(&workload.key)) {
-            match workload.replicas {
-                Some(count) => replicas += count,
-                None => daemon_sets += 1,
-            }
-        }
-    }
-    match daemon_sets {
-        0 => format!("{replicas} replica(s)"),
-        _ => format!("{replicas} replica(s) and {daemon_sets} DaemonSet(s) on every node"),
-    }
 }

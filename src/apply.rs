@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use git2::Oid;
 
-use crate::app::{effects, Session, SessionOptions};
+use crate::app::{Session, SessionOptions};
 use crate::diagnostic::Diagnostics;
 use crate::git::GitRepo;
 use crate::lock::RepoLock;
@@ -16,6 +16,8 @@ use crate::repo::{is_within, Inventory};
 use crate::steps::StepId;
 use crate::workspace::{self, FileChange, Workspace};
 
+/// Workload names a commit message lists per effect before "and N more".
+const NAMES_IN_COMMIT: usize = 50;
 /// How many times a push that lost a race is rebuilt on the remote's new tip before giving up.
 const PUSH_ATTEMPTS: usize = 3;
 
@@ -271,7 +273,7 @@ fn commit_message(session: &Session, prepared: &PreparedStep, user_message: Opti
     let step = &prepared.step;
     let index = plan.step_index(step).map(|index| index + 1).unwrap_or(0);
     let mut message = format!("asm-migrate({}): {step} ({index}/{})\n\n", plan.name, plan.steps.len());
-    for effect in effects(session, step, &prepared.inventory) {
+    for effect in session.effects(step, &prepared.inventory, &prepared.changes).lines(NAMES_IN_COMMIT) {
         message.push_str(&format!("- {effect}\n"));
     }
     if let Some(user) = user_message {

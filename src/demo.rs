@@ -49,7 +49,7 @@ pub fn run(dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<i32> {
     for (index, step) in steps.iter().enumerate() {
         writeln!(out, "\n=== step {}/{}: {step} ===", index + 1, steps.len())?;
         let session = Session::open(&session_options)?;
-        app::diff(&session, &step.to_string(), false, out)?;
+        app::diff(&session, &step.to_string(), app::DiffFormat::Unified, false, out)?;
         let step = step.to_string();
         let options =
             ApplyOptions { step: &step, commit: true, message: None, allow_dirty: false, branch: None, push: None };

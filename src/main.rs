@@ -5,6 +5,8 @@ mod apply;
 mod checks;
 mod demo;
 mod diagnostic;
+mod diff;
+mod effects;
 mod git;
 mod lock;
 mod mesh_config;
@@ -66,6 +68,10 @@ enum Command {
     Diff {
         #[arg(long, default_value = "current")]
         step: String,
+        /// unified (coloured on a terminal, plain with NO_COLOR or when piped), markdown (a pull-request comment,
+        /// at most 65,536 characters), or json.
+        #[arg(long, value_enum, default_value = "unified")]
+        format: DiffFormatArg,
         /// Exit 1 when there is a difference, 0 when there is none.
         #[arg(long)]
         exit_code: bool,
@@ -98,6 +104,13 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormatArg {
+    Unified,
+    Markdown,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -135,7 +148,14 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
         Command::Validate => app::validate(&session()?, out),
         Command::Steps { output } => app::steps(&session()?, matches!(output, OutputFormat::Json), out),
         Command::Render { step, out: target } => app::render(&session()?, step, target, out),
-        Command::Diff { step, exit_code } => app::diff(&session()?, step, *exit_code, out),
+        Command::Diff { step, format, exit_code } => {
+            let format = match format {
+                DiffFormatArg::Unified => app::DiffFormat::Unified,
+                DiffFormatArg::Markdown => app::DiffFormat::Markdown,
+                DiffFormatArg::Json => app::DiffFormat::Json,
+            };
+            app::diff(&session()?, step, format, *exit_code, out)
+        }
         Command::Apply { step, commit, message, allow_dirty, branch, push } => apply::apply(
             &options,
             &apply::ApplyOptions {

@@ -3,8 +3,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use similar::TextDiff;
-
 use crate::diagnostic::Diagnostic;
 use crate::render::RenderedStep;
 use crate::repo::RepoFiles;
@@ -89,22 +87,6 @@ pub fn changes(files: &dyn RepoFiles, rendered: &RenderedStep) -> Result<Vec<Fil
         }
     }
     Ok(changes)
-}
-
-/// A unified diff of the changes, `git diff` style.
-pub fn unified_diff(changes: &[FileChange]) -> String {
-    let mut out = String::new();
-    for change in changes {
-        let old = change.before.as_deref().unwrap_or("");
-        let new = change.after.as_deref().unwrap_or("");
-        let old_name = if change.before.is_some() { format!("a/{}", change.path) } else { "/dev/null".to_owned() };
-        let new_name = if change.after.is_some() { format!("b/{}", change.path) } else { "/dev/null".to_owned() };
-        out.push_str(&format!("diff --git a/{0} b/{0}\n", change.path));
-        out.push_str(
-            &TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(&old_name, &new_name).to_string(),
-        );
-    }
-    out
 }
 
 /// Writes the changes all or nothing: every new content goes to a temporary file beside its target first; then

@@ -162,7 +162,7 @@ fn the_commit_names_the_step_and_carries_the_users_words() {
     assert!(message.contains("Migration-Plan: shop-prod\nMigration-Step: init\nMigration-Previous-Step: none\n"));
     let setup = repo.git(&["log", "-1", "--format=%B"]);
     assert!(
-        setup.contains("- restart 14 Istio-injected workload(s), 25 replica(s), to pick up PROXY_CONFIG_XDS_AGENT\n"),
+        setup.contains("- restart 14 Istio-injected workload(s), 25 replica(s), to pick up PROXY_CONFIG_XDS_AGENT: hz: catalog/search, "),
         "{setup}"
     );
     assert!(setup.contains("Migration-Previous-Step: init\n"));

@@ -1,0 +1,222 @@
+//! What a step does, as data: the phase change, the workloads that restart or move, egress shifts, removals.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::repo::Inventory;
+use crate::steps::{Desired, Phase, WorkloadKey};
+use crate::workspace::FileChange;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepEffects {
+    pub plan: String,
+    pub step: String,
+    /// 1-based position of the step in the plan, and the number of steps.
+    pub index: usize,
+    pub total: usize,
+    pub phase_from: Option<&'static str>,
+    pub phase_to: &'static str,
+    /// Workloads restarted by this step (pod template stamp), with how many pods that is.
+    pub restarts: Vec<WorkloadEffect>,
+    /// Workloads this step puts on the ASM proxy.
+    pub to_asm_proxy: Vec<WorkloadEffect>,
+    /// Workloads this step takes back off the ASM proxy (a rollback).
+    pub off_asm_proxy: Vec<WorkloadEffect>,
+    pub egress: Vec<EgressEffect>,
+    pub ingress_added: Vec<String>,
+    pub ingress_removed: Vec<String>,
+    pub removed_files: Vec<String>,
+    /// What the operator must do by hand around this step.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadEffect {
+    pub cluster: String,
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    /// `None` for a DaemonSet: one pod per node.
+    pub replicas: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressEffect {
+    pub name: String,
+    /// Percent of the route's mesh traffic sent to ASM's egress gateway, before and after.
+    pub from_percent: u32,
+    pub to_percent: u32,
+    /// Istio's egress gateway is out of the routes.
+    pub istio_removed: bool,
+}
+
+pub struct EffectsInput<'a> {
+    pub plan: &'a str,
+    pub step: String,
+    pub index: usize,
+    pub total: usize,
+    pub before: Option<&'a Desired>,
+    pub after: &'a Desired,
+    pub inventory: &'a Inventory,
+    pub changes: &'a [FileChange],
+    pub notes: Vec<String>,
+}
+
+type ByCluster = BTreeMap<String, BTreeSet<WorkloadKey>>;
+
+pub fn step_effects(input: &EffectsInput<'_>) -> StepEffects {
+    let empty = Desired::default();
+    let before = input.before.unwrap_or(&empty);
+    let after = input.after;
+    let workloads = |from: &ByCluster, to: &ByCluster| -> Vec<WorkloadEffect> {
+        let mut found = Vec::new();
+        for (cluster, keys) in to {
+            let previous = from.get(cluster);
+            for key in keys.iter().filter(|key| !previous.is_some_and(|set| set.contains(*key))) {
+                let replicas = input
+                    .inventory
+                    .clusters
+                    .get(cluster)
+                    .and_then(|inventory| inventory.workloads.iter().find(|workload| &workload.key == key))
+                    .and_then(|workload| workload.replicas);
+                found.push(WorkloadEffect {
+                    cluster: cluster.clone(),
+                    kind: key.kind.name(),
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                    replicas,
+                });
+            }
+        }
+        found
+    };
+    // A new stamp restarts everything stamped; the same stamp restarts only workloads not stamped before.
+    let restarts = if before.restarted_at == after.restarted_at {
+        workloads(&before.restarts, &after.restarts)
+    } else {
+        workloads(&ByCluster::new(), &after.restarts)
+    };
+    let mut egress = Vec::new();
+    let names: BTreeSet<&String> = before.egress_weights.keys().chain(after.egress_weights.keys()).collect();
+    for name in names {
+        let from = before.egress_weights.get(name).copied().unwrap_or(0);
+        let to = after.egress_weights.get(name).copied().unwrap_or(0);
+        let istio_removed = after.finished && !before.finished && after.egress_weights.contains_key(name);
+        if from != to || istio_removed {
+            egress.push(EgressEffect { name: name.clone(), from_percent: from, to_percent: to, istio_removed });
+        }
+    }
+    StepEffects {
+        plan: input.plan.to_owned(),
+        step: input.step.clone(),
+        index: input.index,
+        total: input.total,
+        phase_from: input.before.and_then(|desired| desired.phase).map(Phase::name),
+        phase_to: after.phase.unwrap_or(Phase::Init).name(),
+        restarts,
+        to_asm_proxy: workloads(&before.asm_proxy, &after.asm_proxy),
+        off_asm_proxy: workloads(&after.asm_proxy, &before.asm_proxy),
+        egress,
+        ingress_added: after.ingress.difference(&before.ingress).cloned().collect(),
+        ingress_removed: before.ingress.difference(&after.ingress).cloned().collect(),
+        removed_files: input
+            .changes
+            .iter()
+            .filter(|change| change.after.is_none())
+            .map(|change| change.path.clone())
+            .collect(),
+        notes: input.notes.clone(),
+    }
+}
+
+impl StepEffects {
+    /// The effects in words, one line each, each list of names cut to `max_names`.
+    pub fn lines(&self, max_names: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        match self.phase_from {
+            Some(from) if from != self.phase_to => {
+                lines.push(format!("ASMMigrateFromIstio desiredState: {from} -> {}", self.phase_to))
+            }
+            Some(_) => {}
+            None => lines.push(format!("ASMMigrateFromIstio desiredState: {}", self.phase_to)),
+        }
+        if !self.restarts.is_empty() {
+            lines.push(format!(
+                "restart {} Istio-injected workload(s), {}, to pick up PROXY_CONFIG_XDS_AGENT: {}",
+                self.restarts.len(),
+                pods(&self.restarts),
+                names(&self.restarts, max_names)
+            ));
+        }
+        if !self.to_asm_proxy.is_empty() {
+            lines.push(format!(
+                "move {} workload(s), {}, onto the ASM proxy: {}",
+                self.to_asm_proxy.len(),
+                pods(&self.to_asm_proxy),
+                names(&self.to_asm_proxy, max_names)
+            ));
+        }
+        if !self.off_asm_proxy.is_empty() {
+            lines.push(format!(
+                "move {} workload(s), {}, back off the ASM proxy: {}",
+                self.off_asm_proxy.len(),
+                pods(&self.off_asm_proxy),
+                names(&self.off_asm_proxy, max_names)
+            ));
+        }
+        for egress in &self.egress {
+            if egress.istio_removed {
+                lines.push(format!(
+                    "egress {}: Istio's egress gateway out of the routes, all traffic through ASM's",
+                    egress.name
+                ));
+            } else {
+                lines.push(format!(
+                    "egress {}: {}% -> {}% of mesh traffic through ASM's egress gateway",
+                    egress.name, egress.from_percent, egress.to_percent
+                ));
+            }
+        }
+        for name in &self.ingress_added {
+            lines.push(format!("ingress {name}: ASM's ingress gateway created; move the traffic (DNS or load-balancer weights), then confirm"));
+        }
+        for name in &self.ingress_removed {
+            lines.push(format!("ingress {name}: ASM's ingress gateway removed"));
+        }
+        if !self.removed_files.is_empty() {
+            let shown: Vec<&str> = self.removed_files.iter().take(max_names).map(String::as_str).collect();
+            let more = self.removed_files.len().saturating_sub(max_names);
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            lines.push(format!("remove {} file(s): {}{tail}", self.removed_files.len(), shown.join(", ")));
+        }
+        lines.extend(self.notes.iter().cloned());
+        lines
+    }
+}
+
+/// How many pods the workloads run: replicas, plus one per node for each DaemonSet.
+fn pods(workloads: &[WorkloadEffect]) -> String {
+    let replicas: u64 = workloads.iter().filter_map(|workload| workload.replicas).sum();
+    match workloads.iter().filter(|workload| workload.replicas.is_none()).count() {
+        0 => format!("{replicas} replica(s)"),
+        daemon_sets => format!("{replicas} replica(s) and {daemon_sets} DaemonSet(s) on every node"),
+    }
+}
+
+/// `cluster: namespace/name, ...` per cluster, at most `max` names in all.
+fn names(workloads: &[WorkloadEffect], max: usize) -> String {
+    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for workload in workloads.iter().take(max) {
+        by_cluster.entry(&workload.cluster).or_default().push(format!("{}/{}", workload.namespace, workload.name));
+    }
+    let mut text: Vec<String> =
+        by_cluster.into_iter().map(|(cluster, names)| format!("{cluster}: {}", names.join(", "))).collect();
+    if workloads.len() > max {
+        text.push(format!("and {} more", workloads.len() - max));
+    }
+    text.join("; ")
+}
