@@ -158,6 +158,7 @@ impl Session {
             after: &after,
             inventory,
             changes,
+            output: &self.plan.output.value,
             notes,
         })
     }

@@ -27,6 +27,7 @@ pub struct StepEffects {
     pub egress: Vec<EgressEffect>,
     pub ingress_added: Vec<String>,
     pub ingress_removed: Vec<String>,
+    /// Files of the repository (outside the tool's output) this step removes.
     pub removed_files: Vec<String>,
     /// What the operator must do by hand around this step.
     pub notes: Vec<String>,
@@ -63,6 +64,8 @@ pub struct EffectsInput<'a> {
     pub after: &'a Desired,
     pub inventory: &'a Inventory,
     pub changes: &'a [FileChange],
+    /// The tool's output directory: its own files coming and going are not effects.
+    pub output: &'a str,
     pub notes: Vec<String>,
 }
 
@@ -126,7 +129,7 @@ pub fn step_effects(input: &EffectsInput<'_>) -> StepEffects {
         removed_files: input
             .changes
             .iter()
-            .filter(|change| change.after.is_none())
+            .filter(|change| change.after.is_none() && !crate::repo::is_within(&change.path, input.output))
             .map(|change| change.path.clone())
             .collect(),
         notes: input.notes.clone(),

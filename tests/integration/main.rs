@@ -6,5 +6,6 @@ mod crd_selftest;
 mod gitflow;
 mod golden;
 mod plan_errors;
+mod review;
 mod support;
 mod walk;
