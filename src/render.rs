@@ -353,13 +353,15 @@ fn render_component(
         }
     }
 
+    let mut restart_targets = Vec::new();
     if let (Some(stamp), Some(workloads)) = (&desired.restarted_at, desired.restarts.get(&cluster.name)) {
         if !workloads.is_empty() {
             files.insert(
-                "restart-patch.yaml".to_owned(),
-                template("cluster/restart-patch.yaml.j2", context! { restarted_at => stamp })?,
+                "restart-values.yaml".to_owned(),
+                template("cluster/restart-values.yaml.j2", context! { restarted_at => stamp })?,
             );
-            patches.extend(grouped_targets("restart-patch.yaml", workloads));
+            resources.push("restart-values.yaml".to_owned());
+            restart_targets = replacement_targets(workloads, inventory);
         }
     }
     if let Some(workloads) = desired.asm_proxy.get(&cluster.name).filter(|workloads| !workloads.is_empty()) {
@@ -438,10 +440,35 @@ fn render_component(
         "kustomization.yaml".to_owned(),
         template(
             "cluster/kustomization.yaml.j2",
-            context! { plan => plan.name, cluster => cluster.name, source => inventory.kustomization_file, resources, patches },
+            context! {
+                plan => plan.name, cluster => cluster.name, source => inventory.kustomization_file,
+                resources, restart_targets, patches,
+            },
         )?,
     );
     Ok(files)
+}
+
+/// Replacement targets for the restart stamp: one per (kind, namespace), selecting every workload of the kind in
+/// the namespace and rejecting by name those that must not restart (not Istio-injected). kustomize then sets the
+/// annotation in place, without the merge that makes a patch per workload cost as much as building it.
+fn replacement_targets(workloads: &BTreeSet<WorkloadKey>, inventory: &ClusterInventory) -> Vec<Value> {
+    let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for workload in workloads {
+        groups.entry((workload.kind.name(), workload.namespace.as_str())).or_default();
+    }
+    for workload in &inventory.workloads {
+        let key = &workload.key;
+        if let Some(rejected) = groups.get_mut(&(key.kind.name(), key.namespace.as_str())) {
+            if !workloads.contains(key) {
+                rejected.push(key.name.as_str());
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((kind, namespace), reject)| json!({"kind": kind, "namespace": namespace, "reject": reject}))
+        .collect()
 }
 
 /// One patch entry per (kind, namespace), its target naming every workload of the group: the GitOps engine

@@ -179,7 +179,7 @@ fn render_writes_a_directory_or_one_stream_and_is_deterministic() {
         "state.yaml",
         "asm/kustomization.yaml",
         "asm/asmmigratefromistio.yaml",
-        "clusters/hz/restart-patch.yaml",
+        "clusters/hz/restart-values.yaml",
         "clusters/sh/kustomization.yaml",
     ] {
         assert!(target.join(file).is_file(), "{file} is rendered");
