@@ -366,7 +366,7 @@ fn render_component(
     }
     if let Some(workloads) = desired.asm_proxy.get(&cluster.name).filter(|workloads| !workloads.is_empty()) {
         files.insert("asm-proxy-patch.yaml".to_owned(), template("cluster/asm-proxy-patch.yaml.j2", context! {})?);
-        patches.extend(grouped_targets("asm-proxy-patch.yaml", workloads));
+        patches.extend(grouped_targets("asm-proxy-patch.yaml", workloads, inventory));
     }
 
     let mut egress_gateways: BTreeMap<(String, String), (Value, Vec<Value>, String)> = BTreeMap::new();
@@ -471,9 +471,10 @@ fn replacement_targets(workloads: &BTreeSet<WorkloadKey>, inventory: &ClusterInv
         .collect()
 }
 
-/// One patch entry per (kind, namespace), its target naming every workload of the group: the GitOps engine
-/// applies a handful of patches however many workloads move (kustomize anchors the name regex).
-fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadKey>) -> Vec<Value> {
+/// One patch entry per (kind, namespace): the GitOps engine applies a handful of patches however many workloads
+/// move. The target names the group's workloads (kustomize anchors the name regex), or, when the group is every
+/// workload of that kind in the namespace, names none, which spares kustomize a regex match per resource.
+fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadKey>, inventory: &ClusterInventory) -> Vec<Value> {
     let mut groups: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
     for workload in workloads {
         groups
@@ -483,6 +484,18 @@ fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadKey>) -> Vec<Value> 
     }
     groups
         .into_iter()
-        .map(|((kind, namespace), names)| json!({"path": path, "target": {"kind": kind, "namespace": namespace, "name": names.join("|")}}))
+        .map(|((kind, namespace), names)| {
+            let whole_group = inventory
+                .workloads
+                .iter()
+                .filter(|workload| workload.key.kind.name() == kind && workload.key.namespace == namespace)
+                .all(|workload| workloads.contains(&workload.key));
+            match whole_group {
+                true => json!({"path": path, "target": {"kind": kind, "namespace": namespace}}),
+                false => {
+                    json!({"path": path, "target": {"kind": kind, "namespace": namespace, "name": names.join("|")}})
+                }
+            }
+        })
         .collect()
 }
