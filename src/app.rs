@@ -279,11 +279,40 @@ pub fn steps(session: &Session, json_output: bool, out: &mut dyn Write) -> anyho
     Ok(0)
 }
 
-pub fn render(session: &Session, wanted: &str, target: &str, out: &mut dyn Write) -> anyhow::Result<i32> {
+/// `render`: the step's files under the output directory, into `target` or (`-`) to stdout. With `only: asm`, just
+/// the ASM control plane's manifests, as the one YAML stream an Argo CD Config Management Plugin returns.
+pub fn render(
+    session: &Session,
+    wanted: &str,
+    target: &str,
+    only: Option<&str>,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
     let step = session.resolve_step(wanted)?;
     let (rendered, _) = session.render(&step)?;
-    let output_files =
-        rendered.writes.iter().filter(|(path, _)| crate::repo::is_within(path, &session.plan.output.value));
+    let output = &session.plan.output.value;
+    let part = match only {
+        None => output.clone(),
+        Some("asm") => join(output, "asm"),
+        Some(other) => {
+            match other.strip_prefix("cluster/").filter(|name| session.plan.clusters.iter().any(|c| c.name == *name)) {
+                Some(name) => join(output, &format!("clusters/{name}")),
+                None => bail!("--only takes `asm` or `cluster/<name>` of a cluster of the plan, not `{other}`"),
+            }
+        }
+    };
+    let output_files = rendered.writes.iter().filter(|(path, _)| crate::repo::is_within(path, &part));
+    if target == "-" && only == Some("asm") {
+        // Manifests only: the kustomization that lists them is for kustomize, not for the API server.
+        let manifests = output_files.filter(|(path, _)| !path.ends_with("/kustomization.yaml"));
+        for (index, (_, text)) in manifests.enumerate() {
+            if index > 0 {
+                writeln!(out, "---")?;
+            }
+            write!(out, "{text}")?;
+        }
+        return Ok(0);
+    }
     if target == "-" {
         for (index, (path, text)) in output_files.enumerate() {
             if index > 0 {

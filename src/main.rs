@@ -63,6 +63,10 @@ enum Command {
         step: String,
         #[arg(long, default_value = "-")]
         out: String,
+        /// `asm` (the ASM control plane's manifests alone: what an Argo CD Config Management Plugin returns) or
+        /// `cluster/<name>`.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Show what applying a step would change in the repository.
     Diff {
@@ -147,7 +151,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Validate => app::validate(&session()?, out),
         Command::Steps { output } => app::steps(&session()?, matches!(output, OutputFormat::Json), out),
-        Command::Render { step, out: target } => app::render(&session()?, step, target, out),
+        Command::Render { step, out: target, only } => app::render(&session()?, step, target, only.as_deref(), out),
         Command::Diff { step, format, exit_code } => {
             let format = match format {
                 DiffFormatArg::Unified => app::DiffFormat::Unified,

@@ -294,3 +294,26 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+#[test]
+fn render_only_asm_prints_the_control_plane_manifests_for_a_config_management_plugin() {
+    let repo = Repo::fixture("shop");
+    for step in ["init", "setup", "migrating", "wave/canary", "wave/payments", "wave/rest", "egress/stripe/1"] {
+        apply(&repo, step);
+    }
+    let stream = repo.run(&["render", "--step", "current", "--only", "asm", "--out", "-"]).success().stdout;
+    let objects: Vec<Value> = serde_saphyr::from_multiple(&stream).expect("one YAML stream");
+    let kinds: Vec<(&str, &str)> = objects
+        .iter()
+        .map(|object| (object["kind"].as_str().unwrap_or(""), object["metadata"]["name"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(kinds, [("ASMMigrateFromIstio", "default"), ("IstioGateway", "asm-egressgateway")]);
+    assert_eq!(objects[0]["spec"]["desiredState"], "Migrating");
+    let hz = repo.run(&["render", "--only", "cluster/hz", "--out", "-"]).success().stdout;
+    assert!(hz.starts_with("# Source: gitops/asm-migration/clusters/hz/"), "{hz}");
+    let wrong = repo.run(&["render", "--only", "cluster/nope"]).failure(2);
+    assert_eq!(
+        wrong.stderr,
+        "error: --only takes `asm` or `cluster/<name>` of a cluster of the plan, not `cluster/nope`\n"
+    );
+}
