@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::mesh_config::enable_xds_agent;
-use crate::plan::{Engine, Plan};
+use crate::plan::{Engine, Plan, WorkloadKind};
 use crate::repo::{
     is_within, join, normalize_repo_path_lossy, relative_path, ClusterInventory, Inventory, Object, RepoFiles,
     KUSTOMIZATION_FILES,
@@ -449,53 +449,77 @@ fn render_component(
     Ok(files)
 }
 
-/// Replacement targets for the restart stamp: one per (kind, namespace), selecting every workload of the kind in
-/// the namespace and rejecting by name those that must not restart (not Istio-injected). kustomize then sets the
-/// annotation in place, without the merge that makes a patch per workload cost as much as building it.
+/// Replacement targets for the restart stamp. A target selects workloads by kind (and namespace) and rejects by
+/// name those that must not restart; kustomize then sets the annotation in place, without the merge that makes a
+/// patch per workload cost about as much as building the workload. kustomize compares every target with every
+/// resource and every match with every reject, so for each kind the cheaper of two shapes is chosen: one target
+/// for the kind, or one per namespace.
 fn replacement_targets(workloads: &BTreeSet<WorkloadKey>, inventory: &ClusterInventory) -> Vec<Value> {
-    let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-    for workload in workloads {
-        groups.entry((workload.kind.name(), workload.namespace.as_str())).or_default();
-    }
-    for workload in &inventory.workloads {
-        let key = &workload.key;
-        if let Some(rejected) = groups.get_mut(&(key.kind.name(), key.namespace.as_str())) {
-            if !workloads.contains(key) {
-                rejected.push(key.name.as_str());
+    let resources = inventory.object_count.max(1);
+    let mut targets = Vec::new();
+    for kind in WorkloadKind::ALL {
+        let of_kind: Vec<&WorkloadKey> =
+            inventory.workloads.iter().map(|w| &w.key).filter(|key| key.kind == kind).collect();
+        let restarted: Vec<&&WorkloadKey> = of_kind.iter().filter(|key| workloads.contains(**key)).collect();
+        if restarted.is_empty() {
+            continue;
+        }
+        let rejected: Vec<&&WorkloadKey> = of_kind.iter().filter(|key| !workloads.contains(**key)).collect();
+        let namespaces: BTreeSet<&str> = restarted.iter().map(|key| key.namespace.as_str()).collect();
+        let per_namespace: Vec<(&str, Vec<&str>, usize)> = namespaces
+            .iter()
+            .map(|namespace| {
+                let reject: Vec<&str> =
+                    rejected.iter().filter(|key| key.namespace == *namespace).map(|key| key.name.as_str()).collect();
+                let matched = of_kind.iter().filter(|key| key.namespace == *namespace).count();
+                (*namespace, reject, matched)
+            })
+            .collect();
+        let one_target_cost = resources + of_kind.len() * rejected.len();
+        let per_namespace_cost: usize =
+            per_namespace.iter().map(|(_, reject, matched)| resources + matched * reject.len()).sum();
+        if one_target_cost < per_namespace_cost {
+            let reject: Vec<Value> =
+                rejected.iter().map(|key| json!({"namespace": key.namespace, "name": key.name})).collect();
+            targets.push(json!({"kind": kind.name(), "reject": reject}));
+        } else {
+            for (namespace, reject, _) in per_namespace {
+                let reject: Vec<Value> = reject.iter().map(|name| json!({"name": name})).collect();
+                targets.push(json!({"kind": kind.name(), "namespace": namespace, "reject": reject}));
             }
         }
     }
-    groups
-        .into_iter()
-        .map(|((kind, namespace), reject)| json!({"kind": kind, "namespace": namespace, "reject": reject}))
-        .collect()
+    targets
 }
 
-/// One patch entry per (kind, namespace): the GitOps engine applies a handful of patches however many workloads
-/// move. The target names the group's workloads (kustomize anchors the name regex), or, when the group is every
-/// workload of that kind in the namespace, names none, which spares kustomize a regex match per resource.
+/// Patch entries for workloads: for each kind, one entry for the namespaces whose workloads of that kind all move
+/// (no name to match), and one per other namespace naming its workloads (kustomize anchors both regexes). Every
+/// entry makes kustomize look at every resource, so the fewer the better, whatever the number of workloads.
 fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadKey>, inventory: &ClusterInventory) -> Vec<Value> {
-    let mut groups: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    let mut groups: BTreeMap<(WorkloadKind, &str), Vec<String>> = BTreeMap::new();
     for workload in workloads {
-        groups
-            .entry((workload.kind.name(), workload.namespace.as_str()))
-            .or_default()
-            .push(workload.name.replace('.', "\\."));
+        groups.entry((workload.kind, workload.namespace.as_str())).or_default().push(workload.name.replace('.', "\\."));
     }
-    groups
+    let mut whole: BTreeMap<WorkloadKind, Vec<&str>> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for ((kind, namespace), names) in groups {
+        let whole_group = inventory
+            .workloads
+            .iter()
+            .filter(|workload| workload.key.kind == kind && workload.key.namespace == namespace)
+            .all(|workload| workloads.contains(&workload.key));
+        if whole_group {
+            whole.entry(kind).or_default().push(namespace);
+        } else {
+            entries.push(
+                json!({"path": path, "target": {"kind": kind.name(), "namespace": namespace, "name": names.join("|")}}),
+            );
+        }
+    }
+    let mut targets: Vec<Value> = whole
         .into_iter()
-        .map(|((kind, namespace), names)| {
-            let whole_group = inventory
-                .workloads
-                .iter()
-                .filter(|workload| workload.key.kind.name() == kind && workload.key.namespace == namespace)
-                .all(|workload| workloads.contains(&workload.key));
-            match whole_group {
-                true => json!({"path": path, "target": {"kind": kind, "namespace": namespace}}),
-                false => {
-                    json!({"path": path, "target": {"kind": kind, "namespace": namespace, "name": names.join("|")}})
-                }
-            }
-        })
-        .collect()
+        .map(|(kind, namespaces)| json!({"path": path, "target": {"kind": kind.name(), "namespace": namespaces.join("|")}}))
+        .collect();
+    targets.extend(entries);
+    targets
 }

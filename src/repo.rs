@@ -58,6 +58,8 @@ pub struct ClusterInventory {
     pub namespaces: BTreeMap<String, Object>,
     /// Objects of the networking.istio.io group.
     pub istio_objects: Vec<Object>,
+    /// How many objects the source builds (as far as it could be read).
+    pub object_count: usize,
 }
 
 impl ClusterInventory {
@@ -111,7 +113,11 @@ pub fn inventory(files: &dyn RepoFiles, plan: &Plan, excluded: &[String]) -> Res
             cluster: ClusterInventory { kustomization_file, ..ClusterInventory::default() },
             objects: Vec::new(),
         };
-        if let Err(problem) = walk.kustomization(&cluster.source.value, None) {
+        if let Some(problem) = root_transform(files, &walk.cluster.kustomization_file) {
+            problems.push(plan.error_at(cluster.source.pos, format!("cluster `{}`: {problem}", cluster.name)));
+            continue;
+        }
+        if let Err(problem) = walk.kustomization(&cluster.source.value, &NameTransforms::default()) {
             problems.push(problem);
             continue;
         }
@@ -126,6 +132,14 @@ pub fn inventory(files: &dyn RepoFiles, plan: &Plan, excluded: &[String]) -> Res
     }
 }
 
+/// What the kustomizations above an object do to its name and namespace.
+#[derive(Default)]
+struct NameTransforms {
+    namespace: Option<String>,
+    prefix: String,
+    suffix: String,
+}
+
 struct Walk<'a> {
     files: &'a dyn RepoFiles,
     excluded: &'a [String],
@@ -138,7 +152,7 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// Follows a kustomization directory the way kustomize does: `resources`, `components` (and the
     /// legacy `bases`), with `namespace:` applied to everything below it (the outermost one wins).
-    fn kustomization(&mut self, dir: &str, inherited_namespace: Option<&str>) -> Result<(), Diagnostic> {
+    fn kustomization(&mut self, dir: &str, outer: &NameTransforms) -> Result<(), Diagnostic> {
         let Some(file) = kustomization_in(self.files, dir) else {
             return Err(Diagnostic::in_file(
                 Path::new(dir),
@@ -151,8 +165,13 @@ impl Walk<'_> {
         let text = self.files.read(&file)?.unwrap_or_default();
         let document: Value =
             serde_saphyr::from_str(&text).map_err(|error| Diagnostic::from_yaml(Path::new(&file), &text, &error))?;
-        let own_namespace = document.get("namespace").and_then(Value::as_str);
-        let namespace = inherited_namespace.or(own_namespace).map(str::to_owned);
+        let own = |field: &str| document.get(field).and_then(Value::as_str).unwrap_or_default();
+        // The outermost namespace wins; prefixes and suffixes wrap: outer + inner + name + inner + outer.
+        let transforms = NameTransforms {
+            namespace: outer.namespace.clone().or_else(|| Some(own("namespace").to_owned()).filter(|n| !n.is_empty())),
+            prefix: format!("{}{}", outer.prefix, own("namePrefix")),
+            suffix: format!("{}{}", own("nameSuffix"), outer.suffix),
+        };
         for field in ["resources", "bases", "components"] {
             let Some(entries) = document.get(field).and_then(Value::as_array) else { continue };
             for entry in entries.iter().filter_map(Value::as_str) {
@@ -170,9 +189,9 @@ impl Walk<'_> {
                     continue;
                 }
                 if self.files.is_dir(&target) {
-                    self.kustomization(&target, namespace.as_deref())?;
+                    self.kustomization(&target, &transforms)?;
                 } else if self.files.is_file(&target) {
-                    self.manifest(&target, namespace.as_deref())?;
+                    self.manifest(&target, &transforms)?;
                 } else {
                     return Err(Diagnostic::in_file(
                         Path::new(&file),
@@ -184,7 +203,8 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn manifest(&mut self, file: &str, namespace: Option<&str>) -> Result<(), Diagnostic> {
+    fn manifest(&mut self, file: &str, transforms: &NameTransforms) -> Result<(), Diagnostic> {
+        let namespace = transforms.namespace.as_deref();
         let text = self.files.read(file)?.unwrap_or_default();
         let documents: Vec<Value> = serde_saphyr::from_multiple(&text)
             .map_err(|error| Diagnostic::from_yaml(Path::new(file), &text, &error))?;
@@ -197,8 +217,12 @@ impl Walk<'_> {
             let (kind, api_version) = (kind.to_owned(), api_version.to_owned());
             let object_namespace =
                 if kind == "Namespace" { None } else { namespace.or(own_namespace).map(str::to_owned) };
-            // kustomize's namespace transformer renames Namespace objects too.
-            let name = if kind == "Namespace" { namespace.map(str::to_owned).unwrap_or(name) } else { name };
+            // kustomize's namespace transformer renames Namespace objects too; prefixes and suffixes spare them.
+            let name = if kind == "Namespace" {
+                namespace.map(str::to_owned).unwrap_or(name)
+            } else {
+                format!("{}{name}{}", transforms.prefix, transforms.suffix)
+            };
             self.objects.push(Object {
                 kind,
                 api_version,
@@ -212,8 +236,21 @@ impl Walk<'_> {
     }
 }
 
+/// A cluster source's own `namespace:`, `namePrefix:` or `nameSuffix:` would rename objects after the component
+/// has addressed them by name: asm-migrate asks for them one level down.
+fn root_transform(files: &dyn RepoFiles, kustomization_file: &str) -> Option<String> {
+    let text = files.read(kustomization_file).ok()??;
+    let document: Value = serde_saphyr::from_str(&text).ok()?;
+    let field = ["namespace", "namePrefix", "nameSuffix"].into_iter().find(|field| document.get(*field).is_some())?;
+    Some(format!(
+        "{kustomization_file} sets `{field}:`, which kustomize applies after the asm-migrate component and would \
+         rename what the component targets: move it into the kustomizations the source includes"
+    ))
+}
+
 /// Sorts the objects of a cluster into workloads, namespaces and Istio objects, deciding injection.
 fn classify(objects: Vec<Object>, cluster: &mut ClusterInventory) {
+    cluster.object_count = objects.len();
     let mut workloads = Vec::new();
     for object in objects {
         if object.kind == "Namespace" {

@@ -343,3 +343,39 @@ fn the_istio_config_map_gets_the_variable_inside_its_mesh_string() {
     assert_eq!(config_map["data"]["meshNetworks"], "networks: {}", "the other keys are kept");
     assert!(repo.read("infra/istio/mesh.yaml").starts_with("# Istio's mesh config"), "comments are kept");
 }
+
+#[test]
+fn name_prefixes_of_included_kustomizations_are_followed() {
+    let repo = Repo::fixture("shop");
+    let tools = repo.read("apps/tools/kustomization.yaml");
+    repo.write("apps/tools/kustomization.yaml", &format!("{tools}namePrefix: ops-\nnameSuffix: -v2\n"));
+    repo.git(&["commit", "-qam", "tools are prefixed"]);
+    for step in ["init", "setup", "migrating", "wave/canary", "wave/payments", "wave/rest"] {
+        repo.run(&["apply", "--step", step, "--commit"]).success();
+    }
+    let hz = repo.kustomize("clusters/hz");
+    assert!(hz.workloads_where(restarted).contains(&"tools/ops-debug-v2".to_owned()));
+    assert!(!hz.workloads_where(restarted).contains(&"tools/ops-batch-v2".to_owned()), "not injected: not restarted");
+    assert!(hz.workloads_where(on_asm).contains(&"tools/ops-debug-v2".to_owned()));
+}
+
+#[test]
+fn a_cluster_source_that_renames_what_it_includes_is_refused() {
+    let repo = Repo::fixture("shop");
+    let source = repo.read("clusters/sh/kustomization.yaml");
+    repo.write("clusters/sh/kustomization.yaml", &format!("{source}namePrefix: sh-\n"));
+    repo.git(&["commit", "-qam", "sh prefixes everything"]);
+    let failed = repo.run(&["validate"]).failure(2);
+    assert_eq!(
+        failed.stderr,
+        concat!(
+            "error: cluster `sh`: clusters/sh/kustomization.yaml sets `namePrefix:`, which kustomize applies after the ",
+            "asm-migrate component and would rename what the component targets: move it into the kustomizations the ",
+            "source includes\n",
+            "  --> migration.yaml:28:15\n",
+            "   |\n",
+            "28 |       source: clusters/sh\n",
+            "   |               ^\n",
+        )
+    );
+}
