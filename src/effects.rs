@@ -147,29 +147,16 @@ impl StepEffects {
             Some(_) => {}
             None => lines.push(format!("ASMMigrateFromIstio desiredState: {}", self.phase_to)),
         }
-        if !self.restarts.is_empty() {
-            lines.push(format!(
-                "restart {} Istio-injected workload(s), {}, to pick up PROXY_CONFIG_XDS_AGENT: {}",
-                self.restarts.len(),
-                pods(&self.restarts),
-                names(&self.restarts, max_names)
-            ));
-        }
-        if !self.to_asm_proxy.is_empty() {
-            lines.push(format!(
-                "move {} workload(s), {}, onto the ASM proxy: {}",
-                self.to_asm_proxy.len(),
-                pods(&self.to_asm_proxy),
-                names(&self.to_asm_proxy, max_names)
-            ));
-        }
-        if !self.off_asm_proxy.is_empty() {
-            lines.push(format!(
-                "move {} workload(s), {}, back off the ASM proxy: {}",
-                self.off_asm_proxy.len(),
-                pods(&self.off_asm_proxy),
-                names(&self.off_asm_proxy, max_names)
-            ));
+        let workload_effects = [
+            (&self.restarts, "restart", "Istio-injected workload(s)", "to pick up PROXY_CONFIG_XDS_AGENT"),
+            (&self.to_asm_proxy, "move", "workload(s)", "onto the ASM proxy"),
+            (&self.off_asm_proxy, "move", "workload(s)", "back off the ASM proxy"),
+        ];
+        for (workloads, verb, noun, purpose) in workload_effects {
+            if !workloads.is_empty() {
+                let (count, pods, names) = (workloads.len(), pods(workloads), names(workloads, max_names));
+                lines.push(format!("{verb} {count} {noun}, {pods}, {purpose}: {names}"));
+            }
         }
         for egress in &self.egress {
             if egress.istio_removed {
