@@ -13,6 +13,7 @@ use crate::lock::RepoLock;
 use crate::remote::{PushOutcome, Remote};
 use crate::render::RenderedStep;
 use crate::repo::{is_within, Inventory};
+use crate::state::StateChange;
 use crate::steps::StepId;
 use crate::workspace::{self, FileChange, Workspace};
 
@@ -28,6 +29,8 @@ pub struct ApplyOptions<'a> {
     pub allow_dirty: bool,
     pub branch: Option<&'a str>,
     pub push: Option<&'a str>,
+    /// Confirmations, skipped gates or a retry to record with the step.
+    pub state_change: StateChange,
 }
 
 /// A step rendered against one state of the repository, with what it changes there.
@@ -38,7 +41,8 @@ struct PreparedStep {
     changes: Vec<FileChange>,
 }
 
-fn prepare(session: &Session, wanted: &str) -> anyhow::Result<PreparedStep> {
+fn prepare(session: &mut Session, wanted: &str, change: &StateChange) -> anyhow::Result<PreparedStep> {
+    session.state = change.applied_to(&session.state);
     let step = session.resolve_step(wanted)?;
     if let Some(current) = session.current_step() {
         if step.phase() < current.phase() {
@@ -67,7 +71,7 @@ pub fn apply(
         Some(git) => Some(RepoLock::acquire(&git.git_dir(), "asm-migrate apply")?),
         None => None,
     };
-    let session = Session::open(session_options)?;
+    let mut session = Session::open(session_options)?;
     check_output_stays_inside(&session)?;
     let on_other_branch = |branch: &str| git.as_ref().and_then(GitRepo::current_branch).as_deref() != Some(branch);
     match (options.branch, &git) {
@@ -82,18 +86,19 @@ pub fn apply(
         (Some(_), None) | (None, None) if options.commit || options.push.is_some() => {
             bail!("--commit: {} is not inside a git repository", root.display())
         }
-        _ => apply_to_work_tree(&session, git.as_ref(), options, out),
+        _ => apply_to_work_tree(&mut session, git.as_ref(), options, out),
     }
 }
 
 /// The step written into the working tree and, with `--commit`, committed on the checked-out branch.
 fn apply_to_work_tree(
-    session: &Session,
+    session: &mut Session,
     git: Option<&GitRepo>,
     options: &ApplyOptions<'_>,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let prepared = prepare(session, options.step)?;
+    let prepared = prepare(session, options.step, &options.state_change)?;
+    let session = &*session;
     let step = &prepared.step;
     if prepared.changes.is_empty() {
         writeln!(out, "step {step} is already in the repository: nothing to change")?;
@@ -126,7 +131,7 @@ fn apply_to_work_tree(
         .context("cannot write the step into the repository (it is as it was)")?;
     report_changes(out, step, &prepared.changes)?;
     if let Some((git, identity)) = committer {
-        let message = commit_message(session, &prepared, options.message);
+        let message = commit_message(session, &prepared, options);
         let id = git.commit_work_tree(&identity, &paths, &message)?;
         writeln!(out, "committed {}: {}", short(id), subject(&message))?;
         if let (Some(remote), Some(branch)) = (options.push, pushed_branch) {
@@ -178,13 +183,13 @@ fn apply_to_branch(
         (None, None) => git.head_commit().context("the repository has no commit to branch from")?,
     };
 
-    let session = Session::open_with(session_options, Box::new(git.tree_files(base)?))?;
-    let mut prepared = prepare(&session, options.step)?;
+    let mut session = Session::open_with(session_options, Box::new(git.tree_files(base)?))?;
+    let mut prepared = prepare(&mut session, options.step, &options.state_change)?;
     if prepared.changes.is_empty() {
         writeln!(out, "step {} is already on {branch}: nothing to change", prepared.step)?;
         return Ok(0);
     }
-    let mut message = commit_message(&session, &prepared, options.message);
+    let mut message = commit_message(&session, &prepared, options);
     let mut commit = git.commit_to_branch(&identity, branch, local_tip, base, &prepared.changes, &message)?;
     report_changes(out, &prepared.step, &prepared.changes)?;
     writeln!(out, "committed {} on {branch}: {}", short(commit), subject(&message))?;
@@ -212,8 +217,8 @@ fn apply_to_branch(
         }
         writeln!(out, "{} moved {branch} to {}: rendering {} again on it", remote.name, short(tip), prepared.step)?;
         let moved = git.changed_paths(base, tip)?;
-        let session = Session::open_with(session_options, Box::new(git.tree_files(tip)?))?;
-        let again = prepare(&session, options.step)?;
+        let mut session = Session::open_with(session_options, Box::new(git.tree_files(tip)?))?;
+        let again = prepare(&mut session, options.step, &options.state_change)?;
         if again.changes.is_empty() {
             git.move_branch(branch, Some(commit), tip, "the remote has the step already")?;
             writeln!(out, "step {} is already on {}'s {branch}: nothing to push", again.step, remote.name)?;
@@ -234,7 +239,7 @@ fn apply_to_branch(
                 short(commit)
             );
         }
-        message = commit_message(&session, &again, options.message);
+        message = commit_message(&session, &again, options);
         commit = git.commit_to_branch(&identity, branch, Some(commit), tip, &again.changes, &message)?;
         writeln!(out, "committed {} on {branch}: {}", short(commit), subject(&message))?;
         base = tip;
@@ -268,7 +273,7 @@ fn subject(message: &str) -> &str {
 }
 
 /// `asm-migrate(<plan>): <step> (<i>/<n>)`, the effects in words, the user's words, and trailers.
-fn commit_message(session: &Session, prepared: &PreparedStep, user_message: Option<&str>) -> String {
+fn commit_message(session: &Session, prepared: &PreparedStep, options: &ApplyOptions<'_>) -> String {
     let plan = &session.plan;
     let step = &prepared.step;
     let index = plan.step_index(step).map(|index| index + 1).unwrap_or(0);
@@ -276,7 +281,7 @@ fn commit_message(session: &Session, prepared: &PreparedStep, user_message: Opti
     for effect in session.effects(step, &prepared.inventory, &prepared.changes).lines(NAMES_IN_COMMIT) {
         message.push_str(&format!("- {effect}\n"));
     }
-    if let Some(user) = user_message {
+    if let Some(user) = options.message {
         message.push_str(&format!("\n{}\n", user.trim_end()));
     }
     let previous = session.state.step.clone().unwrap_or_else(|| "none".to_owned());
@@ -285,6 +290,7 @@ fn commit_message(session: &Session, prepared: &PreparedStep, user_message: Opti
         plan.name,
         prepared.rendered.digest()
     ));
+    message.push_str(&options.state_change.trailers());
     message
 }
 

@@ -51,8 +51,15 @@ pub fn run(dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<i32> {
         let session = Session::open(&session_options)?;
         app::diff(&session, &step.to_string(), app::DiffFormat::Unified, false, out)?;
         let step = step.to_string();
-        let options =
-            ApplyOptions { step: &step, commit: true, message: None, allow_dirty: false, branch: None, push: None };
+        let options = ApplyOptions {
+            step: &step,
+            commit: true,
+            message: None,
+            allow_dirty: false,
+            branch: None,
+            push: None,
+            state_change: Default::default(),
+        };
         apply::apply(&session_options, &options, out)?;
     }
     writeln!(

@@ -1,19 +1,24 @@
 //! asm-migrate: moves Kubernetes clusters from open-source Istio to Alibaba Cloud Service Mesh through GitOps.
 
+mod advance;
 mod app;
 mod apply;
 mod checks;
+mod cluster;
 mod demo;
 mod diagnostic;
 mod diff;
 mod effects;
+mod gates;
 mod git;
 mod lock;
 mod mesh_config;
+mod observe;
 mod plan;
 mod remote;
 mod render;
 mod repo;
+mod snapshot;
 mod state;
 mod steps;
 mod templates;
@@ -44,6 +49,12 @@ struct Cli {
     /// A directory of templates replacing the built-in ones with the same relative path.
     #[arg(long, global = true)]
     templates: Option<PathBuf>,
+    /// The kubeconfig for `status`, `advance` and `retry` (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, global = true)]
+    kubeconfig: Option<PathBuf>,
+    /// `asm=CONTEXT` or `<cluster>=CONTEXT`: a kubeconfig context instead of the plan's.
+    #[arg(long = "context", global = true, value_parser = parse_context)]
+    contexts: Vec<(String, String)>,
     #[command(subcommand)]
     command: Command,
 }
@@ -100,6 +111,41 @@ enum Command {
         #[arg(long, requires = "commit")]
         push: Option<String>,
     },
+    /// The current step, what the clusters show, and every gate of the step.
+    Status {
+        #[arg(long, value_enum, default_value = "table")]
+        output: OutputFormat,
+        /// Evaluate the gates from `kubectl get -o yaml` dumps instead of the clusters (README, "Gates from a
+        /// snapshot").
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// Poll until the gates hold (exit 1 at the timeout).
+        #[arg(long, requires = "timeout")]
+        wait: bool,
+        /// How long --wait polls: 90s, 10m, 1h.
+        #[arg(long, value_parser = advance::parse_duration)]
+        timeout: Option<std::time::Duration>,
+    },
+    /// Check the current step's gates, then apply the next step (exit 1, no commit, when a gate is unmet).
+    Advance {
+        /// Confirm what no API can show for the current step (its id).
+        #[arg(long)]
+        confirm: Option<String>,
+        /// Skip unmet gates; state.yaml and a commit trailer record it.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        #[command(flatten)]
+        apply: ApplyArgs,
+    },
+    /// Bump retryCounter on the current step after fixing what ASM's status.message named.
+    Retry {
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        #[command(flatten)]
+        apply: ApplyArgs,
+    },
     /// Print the JSON Schema of the plan file.
     Schema,
     /// Run the whole migration of a built-in example repository, step by step, in a temporary directory.
@@ -108,6 +154,44 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+/// The flags `advance` and `retry` share with `apply`.
+#[derive(clap::Args)]
+struct ApplyArgs {
+    #[arg(long)]
+    commit: bool,
+    #[arg(short, long)]
+    message: Option<String>,
+    #[arg(long)]
+    allow_dirty: bool,
+    #[arg(long, requires = "commit")]
+    branch: Option<String>,
+    #[arg(long, requires = "commit")]
+    push: Option<String>,
+}
+
+impl ApplyArgs {
+    fn options(&self) -> apply::ApplyOptions<'_> {
+        apply::ApplyOptions {
+            step: "next",
+            commit: self.commit,
+            message: self.message.as_deref(),
+            allow_dirty: self.allow_dirty,
+            branch: self.branch.as_deref(),
+            push: self.push.as_deref(),
+            state_change: Default::default(),
+        }
+    }
+}
+
+fn parse_context(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((target, context)) if !target.is_empty() && !context.is_empty() => {
+            Ok((target.to_owned(), context.to_owned()))
+        }
+        _ => Err(format!("`{text}` is not TARGET=CONTEXT (asm=CONTEXT or <cluster>=CONTEXT)")),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -141,6 +225,21 @@ fn main() -> ExitCode {
     }
 }
 
+fn options_of(cli: &Cli) -> app::SessionOptions<'_> {
+    app::SessionOptions { plan: cli.plan.as_deref(), repo: cli.repo.as_deref(), templates: cli.templates.as_deref() }
+}
+
+/// Observations from a snapshot directory, or from the clusters through the kubeconfig.
+fn source(cli: &Cli, snapshot: Option<&std::path::Path>) -> anyhow::Result<advance::Source> {
+    match snapshot {
+        Some(dir) => Ok(advance::Source::Snapshot(dir.to_owned())),
+        None => {
+            let overrides = cli.contexts.iter().cloned().collect();
+            Ok(advance::Source::Live(cluster::Connections::new(cli.kubeconfig.as_deref(), overrides)?))
+        }
+    }
+}
+
 fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
     let options = app::SessionOptions {
         plan: cli.plan.as_deref(),
@@ -169,9 +268,26 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 allow_dirty: *allow_dirty,
                 branch: branch.as_deref(),
                 push: push.as_deref(),
+                state_change: Default::default(),
             },
             out,
         ),
+        Command::Status { output, snapshot, wait, timeout } => {
+            let source = source(cli, snapshot.as_deref())?;
+            let options =
+                advance::StatusOptions { json: matches!(output, OutputFormat::Json), wait: timeout.filter(|_| *wait) };
+            advance::status(&session()?, &source, &options, out)
+        }
+        Command::Advance { confirm, force, snapshot, apply } => {
+            let source = source(cli, snapshot.as_deref())?;
+            let options =
+                advance::AdvanceOptions { confirm: confirm.as_deref(), force: *force, apply: apply.options() };
+            advance::advance(&options_of(cli), &source, options, out)
+        }
+        Command::Retry { snapshot, apply } => {
+            let source = source(cli, snapshot.as_deref())?;
+            advance::retry(&options_of(cli), &source, apply.options(), out)
+        }
         Command::Schema => {
             out.write_all(include_str!("../schema/plan.schema.json").as_bytes())?;
             Ok(0)

@@ -143,7 +143,7 @@ pub enum MeshConfigKind {
     ConfigMap,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum WorkloadKind {
     Deployment,
     StatefulSet,

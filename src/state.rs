@@ -21,8 +21,12 @@ pub struct State {
     /// Written once, when `setup` is first rendered; never changes afterwards, so re-rendering restarts nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted_at: Option<String>,
+    /// `advance --confirm`: who said, and when, what no API can show.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub confirmations: Vec<Confirmation>,
+    /// `advance --force`: steps whose gates were skipped, by whom and when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates_skipped: Vec<Confirmation>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEntry>,
 }
@@ -83,5 +87,37 @@ impl State {
     pub fn to_yaml(&self) -> String {
         let body = serde_saphyr::to_string(self).expect("the state serializes");
         format!("# Written by asm-migrate: the migration's progress. Change it only through asm-migrate.\n{body}")
+    }
+}
+
+/// What `advance` and `retry` change in the state besides the step.
+#[derive(Debug, Clone, Default)]
+pub struct StateChange {
+    pub confirmation: Option<Confirmation>,
+    pub gates_skipped: Option<Confirmation>,
+    pub retry: bool,
+}
+
+impl StateChange {
+    pub fn applied_to(&self, state: &State) -> State {
+        let mut next = state.clone();
+        next.confirmations.extend(self.confirmation.clone());
+        next.gates_skipped.extend(self.gates_skipped.clone());
+        if self.retry {
+            next.retry_counter += 1;
+        }
+        next
+    }
+
+    /// Commit trailers that say what happened beyond rendering.
+    pub fn trailers(&self) -> String {
+        let mut trailers = String::new();
+        if let Some(confirmation) = &self.confirmation {
+            trailers.push_str(&format!("Migration-Confirmed: {} by {}\n", confirmation.step, confirmation.by));
+        }
+        if let Some(skipped) = &self.gates_skipped {
+            trailers.push_str(&format!("Migration-Gates-Skipped: {} by {}\n", skipped.step, skipped.by));
+        }
+        trailers
     }
 }

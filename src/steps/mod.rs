@@ -119,7 +119,7 @@ impl StepId {
 }
 
 /// A workload as the patches address it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct WorkloadKey {
     pub kind: crate::plan::WorkloadKind,
     pub namespace: String,
