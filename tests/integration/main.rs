@@ -3,6 +3,8 @@
 mod commands;
 mod crd;
 mod crd_selftest;
+mod fake;
+mod gates;
 mod gitflow;
 mod golden;
 mod plan_errors;

@@ -1,0 +1,316 @@
+//! What the clusters show, as Kubernetes objects: written as `kubectl get -o yaml` dumps, or served by a fake API
+//! server on 127.0.0.1 that records every request (to prove the tool never writes).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+/// One workload and its pods, as a cluster would show them.
+#[derive(Clone)]
+pub struct FakeWorkload {
+    pub kind: &'static str,
+    pub namespace: &'static str,
+    pub name: &'static str,
+    pub replicas: i64,
+    pub istio_proxy: bool,
+    pub xds_agent: bool,
+    pub on_asm: bool,
+    pub ready: bool,
+    pub rollout_complete: bool,
+}
+
+impl FakeWorkload {
+    pub fn injected(kind: &'static str, namespace: &'static str, name: &'static str, replicas: i64) -> FakeWorkload {
+        FakeWorkload {
+            kind,
+            namespace,
+            name,
+            replicas,
+            istio_proxy: true,
+            xds_agent: false,
+            on_asm: false,
+            ready: true,
+            rollout_complete: true,
+        }
+    }
+
+    fn object(&self) -> Value {
+        let updated = if self.rollout_complete { self.replicas } else { self.replicas - 1 };
+        json!({
+            "apiVersion": "apps/v1", "kind": self.kind,
+            "metadata": {"namespace": self.namespace, "name": self.name, "generation": 2},
+            "spec": {"replicas": self.replicas, "selector": {"matchLabels": {"app": self.name}},
+                     "template": {"metadata": {"labels": {"app": self.name}}, "spec": {"containers": [{"name": "app", "image": "app"}]}}},
+            "status": {"observedGeneration": 2, "replicas": self.replicas, "updatedReplicas": updated, "readyReplicas": updated}
+        })
+    }
+
+    fn pods(&self) -> Vec<Value> {
+        (0..self.replicas)
+            .map(|index| {
+                let mut containers = vec![json!({"name": "app", "image": "app"})];
+                if self.istio_proxy {
+                    let env = if self.xds_agent { json!([{"name": "PROXY_CONFIG_XDS_AGENT", "value": "true"}]) } else { json!([]) };
+                    containers.push(json!({"name": "istio-proxy", "image": "proxy", "env": env}));
+                }
+                let mut labels = json!({"app": self.name, "pod-template-hash": "5d8f7c"});
+                if self.on_asm {
+                    labels["sidecar.asm.aliyun.com/inject"] = json!("true");
+                }
+                let owner = match self.kind {
+                    "Deployment" => json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{}-5d8f7c", self.name), "uid": "1", "controller": true}),
+                    kind => json!({"apiVersion": "apps/v1", "kind": kind, "name": self.name, "uid": "1", "controller": true}),
+                };
+                json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"namespace": self.namespace, "name": format!("{}-5d8f7c-{index}", self.name), "labels": labels, "ownerReferences": [owner]},
+                    "spec": {"containers": containers},
+                    "status": {"conditions": [{"type": "Ready", "status": if self.ready { "True" } else { "False" }}]}
+                })
+            })
+            .collect()
+    }
+}
+
+/// The ASM control plane and the clusters.
+#[derive(Clone)]
+pub struct World {
+    pub desired_state: &'static str,
+    pub retry_counter: i64,
+    pub state: &'static str,
+    pub status_retry_counter: i64,
+    pub message: &'static str,
+    pub clusters: BTreeMap<&'static str, Vec<FakeWorkload>>,
+}
+
+impl World {
+    /// The shop fixture's clusters, every injected workload on Istio's proxy.
+    pub fn shop() -> World {
+        let common = vec![
+            FakeWorkload::injected("Deployment", "payments", "api", 3),
+            FakeWorkload::injected("Deployment", "payments", "worker", 2),
+            FakeWorkload::injected("StatefulSet", "payments", "ledger", 1),
+            FakeWorkload::injected("Deployment", "catalog", "web", 2),
+            FakeWorkload::injected("Deployment", "catalog", "search", 1),
+            FakeWorkload::injected("Deployment", "storefront", "frontend", 2),
+        ];
+        let mut hz = common.clone();
+        hz.push(FakeWorkload::injected("Deployment", "tools", "debug", 1));
+        hz.push(FakeWorkload::injected("Deployment", "istio-system", "istio-eastwestgateway", 2));
+        World {
+            desired_state: "Init",
+            retry_counter: 0,
+            state: "Init",
+            status_retry_counter: 0,
+            message: "",
+            clusters: BTreeMap::from([("hz", hz), ("sh", common)]),
+        }
+    }
+
+    /// ASM has switched to `phase`.
+    pub fn switched(mut self, phase: &'static str) -> World {
+        self.desired_state = phase;
+        self.state = phase;
+        self
+    }
+
+    pub fn every_workload(mut self, change: impl Fn(&mut FakeWorkload)) -> World {
+        for workloads in self.clusters.values_mut() {
+            workloads.iter_mut().for_each(&change);
+        }
+        self
+    }
+
+    pub fn asm_object(&self) -> Value {
+        json!({
+            "apiVersion": "istio.alibabacloud.com/v1beta1", "kind": "ASMMigrateFromIstio",
+            "metadata": {"name": "default"},
+            "spec": {"desiredState": self.desired_state, "retryCounter": self.retry_counter},
+            "status": {"state": self.state, "retryCounter": self.status_retry_counter, "message": self.message}
+        })
+    }
+
+    fn list(kind: &str, items: Vec<Value>) -> Value {
+        json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": {"resourceVersion": "1"}, "items": items})
+    }
+
+    fn cluster_lists(&self, cluster: &str) -> BTreeMap<&'static str, Value> {
+        let workloads = &self.clusters[cluster];
+        let of_kind = |kind: &str| workloads.iter().filter(|w| w.kind == kind).map(FakeWorkload::object).collect();
+        BTreeMap::from([
+            ("pods", World::list("Pod", workloads.iter().flat_map(FakeWorkload::pods).collect())),
+            ("deployments", World::list("Deployment", of_kind("Deployment"))),
+            ("statefulsets", World::list("StatefulSet", of_kind("StatefulSet"))),
+            ("daemonsets", World::list("DaemonSet", of_kind("DaemonSet"))),
+        ])
+    }
+
+    fn istio_system() -> Value {
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system", "labels": {"kubernetes.io/metadata.name": "istio-system"}}})
+    }
+
+    /// The dumps the README's kubectl commands write.
+    pub fn write_snapshot(&self, dir: &Path) {
+        let write = |relative: &str, value: &Value| {
+            let path = dir.join(relative);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
+            std::fs::write(path, serde_saphyr::to_string(value).expect("YAML")).expect("written");
+        };
+        write("asm/asmmigratefromistio.yaml", &self.asm_object());
+        for cluster in self.clusters.keys() {
+            for (name, list) in self.cluster_lists(cluster) {
+                write(&format!("clusters/{cluster}/{name}.yaml"), &list);
+            }
+            write(&format!("clusters/{cluster}/istio-system.yaml"), &World::istio_system());
+        }
+    }
+}
+
+/// How a fake API server answers.
+#[derive(Clone)]
+pub enum Serving {
+    /// The ASM control plane, `ASMMigrateFromIstio` served at this version (None: not created yet).
+    Asm { version: &'static str, object: Option<Value> },
+    /// A data-plane cluster.
+    Cluster { lists: BTreeMap<&'static str, Value> },
+    /// Everything refused with this status code.
+    Refuse(u16),
+}
+
+/// A fake API server on 127.0.0.1, one thread, answering until the test ends.
+pub struct FakeApiServer {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeApiServer {
+    pub fn start(serving: Serving) -> FakeApiServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("a stream"));
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).is_err() || header == "\r\n" || header.is_empty() {
+                        break;
+                    }
+                }
+                let mut parts = request_line.split_whitespace();
+                let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+                log.lock().expect("the log").push(format!("{method} {target}"));
+                let path = target.split('?').next().unwrap_or("").to_owned();
+                let (code, body) = answer(&serving, &method, &path);
+                let response = format!(
+                    "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    if code == 200 { "OK" } else { "Error" },
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        FakeApiServer { url, requests }
+    }
+
+    /// Every request that was not a read.
+    pub fn writes(&self) -> Vec<String> {
+        self.requests.lock().expect("the log").iter().filter(|request| !request.starts_with("GET ")).cloned().collect()
+    }
+}
+
+fn status(code: u16, reason: &str, message: &str) -> (u16, String) {
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code});
+    (code, body.to_string())
+}
+
+fn answer(serving: &Serving, method: &str, path: &str) -> (u16, String) {
+    if method != "GET" {
+        return status(405, "MethodNotAllowed", "this fake API server only reads");
+    }
+    match serving {
+        Serving::Refuse(403) => {
+            status(403, "Forbidden", "User \"ci\" cannot list resource in API group at the cluster scope")
+        }
+        Serving::Refuse(code) => status(*code, "Unauthorized", "Unauthorized"),
+        Serving::Asm { version, object } => {
+            let group_version = format!("istio.alibabacloud.com/{version}");
+            let group = json!({"name": "istio.alibabacloud.com", "versions": [{"groupVersion": group_version, "version": version}],
+                               "preferredVersion": {"groupVersion": group_version, "version": version}});
+            match path {
+                "/apis" => (200, json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}).to_string()),
+                "/apis/istio.alibabacloud.com" => {
+                    let mut api_group = group.clone();
+                    api_group["kind"] = json!("APIGroup");
+                    api_group["apiVersion"] = json!("v1");
+                    (200, api_group.to_string())
+                }
+                p if p == format!("/apis/{group_version}") => (200, json!({
+                    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                    "resources": [{"name": "asmmigratefromistios", "singularName": "asmmigratefromistio", "namespaced": false,
+                                   "kind": "ASMMigrateFromIstio", "verbs": ["get", "list", "watch", "update", "patch"]}]
+                }).to_string()),
+                p if p == format!("/apis/{group_version}/asmmigratefromistios/default") => match object {
+                    Some(object) => (200, object.to_string()),
+                    None => status(404, "NotFound", "asmmigratefromistios.istio.alibabacloud.com \"default\" not found"),
+                },
+                _ => status(404, "NotFound", "the server could not find the requested resource"),
+            }
+        }
+        Serving::Cluster { lists } => match path {
+            "/api/v1/pods" => (200, lists["pods"].to_string()),
+            "/apis/apps/v1/deployments" => (200, lists["deployments"].to_string()),
+            "/apis/apps/v1/statefulsets" => (200, lists["statefulsets"].to_string()),
+            "/apis/apps/v1/daemonsets" => (200, lists["daemonsets"].to_string()),
+            "/api/v1/namespaces/istio-system" => (200, World::istio_system().to_string()),
+            _ => status(404, "NotFound", "the server could not find the requested resource"),
+        },
+    }
+}
+
+/// Fake API servers for a world: the ASM control plane and each cluster, and a kubeconfig naming them as the
+/// shop plan's contexts (asm-prod, ack-hz, ack-sh).
+pub struct FakeWorld {
+    pub servers: BTreeMap<&'static str, FakeApiServer>,
+}
+
+impl FakeWorld {
+    pub fn serve(world: &World, asm: Serving) -> FakeWorld {
+        let mut servers = BTreeMap::from([("asm-prod", FakeApiServer::start(asm))]);
+        for cluster in world.clusters.keys() {
+            let context = if *cluster == "hz" { "ack-hz" } else { "ack-sh" };
+            servers.insert(context, FakeApiServer::start(Serving::Cluster { lists: world.cluster_lists(cluster) }));
+        }
+        FakeWorld { servers }
+    }
+
+    pub fn asm(world: &World) -> Serving {
+        Serving::Asm { version: "v1beta1", object: Some(world.asm_object()) }
+    }
+
+    pub fn write_kubeconfig(&self, path: &Path) {
+        let mut clusters = Vec::new();
+        let mut contexts = Vec::new();
+        for (context, server) in &self.servers {
+            clusters.push(json!({"name": context, "cluster": {"server": server.url}}));
+            contexts.push(json!({"name": context, "context": {"cluster": context, "user": "ci"}}));
+        }
+        let config = json!({"apiVersion": "v1", "kind": "Config", "clusters": clusters, "contexts": contexts,
+                            "users": [{"name": "ci", "user": {"token": "test-token"}}], "current-context": "asm-prod"});
+        std::fs::write(path, serde_saphyr::to_string(&config).expect("YAML")).expect("the kubeconfig is written");
+    }
+
+    pub fn writes(&self) -> Vec<String> {
+        self.servers.values().flat_map(FakeApiServer::writes).collect()
+    }
+}
