@@ -49,9 +49,13 @@ impl Connections {
                 None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".kube/config"),
             },
         };
-        let kubeconfig = Kubeconfig::read_from(&path).map_err(|error| ClusterError::Kubeconfig {
-            path: path.display().to_string(),
-            detail: error.to_string(),
+        let kubeconfig = Kubeconfig::read_from(&path).map_err(|error| {
+            // kube's message repeats the path; its cause is what the user needs.
+            let detail = match &error {
+                kube::config::KubeconfigError::ReadConfig(source, _) => source.to_string(),
+                other => other.to_string(),
+            };
+            ClusterError::Kubeconfig { path: path.display().to_string(), detail }
         })?;
         let timeout = std::env::var("ASM_MIGRATE_CLUSTER_TIMEOUT")
             .ok()

@@ -269,3 +269,18 @@ fn a_missing_resource_another_version_a_403_and_an_unreachable_server_are_named(
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "within a bounded time");
 }
+
+#[test]
+fn without_a_kubeconfig_status_says_which_file_it_looked_for() {
+    let repo = shop_at(&["init"]);
+    let home = tempfile::tempdir().expect("a temporary home");
+    let run =
+        repo.run_with(&["status"], &[("HOME", home.path().to_str().expect("UTF-8")), ("KUBECONFIG", "")]).failure(2);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot read the kubeconfig {}/.kube/config: No such file or directory (os error 2)\n",
+            home.path().display()
+        )
+    );
+}
