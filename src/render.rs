@@ -353,20 +353,56 @@ fn render_component(
         }
     }
 
+    // Kinds whose every workload gets a change take kustomize's builtin transformers (nearly free); the others
+    // take targeted replacements and patches.
+    let whole_kinds = |set: &BTreeSet<WorkloadKey>| -> Vec<WorkloadKind> {
+        WorkloadKind::ALL
+            .into_iter()
+            .filter(|kind| {
+                let mut of_kind = inventory.workloads.iter().filter(|workload| workload.key.kind == *kind).peekable();
+                of_kind.peek().is_some() && of_kind.all(|workload| set.contains(&workload.key))
+            })
+            .collect()
+    };
+    let kind_names = |kinds: &[WorkloadKind]| kinds.iter().map(|kind| kind.name()).collect::<Vec<_>>();
+    let mut transformers = Vec::new();
     let mut restart_targets = Vec::new();
     if let (Some(stamp), Some(workloads)) = (&desired.restarted_at, desired.restarts.get(&cluster.name)) {
-        if !workloads.is_empty() {
+        let whole = whole_kinds(workloads);
+        if !whole.is_empty() {
+            files.insert(
+                "restart-transformer.yaml".to_owned(),
+                template(
+                    "cluster/restart-transformer.yaml.j2",
+                    context! { restarted_at => stamp, kinds => kind_names(&whole) },
+                )?,
+            );
+            transformers.push("restart-transformer.yaml".to_owned());
+        }
+        let rest: BTreeSet<WorkloadKey> = workloads.iter().filter(|key| !whole.contains(&key.kind)).cloned().collect();
+        if !rest.is_empty() {
             files.insert(
                 "restart-values.yaml".to_owned(),
                 template("cluster/restart-values.yaml.j2", context! { restarted_at => stamp })?,
             );
             resources.push("restart-values.yaml".to_owned());
-            restart_targets = replacement_targets(workloads, inventory);
+            restart_targets = replacement_targets(&rest, inventory);
         }
     }
     if let Some(workloads) = desired.asm_proxy.get(&cluster.name).filter(|workloads| !workloads.is_empty()) {
-        files.insert("asm-proxy-patch.yaml".to_owned(), template("cluster/asm-proxy-patch.yaml.j2", context! {})?);
-        patches.extend(grouped_targets("asm-proxy-patch.yaml", workloads, inventory));
+        let whole = whole_kinds(workloads);
+        if !whole.is_empty() {
+            files.insert(
+                "asm-proxy-transformer.yaml".to_owned(),
+                template("cluster/asm-proxy-transformer.yaml.j2", context! { kinds => kind_names(&whole) })?,
+            );
+            transformers.push("asm-proxy-transformer.yaml".to_owned());
+        }
+        let rest: BTreeSet<WorkloadKey> = workloads.iter().filter(|key| !whole.contains(&key.kind)).cloned().collect();
+        if !rest.is_empty() {
+            files.insert("asm-proxy-patch.yaml".to_owned(), template("cluster/asm-proxy-patch.yaml.j2", context! {})?);
+            patches.extend(grouped_targets("asm-proxy-patch.yaml", &rest, inventory));
+        }
     }
 
     let mut egress_gateways: BTreeMap<(String, String), (Value, Vec<Value>, String)> = BTreeMap::new();
@@ -442,7 +478,7 @@ fn render_component(
             "cluster/kustomization.yaml.j2",
             context! {
                 plan => plan.name, cluster => cluster.name, source => inventory.kustomization_file,
-                resources, restart_targets, patches,
+                resources, transformers, restart_targets, patches,
             },
         )?,
     );
