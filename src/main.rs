@@ -95,21 +95,8 @@ enum Command {
     Apply {
         #[arg(long, default_value = "current")]
         step: String,
-        #[arg(long)]
-        commit: bool,
-        /// Words of your own for the commit message.
-        #[arg(short, long)]
-        message: Option<String>,
-        /// Write even when files the step rewrites have uncommitted changes.
-        #[arg(long)]
-        allow_dirty: bool,
-        /// Commit onto this branch (created from HEAD, or from the remote's branch, when missing) without touching
-        /// the checkout or the index.
-        #[arg(long, requires = "commit")]
-        branch: Option<String>,
-        /// Push the branch to this remote; when someone pushed first, the step is rendered again on their tip.
-        #[arg(long, requires = "commit")]
-        push: Option<String>,
+        #[command(flatten)]
+        apply: ApplyArgs,
     },
     /// The current step, what the clusters show, and every gate of the step.
     Status {
@@ -156,25 +143,30 @@ enum Command {
     },
 }
 
-/// The flags `advance` and `retry` share with `apply`.
+/// How a step is written: `apply`'s flags, which `advance` and `retry` share.
 #[derive(clap::Args)]
 struct ApplyArgs {
     #[arg(long)]
     commit: bool,
+    /// Words of your own for the commit message.
     #[arg(short, long)]
     message: Option<String>,
+    /// Write even when files the step rewrites have uncommitted changes.
     #[arg(long)]
     allow_dirty: bool,
+    /// Commit onto this branch (created from HEAD, or from the remote's branch, when missing) without touching
+    /// the checkout or the index.
     #[arg(long, requires = "commit")]
     branch: Option<String>,
+    /// Push the branch to this remote; when someone pushed first, the step is rendered again on their tip.
     #[arg(long, requires = "commit")]
     push: Option<String>,
 }
 
 impl ApplyArgs {
-    fn options(&self) -> apply::ApplyOptions<'_> {
+    fn options<'a>(&'a self, step: &'a str) -> apply::ApplyOptions<'a> {
         apply::ApplyOptions {
-            step: "next",
+            step,
             commit: self.commit,
             message: self.message.as_deref(),
             allow_dirty: self.allow_dirty,
@@ -225,10 +217,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn options_of(cli: &Cli) -> app::SessionOptions<'_> {
-    app::SessionOptions { plan: cli.plan.as_deref(), repo: cli.repo.as_deref(), templates: cli.templates.as_deref() }
-}
-
 /// Observations from a snapshot directory, or from the clusters through the kubeconfig.
 fn source(cli: &Cli, snapshot: Option<&std::path::Path>) -> anyhow::Result<advance::Source> {
     match snapshot {
@@ -259,34 +247,22 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             };
             app::diff(&session()?, step, format, *exit_code, out)
         }
-        Command::Apply { step, commit, message, allow_dirty, branch, push } => apply::apply(
-            &options,
-            &apply::ApplyOptions {
-                step,
-                commit: *commit,
-                message: message.as_deref(),
-                allow_dirty: *allow_dirty,
-                branch: branch.as_deref(),
-                push: push.as_deref(),
-                state_change: Default::default(),
-            },
-            out,
-        ),
+        Command::Apply { step, apply } => apply::apply(&options, &apply.options(step), out),
         Command::Status { output, snapshot, wait, timeout } => {
             let source = source(cli, snapshot.as_deref())?;
-            let options =
+            let status_options =
                 advance::StatusOptions { json: matches!(output, OutputFormat::Json), wait: timeout.filter(|_| *wait) };
-            advance::status(&session()?, &source, &options, out)
+            advance::status(&session()?, &source, &status_options, out)
         }
         Command::Advance { confirm, force, snapshot, apply } => {
             let source = source(cli, snapshot.as_deref())?;
-            let options =
-                advance::AdvanceOptions { confirm: confirm.as_deref(), force: *force, apply: apply.options() };
-            advance::advance(&options_of(cli), &source, options, out)
+            let advance_options =
+                advance::AdvanceOptions { confirm: confirm.as_deref(), force: *force, apply: apply.options("next") };
+            advance::advance(&options, &source, advance_options, out)
         }
         Command::Retry { snapshot, apply } => {
             let source = source(cli, snapshot.as_deref())?;
-            advance::retry(&options_of(cli), &source, apply.options(), out)
+            advance::retry(&options, &source, apply.options("current"), out)
         }
         Command::Schema => {
             out.write_all(include_str!("../schema/plan.schema.json").as_bytes())?;

@@ -112,13 +112,23 @@ pub fn inventory(files: &dyn RepoFiles, plan: &Plan, excluded: &[String]) -> Res
             visited: BTreeSet::new(),
             cluster: ClusterInventory { kustomization_file, ..ClusterInventory::default() },
             objects: Vec::new(),
+            root_rename: None,
         };
-        if let Some(problem) = root_transform(files, &walk.cluster.kustomization_file) {
-            problems.push(plan.error_at(cluster.source.pos, format!("cluster `{}`: {problem}", cluster.name)));
-            continue;
-        }
         if let Err(problem) = walk.kustomization(&cluster.source.value, &NameTransforms::default()) {
             problems.push(problem);
+            continue;
+        }
+        // The source's own namespace:, namePrefix: or nameSuffix: would rename objects after the component has
+        // addressed them by name: asm-migrate asks for them one level down.
+        if let Some(field) = walk.root_rename {
+            problems.push(plan.error_at(
+                cluster.source.pos,
+                format!(
+                    "cluster `{}`: {} sets `{field}:`, which kustomize applies after the asm-migrate component and \
+                     would rename what the component targets: move it into the kustomizations the source includes",
+                    cluster.name, walk.cluster.kustomization_file
+                ),
+            ));
             continue;
         }
         let mut cluster_inventory = walk.cluster;
@@ -147,6 +157,8 @@ struct Walk<'a> {
     visited: BTreeSet<String>,
     cluster: ClusterInventory,
     objects: Vec<Object>,
+    /// The renaming field the cluster source's own kustomization sets, if any.
+    root_rename: Option<&'static str>,
 }
 
 impl Walk<'_> {
@@ -165,6 +177,10 @@ impl Walk<'_> {
         let text = self.files.read(&file)?.unwrap_or_default();
         let document: Value =
             serde_saphyr::from_str(&text).map_err(|error| Diagnostic::from_yaml(Path::new(&file), &text, &error))?;
+        if self.visited.len() == 1 {
+            self.root_rename =
+                ["namespace", "namePrefix", "nameSuffix"].into_iter().find(|field| document.get(*field).is_some());
+        }
         let own = |field: &str| document.get(field).and_then(Value::as_str).unwrap_or_default();
         // The outermost namespace wins; prefixes and suffixes wrap: outer + inner + name + inner + outer.
         let transforms = NameTransforms {
@@ -234,18 +250,6 @@ impl Walk<'_> {
         }
         Ok(())
     }
-}
-
-/// A cluster source's own `namespace:`, `namePrefix:` or `nameSuffix:` would rename objects after the component
-/// has addressed them by name: asm-migrate asks for them one level down.
-fn root_transform(files: &dyn RepoFiles, kustomization_file: &str) -> Option<String> {
-    let text = files.read(kustomization_file).ok()??;
-    let document: Value = serde_saphyr::from_str(&text).ok()?;
-    let field = ["namespace", "namePrefix", "nameSuffix"].into_iter().find(|field| document.get(*field).is_some())?;
-    Some(format!(
-        "{kustomization_file} sets `{field}:`, which kustomize applies after the asm-migrate component and would \
-         rename what the component targets: move it into the kustomizations the source includes"
-    ))
 }
 
 /// Sorts the objects of a cluster into workloads, namespaces and Istio objects, deciding injection.
