@@ -51,7 +51,12 @@ pub struct GateInput<'a> {
 pub fn gates(input: &GateInput<'_>) -> Vec<Gate> {
     let mut gates = vec![asm_switched(input)];
     match input.step {
-        StepId::Setup => gates.push(xds_agent_everywhere(input.observation)),
+        StepId::Setup => {
+            gates.push(xds_agent_everywhere(input.observation));
+            if input.desired.release_istio_system {
+                gates.push(istio_system_injectable(input.observation));
+            }
+        }
         StepId::Migrating if input.plan.multi_network() => gates.push(confirmation(
             input,
             "ASM's cross-cluster gateway is deployed and each cluster has its Istio network name in ASM",
@@ -117,6 +122,31 @@ fn xds_agent_everywhere(observation: &Observation) -> Gate {
                 "{} Istio-injected pod(s) without PROXY_CONFIG_XDS_AGENT=true (not restarted yet?): {}",
                 missing.len(),
                 listed(&missing)
+            )),
+        },
+    )
+}
+
+/// No istio-system still carries ASM's `istio-injection` label, so the east-west gateway is injected again (Argo CD
+/// replaces the namespace at `init`; Flux takes the label over at `init` and drops it at `setup`).
+fn istio_system_injectable(observation: &Observation) -> Gate {
+    let labelled: Vec<String> = observation
+        .clusters
+        .iter()
+        .filter_map(|(cluster, observed)| {
+            observed
+                .istio_system_labels
+                .get("istio-injection")
+                .map(|value| format!("{cluster} (istio-injection: {value})"))
+        })
+        .collect();
+    Gate::new(
+        "istio-system injectable",
+        match labelled.is_empty() {
+            true => GateOutcome::Met,
+            false => GateOutcome::Unmet(format!(
+                "istio-system still carries istio-injection in {}: has the GitOps engine synced the namespace?",
+                listed(&labelled)
             )),
         },
     )

@@ -85,6 +85,8 @@ pub struct World {
     pub status_retry_counter: i64,
     pub message: &'static str,
     pub clusters: BTreeMap<&'static str, Vec<FakeWorkload>>,
+    /// Clusters whose istio-system still carries `istio-injection`, with its value.
+    pub istio_injection: BTreeMap<&'static str, &'static str>,
 }
 
 impl World {
@@ -108,6 +110,7 @@ impl World {
             status_retry_counter: 0,
             message: "",
             clusters: BTreeMap::from([("hz", hz), ("sh", common)]),
+            istio_injection: BTreeMap::new(),
         }
     }
 
@@ -146,11 +149,16 @@ impl World {
             ("deployments", World::list("Deployment", of_kind("Deployment"))),
             ("statefulsets", World::list("StatefulSet", of_kind("StatefulSet"))),
             ("daemonsets", World::list("DaemonSet", of_kind("DaemonSet"))),
+            ("istio-system", self.istio_system(cluster)),
         ])
     }
 
-    fn istio_system() -> Value {
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system", "labels": {"kubernetes.io/metadata.name": "istio-system"}}})
+    fn istio_system(&self, cluster: &str) -> Value {
+        let mut labels = json!({"kubernetes.io/metadata.name": "istio-system"});
+        if let Some(value) = self.istio_injection.get(cluster) {
+            labels["istio-injection"] = json!(value);
+        }
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system", "labels": labels}})
     }
 
     /// The dumps the README's kubectl commands write.
@@ -165,7 +173,6 @@ impl World {
             for (name, list) in self.cluster_lists(cluster) {
                 write(&format!("clusters/{cluster}/{name}.yaml"), &list);
             }
-            write(&format!("clusters/{cluster}/istio-system.yaml"), &World::istio_system());
         }
     }
 }
@@ -272,7 +279,7 @@ fn answer(serving: &Serving, method: &str, path: &str) -> (u16, String) {
             "/apis/apps/v1/deployments" => (200, lists["deployments"].to_string()),
             "/apis/apps/v1/statefulsets" => (200, lists["statefulsets"].to_string()),
             "/apis/apps/v1/daemonsets" => (200, lists["daemonsets"].to_string()),
-            "/api/v1/namespaces/istio-system" => (200, World::istio_system().to_string()),
+            "/api/v1/namespaces/istio-system" => (200, lists["istio-system"].to_string()),
             _ => status(404, "NotFound", "the server could not find the requested resource"),
         },
     }

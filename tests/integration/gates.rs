@@ -77,6 +77,26 @@ fn setup_waits_for_every_proxy_to_carry_the_xds_agent_then_advances() {
 }
 
 #[test]
+fn setup_waits_for_asm_s_istio_injection_label_to_leave_istio_system() {
+    both(|via| {
+        let repo = shop_at(&["init", "setup"]);
+        let mut world =
+            World::shop().switched("SetupIstioForMigrate").every_workload(|workload| workload.xds_agent = true);
+        world.istio_injection.insert("hz", "disable");
+        let (run, _) = observe(&repo, &world, via, &["advance", "--commit"]);
+        let run = run.failure(1);
+        assert!(
+            run.stdout.contains(
+                "istio-system injectable               unmet  istio-system still carries istio-injection in hz (istio-injection: disable): has the GitOps engine synced the namespace?\n"
+            ),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.ends_with("not advancing to migrating: 1 gate(s) of setup unmet\n"));
+    });
+}
+
+#[test]
 fn a_switch_asm_reports_as_failed_is_quoted_and_retried() {
     both(|via| {
         let live = matches!(via, Via::Live);
