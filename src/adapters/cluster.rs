@@ -1,0 +1,252 @@
+//! The cluster adapter (kube): read-only connections to the ASM control plane and the data-plane clusters.
+//! Only `get` and `list` are ever sent; every connection has a time limit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::Value;
+
+use crate::core::observe::{AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation};
+use crate::core::settings::Settings;
+use crate::core::workload::WorkloadKind;
+
+const ASM_GROUP: &str = "istio.alibabacloud.com";
+const ASM_KIND: &str = "ASMMigrateFromIstio";
+/// How long one cluster may take to answer everything asked of it; `ASM_MIGRATE_CLUSTER_TIMEOUT` (seconds) overrides.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot read the kubeconfig {path}: {detail}")]
+    Kubeconfig { path: String, detail: String },
+    #[error("no kubeconfig context for {what}: set it in the plan ({field}) or with --context {key}=CONTEXT")]
+    NoContext { what: String, field: String, key: String },
+    #[error("context {context} ({server}): {failure}")]
+    Server { context: String, server: String, failure: ReadFailure },
+    #[error("cannot start the client's runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// What went wrong reading one context's API server, in words a platform engineer acts on.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFailure {
+    #[error("cannot use this context of {path}: {detail}")]
+    Context { path: String, detail: String },
+    #[error("cannot make a client: {0}")]
+    Client(String),
+    #[error("no answer within {0}s")]
+    Timeout(u64),
+    #[error("unauthorized (401) reading {what}: the credentials of this context are not accepted")]
+    Unauthorized { what: String },
+    #[error("forbidden (403) reading {what}: asm-migrate needs get and list on it ({message})")]
+    Forbidden { what: String, message: String },
+    #[error("the API server answered {code} reading {what}: {message}")]
+    Answered { code: u16, what: String, message: String },
+    #[error("cannot reach the API server: {0}")]
+    Unreachable(String),
+    #[error("the API group {group} is not served: is this the ASM control plane?")]
+    GroupNotServed { group: String },
+    #[error("{group} serves no {ASM_KIND}: is this the ASM control plane?")]
+    KindNotServed { group: String },
+    #[error("{ASM_KIND} is served as {group}/{served}, not {group}/{version}: set spec.asm.apiVersion in the plan")]
+    OtherVersion { group: String, served: String, version: String },
+    #[error("{ASM_KIND}/default does not exist: the cluster is not added to ASM yet (ASM creates it then)")]
+    NotAdded,
+    #[error("cannot read the answer: {0}")]
+    Answer(String),
+}
+
+/// The kubeconfig and which of its contexts reaches what.
+pub struct Connections {
+    kubeconfig: Kubeconfig,
+    path: PathBuf,
+    /// `asm` or a cluster name -> context, from `--context` (they win over the plan).
+    overrides: BTreeMap<String, String>,
+    timeout: Duration,
+}
+
+impl Connections {
+    /// `--kubeconfig`, else `KUBECONFIG` (its first file), else `~/.kube/config`.
+    pub fn new(kubeconfig: Option<&Path>, overrides: BTreeMap<String, String>) -> Result<Connections, ClusterError> {
+        let path = match kubeconfig {
+            Some(path) => path.to_owned(),
+            None => match std::env::var_os("KUBECONFIG").filter(|value| !value.is_empty()) {
+                Some(value) => std::env::split_paths(&value).next().unwrap_or_default(),
+                None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".kube/config"),
+            },
+        };
+        let kubeconfig = Kubeconfig::read_from(&path).map_err(|error| {
+            // kube's message repeats the path; its cause is what the user needs.
+            let detail = match &error {
+                kube::config::KubeconfigError::ReadConfig(source, _) => source.to_string(),
+                other => other.to_string(),
+            };
+            ClusterError::Kubeconfig { path: path.display().to_string(), detail }
+        })?;
+        let timeout = std::env::var("ASM_MIGRATE_CLUSTER_TIMEOUT")
+            .ok()
+            .and_then(|seconds| seconds.parse::<f64>().ok())
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_TIMEOUT);
+        Ok(Connections { kubeconfig, path, overrides, timeout })
+    }
+
+    fn context(&self, key: &str, planned: Option<&str>, what: &str, field: &str) -> Result<String, ClusterError> {
+        self.overrides.get(key).cloned().or_else(|| planned.map(str::to_owned)).ok_or_else(|| ClusterError::NoContext {
+            what: what.to_owned(),
+            field: field.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+
+    /// Reads the ASM control plane and every cluster of the plan.
+    pub fn observe(&self, plan: &Settings) -> Result<Observation, ClusterError> {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ClusterError::Runtime)?;
+        let asm_context =
+            self.context("asm", plan.asm.context.as_deref(), "the ASM control plane", "spec.asm.context")?;
+        let mut contexts = Vec::new();
+        for cluster in &plan.clusters {
+            let what = format!("cluster {}", cluster.name);
+            let field = format!("context of cluster {}", cluster.name);
+            contexts
+                .push((cluster.name.clone(), self.context(&cluster.name, cluster.context.as_deref(), &what, &field)?));
+        }
+        runtime.block_on(async {
+            let mut observation = Observation::default();
+            let (group, version) = plan.asm.api_version.split_once('/').unwrap_or((ASM_GROUP, "v1beta1"));
+            observation.asm = Some(self.within(&asm_context, |client| observe_asm(client, group, version)).await?);
+            for (cluster, context) in contexts {
+                let observed = self.within(&context, observe_cluster).await?;
+                observation.clusters.insert(cluster, observed);
+            }
+            Ok(observation)
+        })
+    }
+
+    /// Runs `read` against `context`, turning every failure and the time limit into a message naming the context
+    /// and its server.
+    async fn within<T, F, Fut>(&self, context: &str, read: F) -> Result<T, ClusterError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ReadFailure>>,
+    {
+        let options = KubeConfigOptions { context: Some(context.to_owned()), ..KubeConfigOptions::default() };
+        let server = self.server_of(context);
+        let failed = |failure: ReadFailure| ClusterError::Server {
+            context: context.to_owned(),
+            server: server.clone(),
+            failure,
+        };
+        let mut config = Config::from_custom_kubeconfig(self.kubeconfig.clone(), &options).await.map_err(|error| {
+            failed(ReadFailure::Context { path: self.path.display().to_string(), detail: error.to_string() })
+        })?;
+        config.connect_timeout = Some(self.timeout.min(Duration::from_secs(5)));
+        config.read_timeout = Some(self.timeout);
+        let client = Client::try_from(config).map_err(|error| failed(ReadFailure::Client(error.to_string())))?;
+        match tokio::time::timeout(self.timeout, read(client)).await {
+            Ok(result) => result.map_err(failed),
+            Err(_) => Err(failed(ReadFailure::Timeout(self.timeout.as_secs()))),
+        }
+    }
+
+    fn server_of(&self, context: &str) -> String {
+        let cluster = self
+            .kubeconfig
+            .contexts
+            .iter()
+            .find(|named| named.name == context)
+            .and_then(|named| named.context.as_ref())
+            .map(|context| context.cluster.clone());
+        cluster
+            .and_then(|name| self.kubeconfig.clusters.iter().find(|named| named.name == name))
+            .and_then(|named| named.cluster.as_ref())
+            .and_then(|cluster| cluster.server.clone())
+            .unwrap_or_else(|| "server unknown".to_owned())
+    }
+}
+
+/// A failed request, in words a platform engineer acts on.
+fn explain(error: kube::Error, what: &str) -> ReadFailure {
+    let what = what.to_owned();
+    match error {
+        kube::Error::Api(status) if status.code == 401 => ReadFailure::Unauthorized { what },
+        kube::Error::Api(status) if status.code == 403 => ReadFailure::Forbidden { what, message: status.message },
+        kube::Error::Api(status) => ReadFailure::Answered { code: status.code, what, message: status.message },
+        other => ReadFailure::Unreachable(other.to_string()),
+    }
+}
+
+async fn observe_asm(client: Client, group: &str, version: &str) -> Result<AsmObservation, ReadFailure> {
+    let discovered = kube::discovery::group(&client, group).await.map_err(|error| match error {
+        kube::Error::Api(status) if status.code == 404 => ReadFailure::GroupNotServed { group: group.to_owned() },
+        other => explain(other, &format!("the API group {group}")),
+    })?;
+    let served: Vec<String> = discovered
+        .versions()
+        .filter(|served| discovered.versioned_resources(served).iter().any(|(resource, _)| resource.kind == ASM_KIND))
+        .map(str::to_owned)
+        .collect();
+    let resource = discovered.versioned_resources(version).into_iter().find(|(resource, _)| resource.kind == ASM_KIND);
+    let Some((resource, _)) = resource else {
+        return Err(match served.is_empty() {
+            true => ReadFailure::KindNotServed { group: group.to_owned() },
+            false => ReadFailure::OtherVersion {
+                group: group.to_owned(),
+                served: served.join(", "),
+                version: version.to_owned(),
+            },
+        });
+    };
+    let api: Api<DynamicObject> = Api::all_with(client, &resource);
+    let object = api.get("default").await.map_err(|error| match error {
+        kube::Error::Api(status) if status.code == 404 => ReadFailure::NotAdded,
+        other => explain(other, &format!("{ASM_KIND}/default")),
+    })?;
+    let value = serde_json::to_value(&object).map_err(|error| ReadFailure::Answer(error.to_string()))?;
+    Ok(AsmObservation::from_object(&value))
+}
+
+async fn list_values<K>(client: &Client, what: &str) -> Result<Vec<Value>, ReadFailure>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let list = api.list(&ListParams::default()).await.map_err(|error| explain(error, what))?;
+    list.items
+        .iter()
+        .map(|item| serde_json::to_value(item).map_err(|error| ReadFailure::Answer(error.to_string())))
+        .collect()
+}
+
+async fn observe_cluster(client: Client) -> Result<ClusterObservation, ReadFailure> {
+    let mut observed = ClusterObservation {
+        pods: list_values::<Pod>(&client, "pods").await?.iter().map(PodObservation::from_object).collect(),
+        ..ClusterObservation::default()
+    };
+    for (kind, values) in [
+        (WorkloadKind::Deployment, list_values::<Deployment>(&client, "deployments").await?),
+        (WorkloadKind::StatefulSet, list_values::<StatefulSet>(&client, "statefulsets").await?),
+        (WorkloadKind::DaemonSet, list_values::<DaemonSet>(&client, "daemonsets").await?),
+    ] {
+        observed.rollouts.extend(values.iter().map(|value| RolloutObservation::from_object(kind, value)));
+    }
+    let namespaces: Api<Namespace> = Api::all(client);
+    let istio_system =
+        namespaces.get_opt("istio-system").await.map_err(|error| explain(error, "namespace istio-system"))?;
+    if let Some(namespace) = istio_system {
+        observed.istio_system_labels = namespace.metadata.labels.unwrap_or_default().into_iter().collect();
+    }
+    Ok(observed)
+}

@@ -1,0 +1,318 @@
+//! The git adapter (git2): commits of rendered steps, on the checked-out branch or on another branch without
+//! touching the checkout, and the history queries that pushing needs.
+
+use std::path::{Path, PathBuf};
+
+use git2::build::TreeUpdateBuilder;
+use git2::{FileMode, IndexAddOption, ObjectType, Oid, Repository, Signature, Status, StatusOptions, TreeWalkMode};
+
+use crate::adapters::RepoFiles;
+use crate::core::change::FileChange;
+use crate::core::diagnostic::Diagnostic;
+use crate::core::paths::{is_within, join};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("{0} is not inside a git repository")]
+    NotARepository(String),
+    #[error(
+        "no git identity: set user.name and user.email (git config), or GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL \
+         (and GIT_COMMITTER_NAME / GIT_COMMITTER_EMAIL)"
+    )]
+    NoIdentity,
+    #[error("`{0}` is not a valid branch name")]
+    BadBranchName(String),
+    /// libgit2's own message says what failed; it is the whole error, not a cause of another.
+    #[error("git: {}", .0.message())]
+    Git(git2::Error),
+}
+
+impl From<git2::Error> for GitError {
+    fn from(error: git2::Error) -> GitError {
+        GitError::Git(error)
+    }
+}
+
+/// Who a commit is by: author and committer, as git itself would choose them.
+pub struct Identity {
+    pub author: Signature<'static>,
+    pub committer: Signature<'static>,
+}
+
+pub struct GitRepo {
+    repository: Repository,
+    /// The directory asm-migrate works in, relative to the work tree root ("" when they are the same).
+    prefix: String,
+}
+
+impl GitRepo {
+    pub fn open(dir: &Path) -> Result<GitRepo, GitError> {
+        let not_a_repository = || GitError::NotARepository(dir.display().to_string());
+        let repository = Repository::discover(dir).map_err(|_| not_a_repository())?;
+        let workdir = repository.workdir().ok_or_else(not_a_repository)?;
+        let canonical_dir = dir.canonicalize().map_err(|_| not_a_repository())?;
+        let canonical_root = workdir.canonicalize().map_err(|_| not_a_repository())?;
+        let prefix = canonical_dir
+            .strip_prefix(&canonical_root)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        Ok(GitRepo { repository, prefix })
+    }
+
+    /// The `.git` directory (for the lock file).
+    pub fn git_dir(&self) -> PathBuf {
+        self.repository.path().to_owned()
+    }
+
+    /// The work tree's root directory.
+    pub fn work_tree(&self) -> Option<PathBuf> {
+        self.repository.workdir().map(Path::to_owned)
+    }
+
+    fn in_tree(&self, path: &str) -> String {
+        join(&self.prefix, path)
+    }
+
+    /// Seconds since the epoch of the HEAD commit, if there is one.
+    pub fn head_time(&self) -> Option<i64> {
+        self.repository.head().ok()?.peel_to_commit().ok().map(|commit| commit.time().seconds())
+    }
+
+    pub fn head_commit(&self) -> Option<Oid> {
+        self.repository.head().ok()?.peel_to_commit().ok().map(|commit| commit.id())
+    }
+
+    /// The branch HEAD points at (`main` for `refs/heads/main`), if any.
+    pub fn current_branch(&self) -> Option<String> {
+        let head = self.repository.find_reference("HEAD").ok()?;
+        head.symbolic_target().ok().flatten().and_then(|target| target.strip_prefix("refs/heads/")).map(str::to_owned)
+    }
+
+    /// The commit a local branch points at, if the branch exists.
+    pub fn branch_tip(&self, branch: &str) -> Result<Option<Oid>, GitError> {
+        let name = branch_ref(branch)?;
+        Ok(self.repository.find_reference(&name).ok().and_then(|reference| reference.target()))
+    }
+
+    /// The commit any reference points at, if it exists.
+    pub fn reference_target(&self, name: &str) -> Option<Oid> {
+        self.repository.find_reference(name).ok().and_then(|reference| reference.target())
+    }
+
+    pub fn is_ancestor(&self, ancestor: Oid, of: Oid) -> Result<bool, GitError> {
+        Ok(ancestor == of || self.repository.graph_descendant_of(of, ancestor)?)
+    }
+
+    /// The files of a commit, readable as a repository.
+    pub fn tree_files(&self, commit: Oid) -> Result<GitTree, GitError> {
+        let repository = Repository::open(self.repository.path())?;
+        let tree = self.repository.find_commit(commit)?.tree_id();
+        Ok(GitTree { repository, tree, prefix: self.prefix.clone() })
+    }
+
+    /// The paths (relative to the asm-migrate directory) that differ between two commits.
+    pub fn changed_paths(&self, from: Oid, to: Oid) -> Result<Vec<String>, GitError> {
+        let old = self.repository.find_commit(from)?.tree()?;
+        let new = self.repository.find_commit(to)?.tree()?;
+        let diff = self.repository.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+        let mut paths = Vec::new();
+        for delta in diff.deltas() {
+            for file in [delta.old_file(), delta.new_file()] {
+                let Some(path) = file.path().and_then(Path::to_str) else { continue };
+                let relative =
+                    if self.prefix.is_empty() { Some(path) } else { path.strip_prefix(&format!("{}/", self.prefix)) };
+                if let Some(relative) = relative {
+                    if !paths.iter().any(|known| known == relative) {
+                        paths.push(relative.to_owned());
+                    }
+                }
+            }
+        }
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// The paths among `paths` (repository-relative) with changes not committed, in the index or the work tree.
+    pub fn uncommitted(&self, paths: &[&str]) -> Result<Vec<String>, GitError> {
+        let mut options = StatusOptions::new();
+        options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
+        let statuses = self.repository.statuses(Some(&mut options))?;
+        let mut dirty = Vec::new();
+        for entry in statuses.iter() {
+            let Ok(path) = entry.path() else { continue };
+            if entry.status() == Status::CURRENT || entry.status().contains(Status::IGNORED) {
+                continue;
+            }
+            let relative =
+                if self.prefix.is_empty() { Some(path) } else { path.strip_prefix(&format!("{}/", self.prefix)) };
+            let Some(relative) = relative else { continue };
+            if paths.iter().any(|touched| is_within(relative, touched)) {
+                dirty.push(relative.to_owned());
+            }
+        }
+        Ok(dirty)
+    }
+
+    /// Commits the given paths of the work tree (written or removed) on top of HEAD, through the index.
+    pub fn commit_work_tree(&self, identity: &Identity, paths: &[&str], message: &str) -> Result<Oid, GitError> {
+        let mut index = self.repository.index()?;
+        let in_tree: Vec<String> = paths.iter().map(|path| self.in_tree(path)).collect();
+        index.update_all(in_tree.iter(), None)?;
+        index.add_all(in_tree.iter(), IndexAddOption::DEFAULT, None)?;
+        index.write()?;
+        let tree = self.repository.find_tree(index.write_tree()?)?;
+        let parent = self.repository.head().ok().and_then(|head| head.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        Ok(self.repository.commit(Some("HEAD"), &identity.author, &identity.committer, message, &tree, &parents)?)
+    }
+
+    /// Commits `changes` on top of `parent` into branch `branch`, without the index or the work tree: the
+    /// branch must still point at `expected` (None: must not exist), so a concurrent update is never lost.
+    pub fn commit_to_branch(
+        &self,
+        identity: &Identity,
+        branch: &str,
+        expected: Option<Oid>,
+        parent: Oid,
+        changes: &[FileChange],
+        message: &str,
+    ) -> Result<Oid, GitError> {
+        let parent_commit = self.repository.find_commit(parent)?;
+        let baseline = parent_commit.tree()?;
+        let mut update = TreeUpdateBuilder::new();
+        for change in changes {
+            let path = self.in_tree(&change.path);
+            match &change.after {
+                Some(content) => {
+                    let blob = self.repository.blob(content.as_bytes())?;
+                    let mode = match baseline.get_path(Path::new(&path)) {
+                        Ok(entry) if entry.filemode() == i32::from(FileMode::BlobExecutable) => {
+                            FileMode::BlobExecutable
+                        }
+                        _ => FileMode::Blob,
+                    };
+                    update.upsert(path.as_str(), blob, mode);
+                }
+                None => {
+                    update.remove(path.as_str());
+                }
+            }
+        }
+        let tree = self.repository.find_tree(update.create_updated(&self.repository, &baseline)?)?;
+        let commit =
+            self.repository.commit(None, &identity.author, &identity.committer, message, &tree, &[&parent_commit])?;
+        self.move_branch(branch, expected, commit, message)?;
+        Ok(commit)
+    }
+
+    /// Points `branch` at `to`, only if it still points at `expected` (None: only if it does not exist).
+    pub fn move_branch(&self, branch: &str, expected: Option<Oid>, to: Oid, why: &str) -> Result<(), GitError> {
+        let name = branch_ref(branch)?;
+        let log = format!("asm-migrate: {}", why.lines().next().unwrap_or_default());
+        match expected {
+            Some(current) => self.repository.reference_matching(&name, to, true, current, &log)?,
+            None => self.repository.reference(&name, to, false, &log)?,
+        };
+        Ok(())
+    }
+
+    /// Author and committer: the GIT_AUTHOR_* / GIT_COMMITTER_* variables when set, else the git config.
+    pub fn identity(&self) -> Result<Identity, GitError> {
+        let configured = self.repository.signature().ok();
+        let from_environment = |kind: &str| -> Result<Option<Signature<'static>>, GitError> {
+            let name = std::env::var(format!("GIT_{kind}_NAME")).ok();
+            let email = std::env::var(format!("GIT_{kind}_EMAIL")).ok();
+            let (name, email) = match (name, email, &configured) {
+                (None, None, _) => return Ok(None),
+                (Some(name), Some(email), _) => (name, email),
+                (Some(name), None, Some(config)) => (name, config.email().unwrap_or_default().to_owned()),
+                (None, Some(email), Some(config)) => (config.name().unwrap_or_default().to_owned(), email),
+                _ => return Err(GitError::NoIdentity),
+            };
+            Ok(Some(Signature::now(&name, &email)?))
+        };
+        let author = from_environment("AUTHOR")?;
+        let committer = from_environment("COMMITTER")?;
+        let fallback = || configured.as_ref().map(|signature| signature.to_owned()).ok_or(GitError::NoIdentity);
+        let author = match author {
+            Some(author) => author,
+            None => fallback()?,
+        };
+        let committer = match committer {
+            Some(committer) => committer,
+            None => configured.as_ref().map(|signature| signature.to_owned()).unwrap_or_else(|| author.clone()),
+        };
+        Ok(Identity { author, committer })
+    }
+}
+
+fn branch_ref(branch: &str) -> Result<String, GitError> {
+    let name = format!("refs/heads/{branch}");
+    if git2::Reference::is_valid_name(&name) {
+        Ok(name)
+    } else {
+        Err(GitError::BadBranchName(branch.to_owned()))
+    }
+}
+
+/// A commit's files, read straight from git's object database.
+pub struct GitTree {
+    repository: Repository,
+    tree: Oid,
+    prefix: String,
+}
+
+impl GitTree {
+    fn entry(&self, path: &str) -> Option<(ObjectType, Oid)> {
+        let tree = self.repository.find_tree(self.tree).ok()?;
+        let full = join(&self.prefix, path);
+        if full.is_empty() {
+            return Some((ObjectType::Tree, self.tree));
+        }
+        let entry = tree.get_path(Path::new(&full)).ok()?;
+        Some((entry.kind()?, entry.id()))
+    }
+}
+
+impl RepoFiles for GitTree {
+    fn read(&self, path: &str) -> Result<Option<String>, Diagnostic> {
+        let Some((ObjectType::Blob, id)) = self.entry(path) else { return Ok(None) };
+        let blob = self
+            .repository
+            .find_blob(id)
+            .map_err(|error| Diagnostic::in_file(Path::new(path), format!("cannot read from git: {error}")))?;
+        String::from_utf8(blob.content().to_vec())
+            .map(Some)
+            .map_err(|_| Diagnostic::in_file(Path::new(path), "is not UTF-8 text"))
+    }
+
+    fn is_file(&self, path: &str) -> bool {
+        matches!(self.entry(path), Some((ObjectType::Blob, _)))
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        matches!(self.entry(path), Some((ObjectType::Tree, _)))
+    }
+
+    fn files_under(&self, dir: &str) -> Vec<String> {
+        let mut files = Vec::new();
+        match self.entry(dir) {
+            Some((ObjectType::Blob, _)) => files.push(dir.to_owned()),
+            Some((ObjectType::Tree, id)) => {
+                if let Ok(tree) = self.repository.find_tree(id) {
+                    let _ = tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
+                        if entry.kind() == Some(ObjectType::Blob) {
+                            if let Ok(name) = entry.name() {
+                                files.push(join(dir, &format!("{parent}{name}")));
+                            }
+                        }
+                        git2::TreeWalkResult::Ok
+                    });
+                }
+            }
+            _ => {}
+        }
+        files.sort();
+        files
+    }
+}

@@ -1,0 +1,122 @@
+//! Loading the repository, once per command: every file's path, and the texts (and YAML) of what the migration
+//! reads: `state.yaml`, the tool's output, the mesh config, Istio's install paths, every kustomization, and
+//! everything the cluster sources include. Each file is read and parsed once, however many clusters share it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::adapters::RepoFiles;
+use crate::core::diagnostic::Diagnostic;
+use crate::core::paths::{is_within, join};
+use crate::core::plan::Plan;
+use crate::core::repository::{included_entries, resolve_entry, EntryTarget, Repository};
+
+/// Everything the commands compute from, read through `files`.
+pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
+    let settings = &plan.settings;
+    let mut loader =
+        Loader { files, repository: Repository::listing(files.files_under("")), output: &settings.output.value };
+    let state = join(&settings.output.value, "state.yaml");
+    let edited = [state.as_str(), settings.istio.mesh_config_path.value.as_str()];
+    let under: Vec<String> = std::iter::once(settings.output.value.as_str())
+        .chain(settings.install_paths())
+        .flat_map(|dir| loader.repository.files_under(dir).cloned().collect::<Vec<_>>())
+        .collect();
+    let kustomizations: Vec<String> = loader.repository.kustomization_files().cloned().collect();
+    for path in edited.iter().copied().chain(under.iter().map(String::as_str)) {
+        loader.read(path);
+    }
+    for kustomization in &kustomizations {
+        loader.read(kustomization);
+    }
+    for cluster in &settings.clusters {
+        loader.follow(&cluster.source.value);
+    }
+    loader.repository
+}
+
+/// Only the state: for commands that need nothing else (`steps`).
+pub fn load_state(files: &dyn RepoFiles, plan: &Plan) -> Repository {
+    let state = join(&plan.settings.output.value, "state.yaml");
+    let exists = files.is_file(&state);
+    let mut repository = Repository::listing(exists.then(|| state.clone()));
+    if exists {
+        repository.add_text(&state, files.read(&state).map(Option::unwrap_or_default));
+    }
+    repository
+}
+
+struct Loader<'a> {
+    files: &'a dyn RepoFiles,
+    repository: Repository,
+    output: &'a str,
+}
+
+impl Loader<'_> {
+    /// Reads a file of the listing once.
+    fn read(&mut self, path: &str) {
+        if self.repository.is_file(path) && !self.repository.has_text(path) {
+            let text = self.files.read(path).map(Option::unwrap_or_default);
+            self.repository.add_text(path, text);
+        }
+    }
+
+    /// Parses a file read as YAML once: a kustomization as one document, a manifest as a stream.
+    fn parse(&mut self, path: &str, kustomization: bool) {
+        if self.repository.has_documents(path) {
+            return;
+        }
+        self.read(path);
+        let documents = match self.repository.text(path) {
+            Ok(Some(text)) => parse_yaml(path, text, kustomization),
+            Ok(None) => Ok(Vec::new()),
+            Err(problem) => Err(problem),
+        };
+        self.repository.add_documents(path, documents);
+    }
+
+    /// Follows a kustomization directory and everything it includes, as kustomize would (without the renaming,
+    /// which is the inventory's business). The tool's own output is never input.
+    fn follow(&mut self, dir: &str) {
+        let mut pending = vec![dir.to_owned()];
+        let mut visited = BTreeSet::new();
+        while let Some(dir) = pending.pop() {
+            let Some(file) = self.repository.kustomization_in(&dir) else { continue };
+            if !visited.insert(file.clone()) {
+                continue;
+            }
+            self.parse(&file, true);
+            let entries: Vec<String> = match self.repository.documents(&file) {
+                Ok(documents) => documents.iter().flat_map(included_entries).map(str::to_owned).collect(),
+                Err(_) => continue,
+            };
+            for entry in entries {
+                let EntryTarget::Path(target) = resolve_entry(&dir, &entry) else { continue };
+                if is_within(&target, self.output) {
+                    continue;
+                }
+                if self.repository.is_dir(&target) {
+                    pending.push(target);
+                } else if self.repository.is_file(&target) {
+                    self.parse(&target, false);
+                } else if self.files.is_dir(&target) {
+                    // A directory without files: kustomize says it has no kustomization.
+                    self.repository.add_empty_dir(&target);
+                }
+            }
+        }
+    }
+}
+
+fn parse_yaml(path: &str, text: &str, kustomization: bool) -> Result<Vec<Value>, Diagnostic> {
+    let file = Path::new(path);
+    if kustomization {
+        serde_saphyr::from_str(text)
+            .map(|document| vec![document])
+            .map_err(|error| Diagnostic::from_yaml(file, text, &error))
+    } else {
+        serde_saphyr::from_multiple(text).map_err(|error| Diagnostic::from_yaml(file, text, &error))
+    }
+}

@@ -1,0 +1,73 @@
+//! Observations read from a directory of `kubectl get -o yaml` dumps, for pipelines that cannot reach the clusters.
+//!
+//! The layout, one file per command (README "Gates from a snapshot" gives the commands):
+//! `asm/asmmigratefromistio.yaml`, and for each cluster `clusters/<name>/{pods,deployments,statefulsets,daemonsets,istio-system}.yaml`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::observe::{
+    items, AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation,
+};
+use crate::core::settings::Settings;
+use crate::core::workload::WorkloadKind;
+
+pub const WORKLOAD_FILES: [(WorkloadKind, &str); 3] = [
+    (WorkloadKind::Deployment, "deployments.yaml"),
+    (WorkloadKind::StatefulSet, "statefulsets.yaml"),
+    (WorkloadKind::DaemonSet, "daemonsets.yaml"),
+];
+
+fn read(dir: &Path, relative: &str) -> Result<Value, Diagnostic> {
+    let path = dir.join(relative);
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        Diagnostic::in_file(&path, format!("cannot read the snapshot file: {error}"))
+            .with_help("see README, \"Gates from a snapshot\", for the kubectl command that writes it")
+    })?;
+    serde_saphyr::from_str(&text).map_err(|error| Diagnostic::from_yaml(&path, &text, &error))
+}
+
+/// Everything the gates need, from the snapshot directory `dir`.
+pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnostics> {
+    let mut problems = Vec::new();
+    let mut observation = Observation::default();
+    match read(dir, "asm/asmmigratefromistio.yaml") {
+        Ok(value) => observation.asm = items(&value).first().map(|object| AsmObservation::from_object(object)),
+        Err(problem) => problems.push(problem),
+    }
+    for cluster in &plan.clusters {
+        let base = format!("clusters/{}", cluster.name);
+        let mut observed = ClusterObservation::default();
+        match read(dir, &format!("{base}/pods.yaml")) {
+            Ok(value) => observed.pods = items(&value).into_iter().map(PodObservation::from_object).collect(),
+            Err(problem) => problems.push(problem),
+        }
+        for (kind, file) in WORKLOAD_FILES {
+            match read(dir, &format!("{base}/{file}")) {
+                Ok(value) => observed
+                    .rollouts
+                    .extend(items(&value).into_iter().map(|object| RolloutObservation::from_object(kind, object))),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        match read(dir, &format!("{base}/istio-system.yaml")) {
+            Ok(value) => {
+                if let Some(labels) = value.pointer("/metadata/labels").and_then(Value::as_object) {
+                    observed.istio_system_labels = labels
+                        .iter()
+                        .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                        .collect();
+                }
+            }
+            Err(problem) => problems.push(problem),
+        }
+        observation.clusters.insert(cluster.name.clone(), observed);
+    }
+    if problems.is_empty() {
+        Ok(observation)
+    } else {
+        Err(Diagnostics(problems))
+    }
+}

@@ -1,0 +1,428 @@
+//! `apply`: a step written into the working tree (and with `--commit` committed there), or committed onto a
+//! branch and pushed, never losing work. `advance` and `retry` take their step through here too, inside the same
+//! lock, from the same one reading of the repository.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use git2::Oid;
+
+use crate::adapters::git::GitRepo;
+use crate::adapters::lock::RepoLock;
+use crate::adapters::remote::{PushOutcome, Remote};
+use crate::adapters::workspace::{self, Workspace};
+use crate::adapters::RepoFiles;
+use crate::commands::Workplace;
+use crate::core::change::{FileChange, RenderedStep};
+use crate::core::diagnostic::Diagnostics;
+use crate::core::effects::StepEffects;
+use crate::core::migration::{Migration, StepSelector};
+use crate::core::paths::is_within;
+use crate::core::plan::Plan;
+use crate::core::render::render_step;
+use crate::core::state::StateChange;
+use crate::core::step_id::StepId;
+use crate::core::templates::Templates;
+
+/// Workload names a commit message lists per effect before "and N more".
+const NAMES_IN_COMMIT: usize = 50;
+/// How many times a push that lost a race is rebuilt on the remote's new tip before giving up.
+const PUSH_ATTEMPTS: usize = 3;
+
+/// How a step is written: `apply`'s flags, which `advance` and `retry` share.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    pub commit: bool,
+    /// Words of the user's own for the commit message.
+    pub message: Option<String>,
+    pub allow_dirty: bool,
+    pub branch: Option<String>,
+    pub push: Option<String>,
+}
+
+/// Why a step cannot be written or committed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("--branch needs --commit: the step is committed onto {0}, and the working tree is left alone")]
+    BranchNeedsCommit(String),
+    #[error("--commit: {} is not inside a git repository", .0.display())]
+    NotInGit(PathBuf),
+    #[error("cannot resolve {}", .path.display())]
+    Resolve {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HEAD is detached: name the branch to commit onto with --branch")]
+    DetachedHead,
+    #[error("uncommitted changes in files this step rewrites: {}\ncommit or stash them first (or pass --allow-dirty)", .0.join(", "))]
+    Dirty(Vec<String>),
+    #[error("cannot write the step into the repository (it is as it was)")]
+    Write(#[source] std::io::Error),
+    #[error(
+        "{remote} has commits on {branch} that this checkout does not: pull them and apply again \
+         (with --branch, asm-migrate rebuilds the step on the remote's tip by itself)"
+    )]
+    Behind { remote: String, branch: String },
+    #[error(
+        "the local branch {0} and the remote's have diverged: reconcile them (or use another branch name); \
+         asm-migrate never drops a commit"
+    )]
+    Diverged(String),
+    #[error("the repository has no commit to branch from")]
+    NoCommit,
+    #[error("the remote rejected the push, then had no such branch")]
+    RemoteBranchGone,
+    #[error("{remote}'s {branch} no longer contains {commit}: it was rewritten; asm-migrate never force-pushes")]
+    Rewritten { remote: String, branch: String, commit: String },
+    #[error(
+        "conflict: {remote}'s {branch} changed files this step writes: {}\nyour commit {commit} stays on the local \
+         {branch}, unpushed; reconcile the branches, then apply again", .files.join(", ")
+    )]
+    Conflict { remote: String, branch: String, files: Vec<String>, commit: String },
+    #[error(
+        "{remote}'s {branch} kept moving: gave up after {PUSH_ATTEMPTS} attempts; the step is committed on the local \
+         {branch}"
+    )]
+    KeptMoving { remote: String, branch: String },
+}
+
+/// Where a step goes, settled before anything is read: the repository's git and its lock, and with `--branch`
+/// the commit the step is rendered on.
+pub struct Target {
+    pub root: PathBuf,
+    pub git: Option<GitRepo>,
+    /// One asm-migrate at a time: held until the step is written.
+    _lock: Option<RepoLock>,
+    branch: Option<BranchTarget>,
+}
+
+/// A branch the step is committed onto without touching the checkout.
+struct BranchTarget {
+    name: String,
+    /// Where the local branch points, if it exists.
+    local_tip: Option<Oid>,
+    /// The commit the step is rendered on: the local branch, the remote's, or HEAD.
+    base: Oid,
+    remote: Option<Remote>,
+}
+
+impl Target {
+    /// Takes the lock, then reads the plan and settles where the step goes (fetching the remote's branch for
+    /// `--branch` with `--push`).
+    pub fn open(workplace: &Workplace, options: &WriteOptions, command: &str) -> anyhow::Result<(Target, Plan)> {
+        let root = workplace.root();
+        let git = GitRepo::open(&root).ok();
+        let lock = git.as_ref().map(|git| RepoLock::acquire(&git.git_dir(), command)).transpose()?;
+        let plan = workplace.read_plan()?;
+        check_output_stays_inside(&root, &plan)?;
+        let on_other_branch = |git: &GitRepo, branch: &str| git.current_branch().as_deref() != Some(branch);
+        let branch = match (&options.branch, &git) {
+            (Some(branch), Some(git)) if on_other_branch(git, branch) => {
+                if !options.commit {
+                    return Err(ApplyError::BranchNeedsCommit(branch.clone()).into());
+                }
+                Some(BranchTarget::settle(git, branch, options.push.as_deref(), &root)?)
+            }
+            (_, None) if options.commit || options.push.is_some() => return Err(ApplyError::NotInGit(root).into()),
+            _ => None,
+        };
+        Ok((Target { root, git, _lock: lock, branch }, plan))
+    }
+
+    /// The migration as the step's base holds it: the branch's commit, or the working tree.
+    pub fn load(&self, workplace: &Workplace, plan: Plan) -> anyhow::Result<Migration> {
+        let files: Box<dyn RepoFiles> = match (&self.branch, &self.git) {
+            (Some(branch), Some(git)) => Box::new(git.tree_files(branch.base)?),
+            _ => Box::new(Workspace::new(&self.root)),
+        };
+        Ok(workplace.load(plan, files.as_ref(), self.git.as_ref())?)
+    }
+}
+
+impl BranchTarget {
+    /// The base of a step committed onto `name`: the local branch, fast-forwarded to the remote's when the remote
+    /// is ahead; the remote's when only it has one; else HEAD.
+    fn settle(git: &GitRepo, name: &str, push: Option<&str>, root: &Path) -> anyhow::Result<BranchTarget> {
+        let work_tree = git.work_tree().unwrap_or_else(|| root.to_owned());
+        let remote = push.map(|remote| Remote::new(&work_tree, remote));
+        let mut local_tip = git.branch_tip(name)?;
+        let remote_tip = match &remote {
+            Some(remote) => remote.fetch(name)?.and_then(|reference| git.reference_target(&reference)),
+            None => None,
+        };
+        let base = match (local_tip, remote_tip) {
+            (Some(local), Some(remote_commit)) if git.is_ancestor(remote_commit, local)? => local,
+            (Some(local), Some(remote_commit)) if git.is_ancestor(local, remote_commit)? => {
+                git.move_branch(name, Some(local), remote_commit, "fast-forward to the remote")?;
+                local_tip = Some(remote_commit);
+                remote_commit
+            }
+            (Some(_), Some(_)) => return Err(ApplyError::Diverged(name.to_owned()).into()),
+            (Some(local), None) => local,
+            (None, Some(remote_commit)) => remote_commit,
+            (None, None) => git.head_commit().ok_or(ApplyError::NoCommit)?,
+        };
+        Ok(BranchTarget { name: name.to_owned(), local_tip, base, remote })
+    }
+}
+
+/// `apply --step`: the selected step, with nothing else changed in the state.
+pub fn run(
+    workplace: &Workplace,
+    selector: &StepSelector,
+    options: &WriteOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let (target, plan) = Target::open(workplace, options, "asm-migrate apply")?;
+    let migration = target.load(workplace, plan)?;
+    take_step(workplace, &target, migration, selector, &StateChange::default(), options, out)
+}
+
+/// Takes a step from the migration as loaded: records `change` in the state, renders the step, writes it where
+/// `target` says, commits and pushes as `options` say.
+pub fn take_step(
+    workplace: &Workplace,
+    target: &Target,
+    mut migration: Migration,
+    selector: &StepSelector,
+    change: &StateChange,
+    options: &WriteOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let templates = workplace.templates()?;
+    let prepared = Prepared::new(&mut migration, selector, change, &templates, options)?;
+    match (&target.branch, &target.git) {
+        (Some(branch), Some(git)) => {
+            let retake = StepRetake { workplace, git, plan: &migration.plan, selector, change, templates: &templates };
+            commit_to_branch(git, branch, &retake, prepared, options, out)
+        }
+        _ => write_to_work_tree(&target.root, target.git.as_ref(), prepared, options, out),
+    }
+}
+
+/// A step rendered against one state of the repository, with what it changes there and its commit message.
+struct Prepared {
+    step: StepId,
+    changes: Vec<FileChange>,
+    message: String,
+}
+
+impl Prepared {
+    fn new(
+        migration: &mut Migration,
+        selector: &StepSelector,
+        change: &StateChange,
+        templates: &Templates,
+        options: &WriteOptions,
+    ) -> anyhow::Result<Prepared> {
+        migration.record(change);
+        let step = migration.resolve_forward(selector)?;
+        let pending = migration.pending(&step)?;
+        let rendered = render_step(migration, &pending, templates)?;
+        let changes = rendered.changes(&migration.repository).map_err(Diagnostics::from)?;
+        let message = match options.commit && !changes.is_empty() {
+            true => {
+                let effects = StepEffects::of(migration, &pending, &changes);
+                commit_message(migration, &effects, &rendered, change, options)
+            }
+            false => String::new(),
+        };
+        Ok(Prepared { step, changes, message })
+    }
+
+    fn paths(&self) -> Vec<&str> {
+        self.changes.iter().map(|change| change.path.as_str()).collect()
+    }
+}
+
+/// The step written into the working tree and, with `--commit`, committed on the checked-out branch.
+fn write_to_work_tree(
+    root: &Path,
+    git: Option<&GitRepo>,
+    prepared: Prepared,
+    options: &WriteOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    if prepared.changes.is_empty() {
+        writeln!(out, "step {} is already in the repository: nothing to change", prepared.step)?;
+        return Ok(0);
+    }
+    let paths = prepared.paths();
+    // Everything that can stop the commit is checked before the first file is written.
+    let committer = match (git, options.commit) {
+        (Some(git), true) => Some((git, git.identity()?)),
+        _ => None,
+    };
+    let pushed_branch = match (git, &options.push) {
+        (Some(git), Some(_)) => Some(git.current_branch().ok_or(ApplyError::DetachedHead)?),
+        _ => None,
+    };
+    if let (Some(git), false) = (git, options.allow_dirty) {
+        let dirty = git.uncommitted(&paths)?;
+        if !dirty.is_empty() {
+            return Err(ApplyError::Dirty(dirty).into());
+        }
+    }
+    workspace::write(&Workspace::new(root), &prepared.changes).map_err(ApplyError::Write)?;
+    report_changes(out, &prepared.step, &prepared.changes)?;
+    let Some((git, identity)) = committer else { return Ok(0) };
+    let id = git.commit_work_tree(&identity, &paths, &prepared.message)?;
+    writeln!(out, "committed {}: {}", short(id), subject(&prepared.message))?;
+    if let (Some(remote), Some(branch)) = (&options.push, pushed_branch) {
+        let remote = Remote::new(&git.work_tree().unwrap_or_else(|| root.to_owned()), remote);
+        match remote.push(&branch)? {
+            PushOutcome::Pushed => writeln!(out, "pushed {branch} to {}", remote.name)?,
+            PushOutcome::Behind => return Err(ApplyError::Behind { remote: remote.name, branch }.into()),
+        }
+    }
+    Ok(0)
+}
+
+/// What is needed to render the step again on a commit someone pushed meanwhile.
+struct StepRetake<'a> {
+    workplace: &'a Workplace,
+    git: &'a GitRepo,
+    plan: &'a Plan,
+    selector: &'a StepSelector,
+    change: &'a StateChange,
+    templates: &'a Templates,
+}
+
+impl StepRetake<'_> {
+    fn on(&self, commit: Oid, options: &WriteOptions) -> anyhow::Result<Prepared> {
+        let files = self.git.tree_files(commit)?;
+        let mut migration = self.workplace.load(self.plan.clone(), &files, Some(self.git))?;
+        Prepared::new(&mut migration, self.selector, self.change, self.templates, options)
+    }
+}
+
+/// The step committed onto the branch without touching the checkout or the index; with `--push`, pushed,
+/// rendered again on the remote's tip when someone else pushed first.
+fn commit_to_branch(
+    git: &GitRepo,
+    target: &BranchTarget,
+    retake: &StepRetake<'_>,
+    mut prepared: Prepared,
+    options: &WriteOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let branch = &target.name;
+    if prepared.changes.is_empty() {
+        writeln!(out, "step {} is already on {branch}: nothing to change", prepared.step)?;
+        return Ok(0);
+    }
+    let identity = git.identity()?;
+    let mut base = target.base;
+    let mut commit =
+        git.commit_to_branch(&identity, branch, target.local_tip, base, &prepared.changes, &prepared.message)?;
+    report_changes(out, &prepared.step, &prepared.changes)?;
+    writeln!(out, "committed {} on {branch}: {}", short(commit), subject(&prepared.message))?;
+    let Some(remote) = &target.remote else { return Ok(0) };
+    for attempt in 1..=PUSH_ATTEMPTS {
+        match remote.push(branch)? {
+            PushOutcome::Pushed => {
+                writeln!(out, "pushed {branch} to {}", remote.name)?;
+                return Ok(0);
+            }
+            PushOutcome::Behind if attempt == PUSH_ATTEMPTS => break,
+            PushOutcome::Behind => {}
+        }
+        let tip = remote
+            .fetch(branch)?
+            .and_then(|reference| git.reference_target(&reference))
+            .ok_or(ApplyError::RemoteBranchGone)?;
+        if !git.is_ancestor(base, tip)? {
+            let (remote, branch, commit) = (remote.name.clone(), branch.clone(), short(base));
+            return Err(ApplyError::Rewritten { remote, branch, commit }.into());
+        }
+        writeln!(out, "{} moved {branch} to {}: rendering {} again on it", remote.name, short(tip), prepared.step)?;
+        let moved = git.changed_paths(base, tip)?;
+        let again = retake.on(tip, options)?;
+        if again.changes.is_empty() {
+            git.move_branch(branch, Some(commit), tip, "the remote has the step already")?;
+            writeln!(out, "step {} is already on {}'s {branch}: nothing to push", again.step, remote.name)?;
+            return Ok(0);
+        }
+        let output = &retake.plan.settings.output.value;
+        let conflicts: Vec<String> = moved
+            .into_iter()
+            .filter(|path| is_within(path, output) || prepared.changes.iter().any(|change| &change.path == path))
+            .collect();
+        if !conflicts.is_empty() {
+            let (remote, branch, commit) = (remote.name.clone(), branch.clone(), short(commit));
+            return Err(ApplyError::Conflict { remote, branch, files: conflicts, commit }.into());
+        }
+        commit = git.commit_to_branch(&identity, branch, Some(commit), tip, &again.changes, &again.message)?;
+        writeln!(out, "committed {} on {branch}: {}", short(commit), subject(&again.message))?;
+        base = tip;
+        prepared = again;
+    }
+    Err(ApplyError::KeptMoving { remote: remote.name.clone(), branch: branch.clone() }.into())
+}
+
+fn report_changes(out: &mut dyn Write, step: &StepId, changes: &[FileChange]) -> std::io::Result<()> {
+    writeln!(out, "step {step}: {} file(s) changed", changes.len())?;
+    for change in changes {
+        writeln!(out, "  {} {}", change.kind().verb(), change.path)?;
+    }
+    Ok(())
+}
+
+fn short(id: Oid) -> String {
+    id.to_string()[..12].to_owned()
+}
+
+fn subject(message: &str) -> &str {
+    message.lines().next().unwrap_or_default()
+}
+
+/// `asm-migrate(<plan>): <step> (<i>/<n>)`, the effects in words, the user's words, and trailers.
+fn commit_message(
+    migration: &Migration,
+    effects: &StepEffects,
+    rendered: &RenderedStep,
+    change: &StateChange,
+    options: &WriteOptions,
+) -> String {
+    let name = &migration.plan.settings.name;
+    let mut message = format!("asm-migrate({name}): {} ({}/{})\n\n", effects.step, effects.index, effects.total);
+    for effect in effects.lines(NAMES_IN_COMMIT) {
+        message.push_str(&format!("- {effect}\n"));
+    }
+    if let Some(user) = &options.message {
+        message.push_str(&format!("\n{}\n", user.trim_end()));
+    }
+    let previous = migration.current_step().map(ToString::to_string).unwrap_or_else(|| "none".to_owned());
+    message.push_str(&format!(
+        "\nMigration-Plan: {name}\nMigration-Step: {}\nMigration-Previous-Step: {previous}\nMigration-Render-Digest: {}\n",
+        effects.step,
+        rendered.digest()
+    ));
+    message.push_str(&change.trailers());
+    message
+}
+
+/// The output directory must stay inside the repository, also through symbolic links.
+fn check_output_stays_inside(root: &Path, plan: &Plan) -> anyhow::Result<()> {
+    let resolve =
+        |path: &Path| path.canonicalize().map_err(|source| ApplyError::Resolve { path: path.to_owned(), source });
+    let canonical_root = resolve(root)?;
+    let output = &plan.settings.output;
+    let mut existing = root.join(&output.value);
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) => existing = parent.to_owned(),
+            None => return Ok(()),
+        }
+    }
+    if !resolve(&existing)?.starts_with(&canonical_root) {
+        let shown = existing.strip_prefix(root).unwrap_or(Path::new(&output.value)).display().to_string();
+        return Err(Diagnostics::from(plan.settings.error_at(
+            output.pos,
+            format!("output `{}` leaves the repository through the symbolic link {shown}", output.value),
+        ))
+        .into());
+    }
+    Ok(())
+}

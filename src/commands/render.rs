@@ -1,0 +1,92 @@
+//! `render`: a step's files under the output directory, into a directory or (`--out -`) to stdout; with
+//! `--only asm`, the ASM control plane's manifests alone, as the one stream an Argo CD Config Management Plugin
+//! returns.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::commands::Workplace;
+use crate::core::migration::StepSelector;
+use crate::core::paths::{is_within, join};
+use crate::core::render::render_step;
+
+/// Which part of the output `render --only` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputPart {
+    /// The ASM control plane's manifests.
+    Asm,
+    /// One cluster's component.
+    Cluster(String),
+}
+
+/// Why `--only` names no part of the output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--only takes `asm` or `cluster/<name>` of a cluster of the plan, not `{0}`")]
+pub struct OutputPartError(String);
+
+impl std::str::FromStr for OutputPart {
+    type Err = OutputPartError;
+
+    fn from_str(text: &str) -> Result<OutputPart, OutputPartError> {
+        match text.strip_prefix("cluster/") {
+            _ if text == "asm" => Ok(OutputPart::Asm),
+            Some(name) if !name.is_empty() => Ok(OutputPart::Cluster(name.to_owned())),
+            _ => Err(OutputPartError(text.to_owned())),
+        }
+    }
+}
+
+pub fn run(
+    workplace: &Workplace,
+    selector: &StepSelector,
+    target: &str,
+    only: Option<&OutputPart>,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let migration = workplace.open()?;
+    let templates = workplace.templates()?;
+    let step = migration.resolve(selector)?;
+    let rendered = render_step(&migration, &migration.pending(&step)?, &templates)?;
+    let output = &migration.plan.settings.output.value;
+    let part = match only {
+        None => output.clone(),
+        Some(OutputPart::Asm) => join(output, "asm"),
+        Some(OutputPart::Cluster(name)) if migration.plan.settings.clusters.iter().any(|c| &c.name == name) => {
+            migration.plan.settings.component_dir(name)
+        }
+        Some(OutputPart::Cluster(name)) => return Err(OutputPartError(format!("cluster/{name}")).into()),
+    };
+    let files = rendered.writes.iter().filter(|(path, _)| is_within(path, &part));
+    if target == "-" && only == Some(&OutputPart::Asm) {
+        // Manifests only: the kustomization that lists them is for kustomize, not for the API server.
+        let manifests = files.filter(|(path, _)| !path.ends_with("/kustomization.yaml"));
+        for (index, (_, text)) in manifests.enumerate() {
+            if index > 0 {
+                writeln!(out, "---")?;
+            }
+            write!(out, "{text}")?;
+        }
+        return Ok(0);
+    }
+    if target == "-" {
+        for (index, (path, text)) in files.enumerate() {
+            if index > 0 {
+                writeln!(out, "---")?;
+            }
+            write!(out, "# Source: {path}\n{text}")?;
+        }
+        return Ok(0);
+    }
+    let prefix = format!("{output}/");
+    for (path, text) in files {
+        let destination = Path::new(target).join(path.strip_prefix(&prefix).unwrap_or(path));
+        if let Some(dir) = destination.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&destination, text).with_context(|| format!("cannot write {}", destination.display()))?;
+    }
+    writeln!(out, "rendered step {step} into {target}")?;
+    Ok(0)
+}

@@ -1,0 +1,41 @@
+//! `retry`: `retryCounter + 1` on the current step, when ASM reports a failed switch; taken like any step.
+
+use std::io::Write;
+
+use crate::commands::apply::{take_step, Target, WriteOptions};
+use crate::commands::status::Observer;
+use crate::commands::Workplace;
+use crate::core::migration::{StepError, StepSelector};
+use crate::core::state::StateChange;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("no step has been applied yet: there is nothing to retry")]
+    NothingApplied,
+}
+
+pub fn run(
+    workplace: &Workplace,
+    observer: &Observer,
+    write: &WriteOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let (target, plan) = Target::open(workplace, write, "asm-migrate retry")?;
+    let migration = target.load(workplace, plan)?;
+    let current = migration.resolve(&StepSelector::Current).map_err(|error| match error {
+        StepError::NoneApplied => anyhow::Error::from(RetryError::NothingApplied),
+        other => other.into(),
+    })?;
+    let observation = observer.observe(&migration)?;
+    let Some(message) = observation.asm.and_then(|asm| asm.message) else {
+        writeln!(out, "nothing to retry: ASM reports no failed switch for step {current}")?;
+        return Ok(1);
+    };
+    writeln!(
+        out,
+        "ASM reports: \"{message}\"; retrying step {current} (retryCounter {})",
+        migration.state.retry_counter + 1
+    )?;
+    let change = StateChange { retry: true, ..StateChange::default() };
+    take_step(workplace, &target, migration, &StepSelector::Id(current), &change, write, out)
+}

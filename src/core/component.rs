@@ -1,0 +1,98 @@
+//! A step's rendering as it is assembled: what each step kind contributes (files of the repository it rewrites or
+//! removes, ASM gateways, parts of each cluster's kustomize Component), before the common parts are added.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::repository::Repository;
+use crate::core::templates::Templates;
+
+/// An `IstioGateway` of the ASM control plane.
+#[derive(Debug, Clone)]
+pub struct AsmGateway {
+    pub name: String,
+    pub gateway_type: &'static str,
+    /// Words after "ASM's <type> gateway" in the file's comment: ` (egress stripe)`.
+    pub purpose: String,
+    pub cluster_ids: BTreeSet<String>,
+    pub ports: Vec<Value>,
+}
+
+/// What goes into one cluster's Component, in the order kustomize applies it.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentParts {
+    /// Files of the component directory besides its kustomization.
+    pub files: BTreeMap<String, String>,
+    pub resources: Vec<String>,
+    pub transformers: Vec<String>,
+    /// Targets of the replacement that copies the restart stamp into pod templates.
+    pub restart_targets: Vec<Value>,
+    pub patches: Vec<Value>,
+}
+
+impl ComponentParts {
+    /// A file of the component, listed as a resource.
+    pub fn resource(&mut self, file: &str, text: String) {
+        self.files.insert(file.to_owned(), text);
+        self.resources.push(file.to_owned());
+    }
+
+    /// A file of the component, listed as a transformer.
+    pub fn transformer(&mut self, file: &str, text: String) {
+        self.files.insert(file.to_owned(), text);
+        self.transformers.push(file.to_owned());
+    }
+
+    /// A file of the component, applied as a patch to what its own header names.
+    pub fn patch(&mut self, file: &str, text: String) {
+        self.files.insert(file.to_owned(), text);
+        self.patches.push(serde_json::json!({ "path": file }));
+    }
+}
+
+pub struct Rendering<'r> {
+    templates: &'r Templates,
+    repository: &'r Repository,
+    /// Files of the repository written, with their whole new content.
+    pub writes: BTreeMap<String, String>,
+    pub removals: BTreeSet<String>,
+    /// ASM gateways by name.
+    pub asm_gateways: BTreeMap<String, AsmGateway>,
+    /// Each cluster's component, by cluster name.
+    pub components: BTreeMap<String, ComponentParts>,
+}
+
+impl<'r> Rendering<'r> {
+    pub fn new(templates: &'r Templates, repository: &'r Repository) -> Rendering<'r> {
+        Rendering {
+            templates,
+            repository,
+            writes: BTreeMap::new(),
+            removals: BTreeSet::new(),
+            asm_gateways: BTreeMap::new(),
+            components: BTreeMap::new(),
+        }
+    }
+
+    /// Renders a template; a failure names the template.
+    pub fn template(&self, name: &str, values: minijinja::Value) -> Result<String, Diagnostics> {
+        self.templates
+            .render(name, values)
+            .map_err(|error| Diagnostics::from(Diagnostic::in_file(Path::new(&error.name), error.detail)))
+    }
+
+    /// A file's text as this rendering leaves it so far: rewritten, or as the repository holds it.
+    pub fn current_text(&self, path: &str) -> Result<Option<String>, Diagnostic> {
+        match self.writes.get(path) {
+            Some(text) => Ok(Some(text.clone())),
+            None => Ok(self.repository.text(path)?.map(str::to_owned)),
+        }
+    }
+
+    pub fn component(&mut self, cluster: &str) -> &mut ComponentParts {
+        self.components.entry(cluster.to_owned()).or_default()
+    }
+}

@@ -1,0 +1,30 @@
+//! What the migration looks like after a step: the sum of that step and every step before it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::core::step_id::Phase;
+use crate::core::workload::WorkloadRef;
+
+/// Workloads per cluster name.
+pub type ByCluster = BTreeMap<String, BTreeSet<WorkloadRef>>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Desired {
+    pub phase: Option<Phase>,
+    /// ASM stops labelling istio-system, and the label it already set is removed (east-west gateways).
+    pub release_istio_system: bool,
+    /// `PROXY_CONFIG_XDS_AGENT: "true"` in Istio's mesh config.
+    pub xds_agent: bool,
+    /// The pod-template stamp that restarts Istio-injected workloads.
+    pub restarted_at: Option<String>,
+    /// Istio-injected workloads to restart.
+    pub restarts: ByCluster,
+    /// Workloads moved to the ASM proxy.
+    pub asm_proxy: ByCluster,
+    /// Per egress name: the percentage sent to ASM's egress gateway.
+    pub egress_weights: BTreeMap<String, u32>,
+    /// Ingress names whose ASM gateway exists.
+    pub ingress: BTreeSet<String>,
+    /// Istio is uninstalled: its install paths are gone, and its egress gateway out of every route.
+    pub finished: bool,
+}

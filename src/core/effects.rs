@@ -1,0 +1,210 @@
+//! What a step does, as data: the phase change, the workloads that restart or move, egress shifts, removals.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::core::change::FileChange;
+use crate::core::desired::{ByCluster, Desired};
+use crate::core::inventory::Inventory;
+use crate::core::migration::{Migration, PendingStep};
+use crate::core::paths::is_within;
+use crate::core::step_id::Phase;
+use crate::core::text::{and_more, listed};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepEffects {
+    pub plan: String,
+    pub step: String,
+    /// 1-based position of the step in the plan, and the number of steps.
+    pub index: usize,
+    pub total: usize,
+    pub phase_from: Option<&'static str>,
+    pub phase_to: &'static str,
+    /// Workloads restarted by this step (pod template stamp), with how many pods that is.
+    pub restarts: Vec<WorkloadEffect>,
+    /// Workloads this step puts on the ASM proxy.
+    pub to_asm_proxy: Vec<WorkloadEffect>,
+    /// Workloads this step takes back off the ASM proxy (a rollback).
+    pub off_asm_proxy: Vec<WorkloadEffect>,
+    pub egress: Vec<EgressEffect>,
+    pub ingress_added: Vec<String>,
+    pub ingress_removed: Vec<String>,
+    /// Files of the repository (outside the tool's output) this step removes.
+    pub removed_files: Vec<String>,
+    /// What the operator must do by hand around this step.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadEffect {
+    pub cluster: String,
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    /// `None` for a DaemonSet: one pod per node.
+    pub replicas: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressEffect {
+    pub name: String,
+    /// Percent of the route's mesh traffic sent to ASM's egress gateway, before and after.
+    pub from_percent: u32,
+    pub to_percent: u32,
+    /// Istio's egress gateway is out of the routes.
+    pub istio_removed: bool,
+}
+
+/// The workloads in `to` and not in `from`, with their replicas.
+fn workloads(inventory: &Inventory, from: &ByCluster, to: &ByCluster) -> Vec<WorkloadEffect> {
+    let mut found = Vec::new();
+    for (cluster, refs) in to {
+        let previous = from.get(cluster);
+        for workload in refs.iter().filter(|workload| !previous.is_some_and(|set| set.contains(*workload))) {
+            let replicas = inventory
+                .clusters
+                .get(cluster)
+                .and_then(|inventory| inventory.workload(workload))
+                .and_then(|found| found.replicas);
+            found.push(WorkloadEffect {
+                cluster: cluster.clone(),
+                kind: workload.kind.name(),
+                namespace: workload.namespace.clone(),
+                name: workload.name.clone(),
+                replicas,
+            });
+        }
+    }
+    found
+}
+
+fn egress_shifts(before: &Desired, after: &Desired) -> Vec<EgressEffect> {
+    let mut egress = Vec::new();
+    let names: BTreeSet<&String> = before.egress_weights.keys().chain(after.egress_weights.keys()).collect();
+    for name in names {
+        let from = before.egress_weights.get(name).copied().unwrap_or(0);
+        let to = after.egress_weights.get(name).copied().unwrap_or(0);
+        let istio_removed = after.finished && !before.finished && after.egress_weights.contains_key(name);
+        if from != to || istio_removed {
+            egress.push(EgressEffect { name: name.clone(), from_percent: from, to_percent: to, istio_removed });
+        }
+    }
+    egress
+}
+
+impl StepEffects {
+    /// What taking the pending step from the current one does.
+    pub fn of(migration: &Migration, pending: &PendingStep<'_>, changes: &[FileChange]) -> StepEffects {
+        let plan = &migration.plan;
+        let before = migration.current_step().map(|current| migration.desired_after(&pending.context, current));
+        let empty = Desired::default();
+        let (from, after) = (before.as_ref().unwrap_or(&empty), &pending.desired);
+        let inventory = pending.context.inventory;
+        // A new stamp restarts everything stamped; the same stamp restarts only workloads not stamped before.
+        let restarts = if from.restarted_at == after.restarted_at {
+            workloads(inventory, &from.restarts, &after.restarts)
+        } else {
+            workloads(inventory, &ByCluster::new(), &after.restarts)
+        };
+        let (index, total) = plan.position(&pending.step);
+        StepEffects {
+            plan: plan.settings.name.clone(),
+            step: pending.step.to_string(),
+            index,
+            total,
+            phase_from: before.as_ref().and_then(|desired| desired.phase).map(Phase::name),
+            phase_to: after.phase.unwrap_or(Phase::Init).name(),
+            restarts,
+            to_asm_proxy: workloads(inventory, &from.asm_proxy, &after.asm_proxy),
+            off_asm_proxy: workloads(inventory, &after.asm_proxy, &from.asm_proxy),
+            egress: egress_shifts(from, after),
+            ingress_added: after.ingress.difference(&from.ingress).cloned().collect(),
+            ingress_removed: from.ingress.difference(&after.ingress).cloned().collect(),
+            removed_files: changes
+                .iter()
+                .filter(|change| change.after.is_none() && !is_within(&change.path, &plan.settings.output.value))
+                .map(|change| change.path.clone())
+                .collect(),
+            notes: plan.kind_of(&pending.step).notes(&pending.step, &plan.settings),
+        }
+    }
+    /// The effects in words, one line each, each list of names cut to `max_names`.
+    pub fn lines(&self, max_names: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        match self.phase_from {
+            Some(from) if from != self.phase_to => {
+                lines.push(format!("ASMMigrateFromIstio desiredState: {from} -> {}", self.phase_to))
+            }
+            Some(_) => {}
+            None => lines.push(format!("ASMMigrateFromIstio desiredState: {}", self.phase_to)),
+        }
+        let workload_effects = [
+            (&self.restarts, "restart", "Istio-injected workload(s)", "to pick up PROXY_CONFIG_XDS_AGENT"),
+            (&self.to_asm_proxy, "move", "workload(s)", "onto the ASM proxy"),
+            (&self.off_asm_proxy, "move", "workload(s)", "back off the ASM proxy"),
+        ];
+        for (workloads, verb, noun, purpose) in workload_effects {
+            if !workloads.is_empty() {
+                let (count, pods, names) = (workloads.len(), pods(workloads), names(workloads, max_names));
+                lines.push(format!("{verb} {count} {noun}, {pods}, {purpose}: {names}"));
+            }
+        }
+        for egress in &self.egress {
+            if egress.istio_removed {
+                lines.push(format!(
+                    "egress {}: Istio's egress gateway out of the routes, all traffic through ASM's",
+                    egress.name
+                ));
+            } else {
+                lines.push(format!(
+                    "egress {}: {}% -> {}% of mesh traffic through ASM's egress gateway",
+                    egress.name, egress.from_percent, egress.to_percent
+                ));
+            }
+        }
+        for name in &self.ingress_added {
+            lines.push(format!("ingress {name}: ASM's ingress gateway created; move the traffic (DNS or load-balancer weights), then confirm"));
+        }
+        for name in &self.ingress_removed {
+            lines.push(format!("ingress {name}: ASM's ingress gateway removed"));
+        }
+        if !self.removed_files.is_empty() {
+            lines.push(format!(
+                "remove {} file(s): {}",
+                self.removed_files.len(),
+                listed(&self.removed_files, max_names)
+            ));
+        }
+        lines.extend(self.notes.iter().cloned());
+        lines
+    }
+}
+
+/// How many pods the workloads run: replicas, plus one per node for each DaemonSet.
+fn pods(workloads: &[WorkloadEffect]) -> String {
+    let replicas: u64 = workloads.iter().filter_map(|workload| workload.replicas).sum();
+    match workloads.iter().filter(|workload| workload.replicas.is_none()).count() {
+        0 => format!("{replicas} replica(s)"),
+        daemon_sets => format!("{replicas} replica(s) and {daemon_sets} DaemonSet(s) on every node"),
+    }
+}
+
+/// `cluster: namespace/name, ...` per cluster, at most `max` names in all.
+fn names(workloads: &[WorkloadEffect], max: usize) -> String {
+    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for workload in workloads.iter().take(max) {
+        by_cluster.entry(&workload.cluster).or_default().push(format!("{}/{}", workload.namespace, workload.name));
+    }
+    let text: Vec<String> =
+        by_cluster.into_iter().map(|(cluster, names)| format!("{cluster}: {}", names.join(", "))).collect();
+    // "hz: a, b; sh: c; and 3 more"
+    let more = and_more(workloads.len(), max);
+    match more.is_empty() {
+        true => text.join("; "),
+        false => format!("{};{more}", text.join("; ")),
+    }
+}

@@ -1,0 +1,129 @@
+//! Gates: pure predicates over what was observed, each met or unmet with the reason in words. Step kinds add
+//! their own; every step has `ASM switched`.
+
+use serde::Serialize;
+
+use crate::core::observe::{AsmObservation, Observation, PodObservation};
+use crate::core::state::State;
+use crate::core::step_id::{Phase, StepId};
+use crate::core::text::listed;
+
+/// Names listed in a reason before "and N more".
+const NAMES_IN_REASON: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "reason", rename_all = "camelCase")]
+pub enum GateOutcome {
+    Met,
+    Unmet(String),
+    /// Met only by someone saying so: `advance --confirm <step>`.
+    NeedsConfirmation(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gate {
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub outcome: GateOutcome,
+}
+
+impl Gate {
+    pub fn new(name: &'static str, outcome: GateOutcome) -> Gate {
+        Gate { name, outcome }
+    }
+
+    /// Met when nothing is `found`; else unmet, counting and naming what was: "<n> <what>: a, b and 3 more".
+    pub fn unless_found(name: &'static str, found: &[String], what: &str) -> Gate {
+        Gate::new(
+            name,
+            match found.is_empty() {
+                true => GateOutcome::Met,
+                false => GateOutcome::Unmet(format!("{} {what}: {}", found.len(), listed(found, NAMES_IN_REASON))),
+            },
+        )
+    }
+
+    /// Met when nothing is `found`; else unmet with `reason(names)`.
+    pub fn unless_found_with(name: &'static str, found: &[String], reason: impl FnOnce(String) -> String) -> Gate {
+        Gate::new(
+            name,
+            match found.is_empty() {
+                true => GateOutcome::Met,
+                false => GateOutcome::Unmet(reason(listed(found, NAMES_IN_REASON))),
+            },
+        )
+    }
+
+    pub fn met(&self) -> bool {
+        self.outcome == GateOutcome::Met
+    }
+}
+
+/// The switch to the step's phase has happened on ASM: state and retry counter caught up, no error message.
+pub fn asm_switched(phase: Phase, state: &State, asm: Option<&AsmObservation>) -> Gate {
+    const NAME: &str = "ASM switched";
+    let Some(asm) = asm else {
+        return Gate::new(NAME, GateOutcome::Unmet("ASMMigrateFromIstio/default was not observed".to_owned()));
+    };
+    let wanted = phase.name();
+    let outcome = if asm.desired_state.as_deref() != Some(wanted)
+        || asm.retry_counter != Some(i64::from(state.retry_counter))
+    {
+        GateOutcome::Unmet(format!(
+            "ASM has desiredState {} and retryCounter {}, the repository {wanted} and {}: the GitOps engine has not applied the step yet",
+            asm.desired_state.as_deref().unwrap_or("(none)"),
+            asm.retry_counter.map(|n| n.to_string()).unwrap_or_else(|| "(none)".to_owned()),
+            state.retry_counter
+        ))
+    } else if let Some(message) = &asm.message {
+        GateOutcome::Unmet(format!("ASM reports: \"{message}\": fix what it names, then run `asm-migrate retry`"))
+    } else if asm.state != asm.desired_state || asm.status_retry_counter != asm.retry_counter {
+        GateOutcome::Unmet(format!(
+            "ASM is still switching: status.state {}, status.retryCounter {}",
+            asm.state.as_deref().unwrap_or("(none)"),
+            asm.status_retry_counter.map(|n| n.to_string()).unwrap_or_else(|| "(none)".to_owned())
+        ))
+    } else {
+        GateOutcome::Met
+    };
+    Gate::new(NAME, outcome)
+}
+
+/// What no API can show about `step`, met once someone confirmed it (`advance --confirm <step>`).
+pub fn confirmation(step: &StepId, state: &State, what: &str) -> Gate {
+    Gate::new(
+        "confirmed",
+        match state.confirmed(step) {
+            true => GateOutcome::Met,
+            false => GateOutcome::NeedsConfirmation(format!(
+                "no API shows that {what}: confirm it with `asm-migrate advance --confirm {step}`"
+            )),
+        },
+    )
+}
+
+/// Every observed pod, with its cluster's name.
+pub fn pods(observation: &Observation) -> impl Iterator<Item = (&String, &PodObservation)> {
+    observation.clusters.iter().flat_map(|(cluster, observed)| observed.pods.iter().map(move |pod| (cluster, pod)))
+}
+
+/// The current step's gates, as a command reports them.
+#[derive(Debug, Clone)]
+pub struct GateReport {
+    pub plan: String,
+    /// The current step, with its 1-based position and the number of steps; `None` before the first step.
+    pub step: Option<(StepId, usize, usize)>,
+    pub asm: Option<AsmObservation>,
+    pub gates: Vec<Gate>,
+}
+
+impl GateReport {
+    pub fn all_met(&self) -> bool {
+        self.gates.iter().all(Gate::met)
+    }
+
+    /// Whether every gate the clusters can show is met (confirmations are never observed).
+    pub fn observed_met(&self) -> bool {
+        self.gates.iter().all(|gate| !matches!(gate.outcome, GateOutcome::Unmet(_)))
+    }
+}

@@ -1,0 +1,327 @@
+//! What each cluster's source builds, as the migration sees it: workloads (with Istio's injection decided),
+//! namespaces and Istio objects, named and namespaced as kustomize would build them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::paths::is_within;
+use crate::core::repository::{resolve_entry, EntryTarget, Repository, INCLUDING_FIELDS};
+use crate::core::settings::Settings;
+use crate::core::workload::{WorkloadKind, WorkloadRef};
+
+const INJECT: &str = "sidecar.istio.io/inject";
+
+/// A Kubernetes object read from the repository.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub kind: String,
+    pub api_version: String,
+    /// The namespace kustomize gives it (the outermost `namespace:` wins over `metadata.namespace`).
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Repository-relative file it was read from.
+    pub file: String,
+    pub value: Value,
+}
+
+impl Object {
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map(|(group, _)| group).unwrap_or("")
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(namespace) => format!("{} {}/{} ({})", self.kind, namespace, self.name, self.file),
+            None => format!("{} {} ({})", self.kind, self.name, self.file),
+        }
+    }
+
+    /// An error about this object, in its file.
+    pub fn error(&self, message: impl std::fmt::Display) -> Diagnostic {
+        Diagnostic::in_file(Path::new(&self.file), format!("{}: {message}", self.describe()))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub workload: WorkloadRef,
+    pub injected: bool,
+    /// Pods the workload runs (`None` for a DaemonSet: one per node).
+    pub replicas: Option<u64>,
+}
+
+/// What one cluster's source builds, as far as the migration is concerned.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterInventory {
+    /// Repository-relative path of the source's kustomization file.
+    pub kustomization_file: String,
+    /// Whether the source already lists the tool's component.
+    pub includes_component: bool,
+    pub workloads: Vec<Workload>,
+    /// Namespace objects by name.
+    pub namespaces: BTreeMap<String, Object>,
+    /// Objects of the networking.istio.io group.
+    pub istio_objects: Vec<Object>,
+    /// How many objects the source builds (as far as it could be read).
+    pub object_count: usize,
+}
+
+impl ClusterInventory {
+    pub fn istio_object(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
+        self.istio_objects
+            .iter()
+            .find(|object| object.kind == kind && object.name == name && object.namespace.as_deref() == Some(namespace))
+    }
+
+    pub fn workload(&self, workload: &WorkloadRef) -> Option<&Workload> {
+        self.workloads.iter().find(|candidate| &candidate.workload == workload)
+    }
+
+    /// The kinds of which this source has workloads, all of them in `set`: kustomize's builtin transformers can
+    /// change them by kind alone, at almost no cost.
+    pub fn kinds_wholly_in(&self, set: &BTreeSet<WorkloadRef>) -> Vec<WorkloadKind> {
+        WorkloadKind::ALL
+            .into_iter()
+            .filter(|kind| {
+                let mut of_kind = self.of_kind(*kind).peekable();
+                of_kind.peek().is_some() && of_kind.all(|workload| set.contains(workload))
+            })
+            .collect()
+    }
+
+    /// The workloads of `kind`.
+    pub fn of_kind(&self, kind: WorkloadKind) -> impl Iterator<Item = &WorkloadRef> {
+        self.workloads.iter().map(|workload| &workload.workload).filter(move |workload| workload.kind == kind)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub clusters: BTreeMap<String, ClusterInventory>,
+}
+
+impl Inventory {
+    /// Reads every cluster's source. `excluded` paths (Istio's install paths once they are removed) are not
+    /// followed; the tool's own output never is.
+    pub fn build(repository: &Repository, settings: &Settings, excluded: &[&str]) -> Result<Inventory, Diagnostics> {
+        let mut inventory = Inventory::default();
+        let mut problems = Vec::new();
+        for cluster in &settings.clusters {
+            let Some(kustomization_file) = repository.kustomization_in(&cluster.source.value) else {
+                problems.push(settings.error_at(
+                    cluster.source.pos,
+                    format!("cluster `{}`: `{}` has no kustomization.yaml", cluster.name, cluster.source.value),
+                ));
+                continue;
+            };
+            let mut walk = Walk {
+                repository,
+                output: &settings.output.value,
+                excluded,
+                own_component: settings.component_dir(&cluster.name),
+                visited: BTreeSet::new(),
+                cluster: ClusterInventory { kustomization_file, ..ClusterInventory::default() },
+                objects: Vec::new(),
+                root_rename: None,
+            };
+            if let Err(problem) = walk.kustomization(&cluster.source.value, &NameTransforms::default()) {
+                problems.push(problem);
+                continue;
+            }
+            // The source's own namespace:, namePrefix: or nameSuffix: would rename objects after the component has
+            // addressed them by name: asm-migrate asks for them one level down.
+            if let Some(field) = walk.root_rename {
+                problems.push(settings.error_at(
+                    cluster.source.pos,
+                    format!(
+                        "cluster `{}`: {} sets `{field}:`, which kustomize applies after the asm-migrate component and \
+                         would rename what the component targets: move it into the kustomizations the source includes",
+                        cluster.name, walk.cluster.kustomization_file
+                    ),
+                ));
+                continue;
+            }
+            let mut cluster_inventory = walk.cluster;
+            classify(walk.objects, &mut cluster_inventory);
+            inventory.clusters.insert(cluster.name.clone(), cluster_inventory);
+        }
+        if problems.is_empty() {
+            Ok(inventory)
+        } else {
+            Err(Diagnostics(problems))
+        }
+    }
+
+    /// Every workload of every cluster, with its cluster's name.
+    pub fn workloads(&self) -> impl Iterator<Item = (&String, &Workload)> {
+        self.clusters.iter().flat_map(|(cluster, inventory)| inventory.workloads.iter().map(move |w| (cluster, w)))
+    }
+}
+
+/// What the kustomizations above an object do to its name and namespace.
+#[derive(Default)]
+struct NameTransforms {
+    namespace: Option<String>,
+    prefix: String,
+    suffix: String,
+}
+
+struct Walk<'a> {
+    repository: &'a Repository,
+    output: &'a str,
+    excluded: &'a [&'a str],
+    own_component: String,
+    visited: BTreeSet<String>,
+    cluster: ClusterInventory,
+    objects: Vec<Object>,
+    /// The renaming field the cluster source's own kustomization sets, if any.
+    root_rename: Option<&'static str>,
+}
+
+impl Walk<'_> {
+    /// Follows a kustomization directory the way kustomize does: `resources`, `components` (and the
+    /// legacy `bases`), with `namespace:` applied to everything below it (the outermost one wins).
+    fn kustomization(&mut self, dir: &str, outer: &NameTransforms) -> Result<(), Diagnostic> {
+        let Some(file) = self.repository.kustomization_in(dir) else {
+            return Err(Diagnostic::in_file(
+                Path::new(dir),
+                "is included as a kustomization but has no kustomization.yaml",
+            ));
+        };
+        if !self.visited.insert(file.clone()) {
+            return Ok(());
+        }
+        let document = self.repository.documents(&file)?.first().cloned().unwrap_or(Value::Null);
+        if self.visited.len() == 1 {
+            self.root_rename =
+                ["namespace", "namePrefix", "nameSuffix"].into_iter().find(|field| document.get(*field).is_some());
+        }
+        let own = |field: &str| document.get(field).and_then(Value::as_str).unwrap_or_default();
+        // The outermost namespace wins; prefixes and suffixes wrap: outer + inner + name + inner + outer.
+        let transforms = NameTransforms {
+            namespace: outer.namespace.clone().or_else(|| Some(own("namespace").to_owned()).filter(|n| !n.is_empty())),
+            prefix: format!("{}{}", outer.prefix, own("namePrefix")),
+            suffix: format!("{}{}", own("nameSuffix"), outer.suffix),
+        };
+        for field in INCLUDING_FIELDS {
+            let Some(entries) = document.get(field).and_then(Value::as_array) else { continue };
+            for entry in entries.iter().filter_map(Value::as_str) {
+                self.entry(dir, &file, entry, &transforms)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, dir: &str, file: &str, entry: &str, transforms: &NameTransforms) -> Result<(), Diagnostic> {
+        let target = match resolve_entry(dir, entry) {
+            EntryTarget::Remote => return Ok(()),
+            EntryTarget::OutsideRepository => {
+                return Err(Diagnostic::in_file(Path::new(file), format!("`{entry}` leaves the repository")))
+            }
+            EntryTarget::Path(target) => target,
+        };
+        if target == self.own_component {
+            self.cluster.includes_component = true;
+            return Ok(());
+        }
+        if is_within(&target, self.output) || self.excluded.iter().any(|excluded| is_within(&target, excluded)) {
+            return Ok(());
+        }
+        if self.repository.is_dir(&target) {
+            self.kustomization(&target, transforms)
+        } else if self.repository.is_file(&target) {
+            self.manifest(&target, transforms)
+        } else {
+            Err(Diagnostic::in_file(Path::new(file), format!("lists `{entry}`, which does not exist")))
+        }
+    }
+
+    fn manifest(&mut self, file: &str, transforms: &NameTransforms) -> Result<(), Diagnostic> {
+        let namespace = transforms.namespace.as_deref();
+        for value in self.repository.documents(file)? {
+            let (Some(kind), Some(api_version)) = (str_at(value, &["kind"]), str_at(value, &["apiVersion"])) else {
+                continue;
+            };
+            let name = str_at(value, &["metadata", "name"]).unwrap_or_default().to_owned();
+            let own_namespace = str_at(value, &["metadata", "namespace"]);
+            let is_namespace = kind == "Namespace";
+            let object_namespace = if is_namespace { None } else { namespace.or(own_namespace).map(str::to_owned) };
+            // kustomize's namespace transformer renames Namespace objects too; prefixes and suffixes spare them.
+            let name = if is_namespace {
+                namespace.map(str::to_owned).unwrap_or(name)
+            } else {
+                format!("{}{name}{}", transforms.prefix, transforms.suffix)
+            };
+            self.objects.push(Object {
+                kind: kind.to_owned(),
+                api_version: api_version.to_owned(),
+                namespace: object_namespace,
+                name,
+                file: file.to_owned(),
+                value: value.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Sorts the objects of a cluster into workloads, namespaces and Istio objects, deciding injection.
+fn classify(objects: Vec<Object>, cluster: &mut ClusterInventory) {
+    cluster.object_count = objects.len();
+    let mut workloads = Vec::new();
+    for object in objects {
+        if object.kind == "Namespace" {
+            cluster.namespaces.insert(object.name.clone(), object);
+        } else if object.group() == "networking.istio.io" {
+            cluster.istio_objects.push(object);
+        } else if let Some(kind) = WorkloadKind::parse(&object.kind).filter(|_| object.group() == "apps") {
+            workloads.push((kind, object));
+        }
+    }
+    for (kind, object) in workloads {
+        let namespace = object.namespace.clone().unwrap_or_else(|| "default".to_owned());
+        let injected = is_injected(&object.value, cluster.namespaces.get(&namespace));
+        let replicas = object.value.pointer("/spec/replicas").and_then(Value::as_u64).or(match kind {
+            WorkloadKind::DaemonSet => None,
+            _ => Some(1),
+        });
+        cluster.workloads.push(Workload {
+            workload: WorkloadRef { kind, namespace, name: object.name.clone() },
+            injected,
+            replicas,
+        });
+    }
+    cluster.workloads.sort_by(|a, b| a.workload.cmp(&b.workload));
+}
+
+/// Istio's injector: a pod template opts out with `sidecar.istio.io/inject: "false"`; otherwise the namespace
+/// decides (`istio-injection: enabled`, or an `istio.io/rev` label), or the pod opts in with "true" when the
+/// namespace carries no `istio-injection` label at all (any other value disables the webhook there).
+pub fn is_injected(workload: &Value, namespace: Option<&Object>) -> bool {
+    let template = |field: &str| {
+        workload
+            .pointer(&format!("/spec/template/metadata/{field}/{}", INJECT.replace('/', "~1")))
+            .and_then(Value::as_str)
+    };
+    let pod = template("labels").or(template("annotations"));
+    if pod == Some("false") {
+        return false;
+    }
+    let label = |name: &str| {
+        namespace
+            .and_then(|ns| ns.value.pointer(&format!("/metadata/labels/{}", name.replace('/', "~1"))))
+            .and_then(Value::as_str)
+    };
+    match label("istio-injection") {
+        Some("enabled") => true,
+        Some(_) => false,
+        None => label("istio.io/rev").is_some() || pod == Some("true"),
+    }
+}
+
+pub fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
+    path.iter().try_fold(value, |value, key| value.get(key)).and_then(Value::as_str)
+}

@@ -1,0 +1,275 @@
+//! The migration as the repository holds it: the plan, the repository as loaded, its state and the restart stamp
+//! a first `setup` would use. Everything a command computes (checks, the desired state, a rendered step, its
+//! effects, the gates) is computed from this one value, without reading anything again.
+
+use std::cell::OnceCell;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::core::desired::Desired;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::gate::{asm_switched, Gate};
+use crate::core::inventory::Inventory;
+use crate::core::mesh_config::enable_xds_agent;
+use crate::core::observe::Observation;
+use crate::core::paths::join;
+use crate::core::plan::Plan;
+use crate::core::repository::Repository;
+use crate::core::state::{State, StateChange};
+use crate::core::step_id::{StepId, StepIdError};
+use crate::core::steps::{GateContext, StepContext};
+
+/// Which step a command is about: `current`, `next`, or a step id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepSelector {
+    Current,
+    Next,
+    Id(StepId),
+}
+
+impl FromStr for StepSelector {
+    type Err = StepIdError;
+
+    fn from_str(text: &str) -> Result<StepSelector, StepIdError> {
+        match text {
+            "current" => Ok(StepSelector::Current),
+            "next" => Ok(StepSelector::Next),
+            id => id.parse().map(StepSelector::Id),
+        }
+    }
+}
+
+/// Why a selected step cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error("no step has been applied yet: use --step init (or --step next)")]
+    NoneApplied,
+    #[error("the migration is finished: there is no next step")]
+    NoNext,
+    #[error("unknown step `{id}`; the plan's steps are: {known}")]
+    Unknown { id: StepId, known: String },
+    #[error(
+        "step `{step}` would move ASMMigrateFromIstio's desiredState back from {from} to {to}: ASM only moves forward \
+         (waves, egress weights and ingress can go back, phases cannot)"
+    )]
+    Backwards { step: StepId, from: &'static str, to: &'static str },
+}
+
+/// A step as the migration would take it: what its kinds compute from, and the desired state after it.
+pub struct PendingStep<'m> {
+    pub step: StepId,
+    pub context: StepContext<'m>,
+    pub desired: Desired,
+}
+
+pub struct Migration {
+    pub plan: Plan,
+    pub repository: Repository,
+    pub state: State,
+    /// The restart stamp for a first `setup`.
+    pub fresh_stamp: String,
+    /// Istio's mesh config with PROXY_CONFIG_XDS_AGENT set (`None`: set already), or why it cannot be.
+    mesh_config: Result<Option<String>, Diagnostic>,
+    /// The cluster sources with Istio's install paths, and without them (from `finished` on).
+    installed: OnceCell<Result<Inventory, Diagnostics>>,
+    uninstalled: OnceCell<Result<Inventory, Diagnostics>>,
+}
+
+impl Migration {
+    /// The migration over a loaded repository: its `state.yaml` read and checked against the plan.
+    pub fn new(plan: Plan, repository: Repository, fresh_stamp: String) -> Result<Migration, Diagnostics> {
+        let state_path = join(&plan.settings.output.value, "state.yaml");
+        let state = match repository.text(&state_path)? {
+            Some(text) => State::parse(Path::new(&state_path), text, &plan.settings.name)?,
+            None => State::new(&plan.settings.name),
+        };
+        if let Some(step) = state.step.as_ref().filter(|step| plan.step(step).is_none()) {
+            return Err(Diagnostic::in_file(
+                Path::new(&state_path),
+                format!(
+                    "the repository is at step `{step}`, which the plan no longer has: restore that step in the plan"
+                ),
+            )
+            .into());
+        }
+        let mesh_config = mesh_config_edit(&plan, &repository);
+        Ok(Migration {
+            plan,
+            repository,
+            state,
+            fresh_stamp,
+            mesh_config,
+            installed: OnceCell::new(),
+            uninstalled: OnceCell::new(),
+        })
+    }
+
+    /// The step the repository is at.
+    pub fn current_step(&self) -> Option<&StepId> {
+        self.state.step.as_ref()
+    }
+
+    pub fn resolve(&self, selector: &StepSelector) -> Result<StepId, StepError> {
+        match selector {
+            StepSelector::Current => self.current_step().cloned().ok_or(StepError::NoneApplied),
+            StepSelector::Next => {
+                let next = self.current_step().and_then(|step| self.plan.step_index(step)).map_or(0, |index| index + 1);
+                self.plan.steps.get(next).cloned().ok_or(StepError::NoNext)
+            }
+            StepSelector::Id(id) => self.plan.step(id).cloned().ok_or_else(|| StepError::Unknown {
+                id: id.clone(),
+                known: self.plan.steps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    /// The step selected, if ASM can go there from the current step: phases only move forward.
+    pub fn resolve_forward(&self, selector: &StepSelector) -> Result<StepId, StepError> {
+        let step = self.resolve(selector)?;
+        if let Some(current) = self.current_step() {
+            let (from, to) = (self.plan.phase_of(current), self.plan.phase_of(&step));
+            if to < from {
+                return Err(StepError::Backwards { step, from: from.name(), to: to.name() });
+            }
+        }
+        Ok(step)
+    }
+
+    /// Records what `advance` or `retry` changes besides the step (a confirmation, skipped gates, a retry).
+    pub fn record(&mut self, change: &StateChange) {
+        self.state = change.applied_to(&self.state);
+    }
+
+    /// Whether Istio's install paths are gone at `step`.
+    pub fn uninstalls(&self, step: &StepId) -> bool {
+        self.plan.kind_of(step).uninstalls_istio()
+    }
+
+    /// The repository as the step sees it: once Istio's install paths are gone (`finished`), they are not
+    /// followed.
+    pub fn inventory(&self, step: &StepId) -> Result<&Inventory, Diagnostics> {
+        let uninstalled = self.uninstalls(step);
+        let (cell, excluded) = match uninstalled {
+            true => (&self.uninstalled, self.plan.settings.install_paths()),
+            false => (&self.installed, Vec::new()),
+        };
+        cell.get_or_init(|| Inventory::build(&self.repository, &self.plan.settings, &excluded))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// What the step kinds compute from for `step`.
+    pub fn context(&self, step: &StepId) -> Result<StepContext<'_>, Diagnostics> {
+        Ok(StepContext {
+            settings: &self.plan.settings,
+            repository: &self.repository,
+            inventory: self.inventory(step)?,
+            uninstalled: self.uninstalls(step),
+            state: &self.state,
+            fresh_stamp: &self.fresh_stamp,
+            mesh_config: &self.mesh_config,
+        })
+    }
+
+    /// Every problem of the plan against the repository as `step` sees it.
+    pub fn check(&self, step: &StepId) -> Result<(), Diagnostics> {
+        let context = self.context(step)?;
+        let mut problems: Vec<Diagnostic> = self.plan.kinds().iter().flat_map(|kind| kind.check(&context)).collect();
+        problems.extend(self.gateway_name_problems(&context));
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Diagnostics(problems))
+        }
+    }
+
+    /// ASM's gateways need names of their own: not one of Istio's gateways, and an exclusive one (an ingress)
+    /// shared with no other.
+    fn gateway_name_problems(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
+        let istio = istio_gateway_names(context.inventory);
+        let planned: Vec<_> = self.plan.kinds().iter().flat_map(|kind| kind.asm_gateways()).collect();
+        let mut problems = Vec::new();
+        for (index, gateway) in planned.iter().enumerate() {
+            let shared = planned.iter().enumerate().any(|(other, g)| other != index && g.name == gateway.name);
+            let settings = &self.plan.settings;
+            if gateway.exclusive && (istio.contains(&gateway.name) || shared) {
+                problems.push(settings.error_at(
+                    gateway.pos,
+                    format!(
+                        "{}: asmGateway `{}` is already the name of another gateway; ASM's {} gateway needs its own",
+                        gateway.owner, gateway.name, gateway.gateway_type
+                    ),
+                ));
+            } else if istio.contains(&gateway.name) {
+                problems.push(settings.error_at(
+                    gateway.pos,
+                    format!("{}: asmGateway `{}` is the name of one of Istio's gateways", gateway.owner, gateway.name),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// The desired state after `target`: every step up to and including it, in plan order.
+    pub fn desired_after(&self, context: &StepContext<'_>, target: &StepId) -> Desired {
+        let mut desired = Desired::default();
+        for step in &self.plan.steps {
+            let kind = self.plan.kind_of(step);
+            desired.phase = Some(kind.phase());
+            kind.add_to_desired(step, context, &mut desired);
+            if step == target {
+                break;
+            }
+        }
+        desired
+    }
+
+    /// `step`, with the desired state after it.
+    pub fn pending(&self, step: &StepId) -> Result<PendingStep<'_>, Diagnostics> {
+        let context = self.context(step)?;
+        let desired = self.desired_after(&context, step);
+        Ok(PendingStep { step: step.clone(), context, desired })
+    }
+
+    /// The gates of the current step over what was observed; `None` before the first step.
+    pub fn gates(&self, observation: &Observation) -> Result<Option<(StepId, Vec<Gate>)>, Diagnostics> {
+        let Some(step) = self.current_step() else { return Ok(None) };
+        let pending = self.pending(step)?;
+        let kind = self.plan.kind_of(step);
+        let mut gates = vec![asm_switched(kind.phase(), &self.state, observation.asm.as_ref())];
+        let gate_context =
+            GateContext { settings: &self.plan.settings, state: &self.state, desired: &pending.desired, observation };
+        gates.extend(kind.gates(step, &gate_context));
+        Ok(Some((step.clone(), gates)))
+    }
+}
+
+/// PROXY_CONFIG_XDS_AGENT set in the plan's mesh config file, as `setup` renders it and every step checks it.
+fn mesh_config_edit(plan: &Plan, repository: &Repository) -> Result<Option<String>, Diagnostic> {
+    let mesh = &plan.settings.istio.mesh_config_path;
+    let text = repository
+        .text(&mesh.value)?
+        .ok_or_else(|| plan.settings.error_at(mesh.pos, format!("meshConfig.path `{}` does not exist", mesh.value)))?;
+    enable_xds_agent(plan.settings.istio.mesh_config_kind, text).map_err(|reason| {
+        Diagnostic::in_file(Path::new(&mesh.value), format!("cannot set PROXY_CONFIG_XDS_AGENT here: {reason}"))
+    })
+}
+
+/// The names Istio's gateways go by: `istio: <x>` selectors of Gateways, and their `istio-<x>` deployments.
+fn istio_gateway_names(inventory: &Inventory) -> BTreeSet<String> {
+    let mut names = BTreeSet::from([
+        "istio-ingressgateway".to_owned(),
+        "istio-egressgateway".to_owned(),
+        "istio-eastwestgateway".to_owned(),
+    ]);
+    for cluster in inventory.clusters.values() {
+        for gateway in cluster.istio_objects.iter().filter(|object| object.kind == "Gateway") {
+            if let Some(selector) = gateway.value.pointer("/spec/selector/istio").and_then(serde_json::Value::as_str) {
+                names.insert(selector.to_owned());
+                names.insert(format!("istio-{selector}"));
+            }
+        }
+    }
+    names
+}

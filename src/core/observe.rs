@@ -1,0 +1,209 @@
+//! What was observed on the ASM control plane and the data-plane clusters, read from Kubernetes objects as JSON
+//! (from a live API server or from `kubectl get -o yaml` dumps alike).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::core::workload::{WorkloadKind, WorkloadRef};
+
+pub const ISTIO_PROXY: &str = "istio-proxy";
+pub const ASM_INJECT_LABEL: &str = "sidecar.asm.aliyun.com/inject";
+
+/// `ASMMigrateFromIstio/default` as the ASM control plane has it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AsmObservation {
+    pub desired_state: Option<String>,
+    pub retry_counter: Option<i64>,
+    pub state: Option<String>,
+    pub status_retry_counter: Option<i64>,
+    pub message: Option<String>,
+}
+
+impl AsmObservation {
+    pub fn from_object(object: &Value) -> AsmObservation {
+        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+        let number = |pointer: &str| object.pointer(pointer).and_then(Value::as_i64);
+        AsmObservation {
+            desired_state: text("/spec/desiredState"),
+            retry_counter: number("/spec/retryCounter"),
+            state: text("/status/state"),
+            status_retry_counter: number("/status/retryCounter"),
+            message: text("/status/message").filter(|message| !message.is_empty()),
+        }
+    }
+}
+
+/// A pod, with what the gates ask of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodObservation {
+    pub namespace: String,
+    pub name: String,
+    /// The workload that owns it, when it can be told from its owner references.
+    pub workload: Option<WorkloadRef>,
+    /// An `istio-proxy` container (or native sidecar init container).
+    pub istio_proxy: bool,
+    /// `PROXY_CONFIG_XDS_AGENT=true` in that container's environment.
+    pub xds_agent: bool,
+    /// Created from a template carrying `sidecar.asm.aliyun.com/inject: "true"`.
+    pub on_asm: bool,
+    pub ready: bool,
+}
+
+impl PodObservation {
+    pub fn from_object(pod: &Value) -> PodObservation {
+        let text = |pointer: &str| pod.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let namespace = text("/metadata/namespace");
+        let containers = ["/spec/containers", "/spec/initContainers"]
+            .iter()
+            .flat_map(|pointer| pod.pointer(pointer).and_then(Value::as_array).into_iter().flatten())
+            .collect::<Vec<_>>();
+        let proxy = containers.iter().find(|container| container["name"] == ISTIO_PROXY);
+        let xds_agent = proxy.is_some_and(|container| {
+            container["env"].as_array().into_iter().flatten().any(|env| {
+                env["name"] == "PROXY_CONFIG_XDS_AGENT"
+                    && env["value"].as_str().is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            })
+        });
+        let ready = pod
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|condition| condition["type"] == "Ready" && condition["status"] == "True");
+        PodObservation {
+            workload: owner_workload(pod, &namespace),
+            namespace,
+            name: text("/metadata/name"),
+            istio_proxy: proxy.is_some(),
+            xds_agent,
+            on_asm: pod
+                .pointer(&format!("/metadata/labels/{}", ASM_INJECT_LABEL.replace('/', "~1")))
+                .and_then(Value::as_str)
+                == Some("true"),
+            ready,
+        }
+    }
+
+    pub fn display(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// The workload a pod belongs to: its StatefulSet or DaemonSet owner, or the Deployment behind its ReplicaSet
+/// (the ReplicaSet is named `<deployment>-<pod-template-hash>`).
+fn owner_workload(pod: &Value, namespace: &str) -> Option<WorkloadRef> {
+    let owner =
+        pod.pointer("/metadata/ownerReferences")?.as_array()?.iter().find(|owner| owner["controller"] == true)?;
+    let name = owner["name"].as_str()?;
+    let (kind, name) = match owner["kind"].as_str()? {
+        "ReplicaSet" => {
+            let hash = pod.pointer("/metadata/labels/pod-template-hash").and_then(Value::as_str)?;
+            (WorkloadKind::Deployment, name.strip_suffix(&format!("-{hash}"))?)
+        }
+        other => (WorkloadKind::parse(other)?, name),
+    };
+    Some(WorkloadRef { kind, namespace: namespace.to_owned(), name: name.to_owned() })
+}
+
+/// A workload's rollout.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutObservation {
+    pub workload: WorkloadRef,
+    pub generation: i64,
+    pub observed_generation: i64,
+    pub desired: i64,
+    pub updated: i64,
+    pub ready: i64,
+}
+
+impl RolloutObservation {
+    pub fn from_object(kind: WorkloadKind, object: &Value) -> RolloutObservation {
+        let number = |pointer: &str| object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0);
+        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (desired, updated, ready) = match kind {
+            WorkloadKind::DaemonSet => (
+                number("/status/desiredNumberScheduled"),
+                number("/status/updatedNumberScheduled"),
+                number("/status/numberReady"),
+            ),
+            _ => (
+                object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1),
+                number("/status/updatedReplicas"),
+                number("/status/readyReplicas"),
+            ),
+        };
+        RolloutObservation {
+            workload: WorkloadRef { kind, namespace: text("/metadata/namespace"), name: text("/metadata/name") },
+            generation: number("/metadata/generation"),
+            observed_generation: number("/status/observedGeneration"),
+            desired,
+            updated,
+            ready,
+        }
+    }
+
+    /// Like `kubectl rollout status`: the controller saw the latest spec, and every replica is updated and ready.
+    pub fn complete(&self) -> bool {
+        self.observed_generation >= self.generation && self.updated >= self.desired && self.ready >= self.desired
+    }
+}
+
+/// One data-plane cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterObservation {
+    pub pods: Vec<PodObservation>,
+    pub rollouts: Vec<RolloutObservation>,
+    pub istio_system_labels: BTreeMap<String, String>,
+}
+
+/// Everything the gates look at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observation {
+    pub asm: Option<AsmObservation>,
+    pub clusters: BTreeMap<String, ClusterObservation>,
+}
+
+/// The items of a `kind: List` (what `kubectl get -o yaml` prints), or the object itself.
+pub fn items(value: &Value) -> Vec<&Value> {
+    match value.get("items").and_then(Value::as_array) {
+        Some(items) => items.iter().collect(),
+        None if value.is_object() => vec![value],
+        None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_pod_tells_its_deployment_its_proxy_and_whether_it_runs_on_asm() {
+        let pod = json!({
+            "metadata": {"namespace": "payments", "name": "api-7d9f8-abcde",
+                "labels": {"pod-template-hash": "7d9f8", "sidecar.asm.aliyun.com/inject": "true"},
+                "ownerReferences": [{"kind": "ReplicaSet", "name": "api-7d9f8", "controller": true}]},
+            "spec": {"containers": [{"name": "api"}, {"name": "istio-proxy", "env": [{"name": "PROXY_CONFIG_XDS_AGENT", "value": "true"}]}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        });
+        let observed = PodObservation::from_object(&pod);
+        assert_eq!(
+            observed.workload,
+            Some(WorkloadRef { kind: WorkloadKind::Deployment, namespace: "payments".into(), name: "api".into() })
+        );
+        assert!(observed.istio_proxy && observed.xds_agent && observed.on_asm && observed.ready);
+    }
+
+    #[test]
+    fn a_rollout_is_complete_only_when_the_controller_caught_up() {
+        let deployment = json!({"metadata": {"namespace": "a", "name": "b", "generation": 3},
+            "spec": {"replicas": 2}, "status": {"observedGeneration": 2, "updatedReplicas": 2, "readyReplicas": 2}});
+        assert!(!RolloutObservation::from_object(WorkloadKind::Deployment, &deployment).complete());
+    }
+}

@@ -1,0 +1,230 @@
+//! The migration plan: the document as written (with source positions), validated into a `Plan` whose settings
+//! and step kinds can no longer be wrong; and the registry of step kinds, in the order their steps are taken.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::settings::{pos, Checker, RawAsm, RawCluster, RawIstio, RawSettings, Settings};
+use crate::core::state::PLAN_API_VERSION;
+use crate::core::step_id::{Phase, StepId};
+use crate::core::steps::egress::{EgressRoutes, RawEgress};
+use crate::core::steps::finished::Finished;
+use crate::core::steps::ingress::{Ingresses, RawIngress};
+use crate::core::steps::init::Init;
+use crate::core::steps::migrating::Migrating;
+use crate::core::steps::setup::Setup;
+use crate::core::steps::wave::{RawWave, Waves};
+use crate::core::steps::{rank, StepKind};
+
+// ---- What the user wrote ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawPlan {
+    api_version: Spanned<String>,
+    kind: Spanned<String>,
+    metadata: RawMetadata,
+    spec: RawSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetadata {
+    name: Spanned<String>,
+}
+
+/// `spec`: the settings, then one section per step kind that reads one, then the explicit step order.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSpec {
+    engine: Spanned<String>,
+    output: Spanned<String>,
+    #[serde(default)]
+    asm: RawAsm,
+    istio: RawIstio,
+    clusters: Vec<RawCluster>,
+    #[serde(default)]
+    waves: Vec<RawWave>,
+    #[serde(default)]
+    egress: Vec<RawEgress>,
+    #[serde(default)]
+    ingress: Vec<RawIngress>,
+    #[serde(default)]
+    steps: Vec<Spanned<String>>,
+}
+
+// ---- The validated plan ----
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub settings: Settings,
+    pub waves: Waves,
+    pub egress: EgressRoutes,
+    pub ingress: Ingresses,
+    /// Every step, in the order they are taken.
+    pub steps: Vec<StepId>,
+}
+
+impl Plan {
+    /// The step kinds, in the default order of their steps: the one registry of kinds. A new kind is a file in
+    /// `steps/` and a line here (and, when it reads a section of the plan, a field of `RawSpec` and `Plan`).
+    pub fn kinds(&self) -> [&dyn StepKind; 7] {
+        [&Init, &Setup, &Migrating, &self.waves, &self.egress, &self.ingress, &Finished]
+    }
+
+    /// The kind a step of the plan belongs to.
+    pub fn kind_of(&self, step: &StepId) -> &dyn StepKind {
+        let kinds = self.kinds();
+        let found = kinds.into_iter().find(|kind| kind.name() == step.kind());
+        // Every id of the plan was made by one of its kinds.
+        found.unwrap_or(kinds[0])
+    }
+
+    pub fn phase_of(&self, step: &StepId) -> Phase {
+        self.kind_of(step).phase()
+    }
+
+    /// A step of the plan, by id.
+    pub fn step(&self, id: &StepId) -> Option<&StepId> {
+        self.steps.iter().find(|step| *step == id)
+    }
+
+    pub fn step_index(&self, step: &StepId) -> Option<usize> {
+        self.steps.iter().position(|candidate| candidate == step)
+    }
+
+    /// 1-based position of a step in the plan, and the number of steps.
+    pub fn position(&self, step: &StepId) -> (usize, usize) {
+        (self.step_index(step).map(|index| index + 1).unwrap_or(0), self.steps.len())
+    }
+
+    /// The order rules in words: `init, setup, migrating, then waves, egress and ingress, then finished`.
+    fn order_rules(&self) -> String {
+        let mut groups: Vec<Vec<&'static str>> = Vec::new();
+        let mut last_rank = None;
+        for kind in self.kinds() {
+            match groups.last_mut() {
+                Some(group) if last_rank == Some(rank(kind)) => group.push(kind.plural()),
+                _ => groups.push(vec![kind.plural()]),
+            }
+            last_rank = Some(rank(kind));
+        }
+        let mut text = String::new();
+        for (index, group) in groups.iter().enumerate() {
+            if index > 0 {
+                let several = group.len() > 1 || groups[index - 1].len() > 1;
+                text.push_str(if several { ", then " } else { ", " });
+            }
+            text.push_str(&match group.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                _ => group.join(""),
+            });
+        }
+        text
+    }
+}
+
+/// Parses and validates plan text; `file` names it in messages.
+pub fn parse(file: &Path, source: &str) -> Result<Plan, Diagnostics> {
+    let raw: RawPlan = serde_saphyr::from_str(source).map_err(|error| Diagnostic::from_yaml(file, source, &error))?;
+    let mut check = Checker::new(file, source);
+    if raw.api_version.value != PLAN_API_VERSION {
+        check.fail(
+            pos(&raw.api_version),
+            format!("unsupported apiVersion `{}`: expected `{PLAN_API_VERSION}`", raw.api_version.value),
+        );
+    }
+    if raw.kind.value != "MigrationPlan" {
+        check.fail(pos(&raw.kind), format!("unsupported kind `{}`: expected `MigrationPlan`", raw.kind.value));
+    }
+    let spec = raw.spec;
+    let settings = check.settings(RawSettings {
+        name: raw.metadata.name,
+        engine: spec.engine,
+        output: spec.output,
+        asm: spec.asm,
+        istio: spec.istio,
+        clusters: spec.clusters,
+    });
+    let cluster_names: Vec<String> = settings.clusters.iter().map(|cluster| cluster.name.clone()).collect();
+    let mut plan = Plan {
+        waves: Waves::read(spec.waves, &cluster_names, &mut check),
+        egress: EgressRoutes::read(spec.egress, &mut check),
+        ingress: Ingresses::read(spec.ingress, &mut check),
+        settings,
+        steps: Vec::new(),
+    };
+    let default_order: Vec<StepId> = plan.kinds().iter().flat_map(|kind| kind.steps()).collect();
+    plan.steps = explicit_order(&plan, spec.steps, default_order, &mut check);
+    if check.problems.is_empty() {
+        Ok(plan)
+    } else {
+        Err(Diagnostics(check.problems))
+    }
+}
+
+/// The plan's `steps:` when written (every step once, in an order the rules allow), else the default order.
+fn explicit_order(
+    plan: &Plan,
+    raw: Vec<Spanned<String>>,
+    default_order: Vec<StepId>,
+    check: &mut Checker<'_>,
+) -> Vec<StepId> {
+    if raw.is_empty() {
+        return default_order;
+    }
+    let mut order: Vec<StepId> = Vec::new();
+    for written in &raw {
+        match default_order.iter().find(|step| step.as_str() == written.value) {
+            Some(step) if order.contains(step) => {
+                check.fail(pos(written), format!("step `{}` is listed twice", written.value))
+            }
+            Some(step) => {
+                if let Some(reason) = order.last().and_then(|previous| order_problem(plan, step, previous, &order)) {
+                    check.fail(pos(written), reason);
+                }
+                order.push(step.clone());
+            }
+            None => check.fail(
+                pos(written),
+                format!("unknown step `{}`: `asm-migrate steps` lists the plan's steps", written.value),
+            ),
+        }
+    }
+    let missing: Vec<String> =
+        default_order.iter().filter(|step| !order.contains(step)).map(ToString::to_string).collect();
+    if !missing.is_empty() {
+        check.fail(
+            pos(&raw[0]),
+            format!("the explicit step order leaves out {}: list every step once", missing.join(", ")),
+        );
+    }
+    order
+}
+
+/// Why `step` may not come right after `previous` (with `before` taken already), if it may not.
+fn order_problem(plan: &Plan, step: &StepId, previous: &StepId, before: &[StepId]) -> Option<String> {
+    let kind = plan.kind_of(step);
+    if rank(kind) < rank(plan.kind_of(previous)) {
+        return Some(format!("step `{step}` cannot come after `{previous}`: the order is {}", plan.order_rules()));
+    }
+    kind.order_problem(step, before)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_order_rules_are_said_from_the_registry() {
+        let plan = super::parse(
+            std::path::Path::new("migration.yaml"),
+            "apiVersion: asm-migrate/v1alpha1\nkind: MigrationPlan\nmetadata: {name: p}\nspec:\n  engine: argocd\n  output: out\n  istio: {version: \"1.22.3\", meshConfig: {kind: IstioOperator, path: istio.yaml}}\n  clusters: [{name: a, network: n, source: a}]\n",
+        )
+        .expect("a valid plan");
+        assert_eq!(plan.order_rules(), "init, setup, migrating, then waves, egress and ingress, then finished");
+        let ids: Vec<String> = plan.steps.iter().map(ToString::to_string).collect();
+        assert_eq!(ids, ["init", "setup", "migrating", "finished"]);
+    }
+}

@@ -1,0 +1,172 @@
+//! The repository as the adapters loaded it, once, at the edge: every file's path, the texts of the files the
+//! migration reads or rewrites, and the parsed YAML of what the cluster sources include. The core reads nothing
+//! else.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::core::diagnostic::Diagnostic;
+use crate::core::paths::{is_within, join, normalize_repo_path};
+
+/// The names kustomize looks for in a directory, in its order.
+pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The fields of a kustomization that include other kustomizations or manifests.
+pub const INCLUDING_FIELDS: [&str; 3] = ["resources", "bases", "components"];
+
+#[derive(Debug, Clone, Default)]
+pub struct Repository {
+    /// Every file of the repository (or of the commit), repository-relative.
+    files: BTreeSet<String>,
+    /// Every directory holding a file, and directories found empty when an entry named them.
+    dirs: BTreeSet<String>,
+    /// What reading a file gave: its text, or why it could not be read.
+    texts: BTreeMap<String, Result<String, Diagnostic>>,
+    /// The YAML documents of the kustomizations and manifests the cluster sources include.
+    documents: BTreeMap<String, Result<Vec<Value>, Diagnostic>>,
+}
+
+/// Where an entry of a kustomization's `resources`, `bases` or `components` leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryTarget {
+    /// A URL or a git reference: built by kustomize, not read by asm-migrate.
+    Remote,
+    /// A repository-relative path (which may not exist).
+    Path(String),
+    /// A path outside the repository.
+    OutsideRepository,
+}
+
+/// Resolves `entry`, written in the kustomization of directory `dir`.
+pub fn resolve_entry(dir: &str, entry: &str) -> EntryTarget {
+    if entry.contains("://") || entry.starts_with("github.com/") || entry.starts_with("git@") {
+        return EntryTarget::Remote;
+    }
+    match normalize_repo_path(&join(dir, entry)) {
+        Ok(path) => EntryTarget::Path(path),
+        Err(_) => EntryTarget::OutsideRepository,
+    }
+}
+
+/// The entries of a kustomization document's including fields, in kustomize's order.
+pub fn included_entries(document: &Value) -> impl Iterator<Item = &str> {
+    INCLUDING_FIELDS
+        .iter()
+        .filter_map(|field| document.get(*field).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// Whether a repository-relative path is a kustomization file.
+pub fn is_kustomization_file(path: &str) -> bool {
+    KUSTOMIZATION_FILES.iter().any(|name| path == *name || path.ends_with(&format!("/{name}")))
+}
+
+impl Repository {
+    /// A repository of `files` (repository-relative paths), nothing read yet.
+    pub fn listing(files: impl IntoIterator<Item = String>) -> Repository {
+        let files: BTreeSet<String> = files.into_iter().collect();
+        let mut dirs = BTreeSet::new();
+        for file in &files {
+            let mut path = file.as_str();
+            while let Some((dir, _)) = path.rsplit_once('/') {
+                if !dirs.insert(dir.to_owned()) {
+                    break;
+                }
+                path = dir;
+            }
+        }
+        Repository { files, dirs, ..Repository::default() }
+    }
+
+    /// Records a directory that holds no file (kustomize still sees it).
+    pub fn add_empty_dir(&mut self, dir: &str) {
+        self.dirs.insert(dir.to_owned());
+    }
+
+    /// Records what reading `path` gave.
+    pub fn add_text(&mut self, path: &str, text: Result<String, Diagnostic>) {
+        self.texts.insert(path.to_owned(), text);
+    }
+
+    /// Records the YAML documents parsed from `path`.
+    pub fn add_documents(&mut self, path: &str, documents: Result<Vec<Value>, Diagnostic>) {
+        self.documents.insert(path.to_owned(), documents);
+    }
+
+    pub fn has_text(&self, path: &str) -> bool {
+        self.texts.contains_key(path)
+    }
+
+    pub fn has_documents(&self, path: &str) -> bool {
+        self.documents.contains_key(path)
+    }
+
+    pub fn is_file(&self, path: &str) -> bool {
+        self.files.contains(path)
+    }
+
+    pub fn is_dir(&self, path: &str) -> bool {
+        path.is_empty() || self.dirs.contains(path)
+    }
+
+    /// The text of a file, `None` when the repository has no such file.
+    pub fn text(&self, path: &str) -> Result<Option<&str>, Diagnostic> {
+        match self.texts.get(path) {
+            Some(Ok(text)) => Ok(Some(text)),
+            Some(Err(problem)) => Err(problem.clone()),
+            None if self.is_file(path) => {
+                Err(Diagnostic::in_file(Path::new(path), "was not loaded: asm-migrate cannot use this file here"))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The YAML documents of an included kustomization or manifest, as parsed when the repository was loaded.
+    pub fn documents(&self, path: &str) -> Result<&[Value], Diagnostic> {
+        match self.documents.get(path) {
+            Some(Ok(documents)) => Ok(documents),
+            Some(Err(problem)) => Err(problem.clone()),
+            None => Err(Diagnostic::in_file(Path::new(path), "was not loaded: asm-migrate cannot use this file here")),
+        }
+    }
+
+    /// Every file under a directory (or the file itself), sorted.
+    pub fn files_under<'r>(&'r self, dir: &'r str) -> impl Iterator<Item = &'r String> + 'r {
+        let start = if dir.is_empty() { String::new() } else { dir.to_owned() };
+        self.files
+            .range(start..)
+            .take_while(move |file| dir.is_empty() || file.starts_with(dir))
+            .filter(move |file| dir.is_empty() || is_within(file, dir))
+    }
+
+    /// Every kustomization file of the repository.
+    pub fn kustomization_files(&self) -> impl Iterator<Item = &String> {
+        self.files.iter().filter(|file| is_kustomization_file(file))
+    }
+
+    /// The kustomization file of a directory, if it has one.
+    pub fn kustomization_in(&self, dir: &str) -> Option<String> {
+        KUSTOMIZATION_FILES.iter().map(|name| join(dir, name)).find(|path| self.is_file(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_knows_files_and_directories() {
+        let repository =
+            Repository::listing(["a/b/kustomization.yaml", "a/b/x.yaml", "a/bc.yaml", "c.yaml"].map(str::to_owned));
+        assert!(repository.is_dir("a") && repository.is_dir("a/b") && !repository.is_dir("a/bc.yaml"));
+        assert_eq!(repository.files_under("a/b").collect::<Vec<_>>(), ["a/b/kustomization.yaml", "a/b/x.yaml"]);
+        assert_eq!(repository.files_under("c.yaml").count(), 1);
+        assert_eq!(repository.files_under("").count(), 4);
+        assert_eq!(repository.kustomization_in("a/b").as_deref(), Some("a/b/kustomization.yaml"));
+        assert_eq!(resolve_entry("clusters/hz", "../../../apps"), EntryTarget::OutsideRepository);
+        assert_eq!(resolve_entry("clusters/hz", "../../infra/istio"), EntryTarget::Path("infra/istio".to_owned()));
+    }
+}

@@ -1,0 +1,330 @@
+//! What every step kind reads from the plan: its file, name, engine, output directory, ASM and Istio settings and
+//! clusters; and the checker each section of the plan is validated with.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::core::diagnostic::{Diagnostic, Pos};
+use crate::core::names::check_dns_label;
+use crate::core::paths::normalize_repo_path;
+
+pub const DEFAULT_ASM_API_VERSION: &str = "istio.alibabacloud.com/v1beta1";
+/// The vendor procedure needs Istio 1.10 or newer.
+const MINIMUM_ISTIO: (u32, u32) = (1, 10);
+
+/// A value from the plan with the position it was written at, for errors found later against the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    ArgoCd,
+    Flux,
+}
+
+impl Engine {
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Engine::ArgoCd => "Argo CD",
+            Engine::Flux => "Flux",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeshConfigKind {
+    IstioOperator,
+    HelmValues,
+    ConfigMap,
+}
+
+/// The plan file: its name as given (for messages) and its text (for positions).
+#[derive(Debug, Clone)]
+pub struct PlanSource {
+    pub file: PathBuf,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub source: PlanSource,
+    pub name: String,
+    pub engine: Engine,
+    /// Repository-relative directory the tool owns.
+    pub output: Located<String>,
+    pub asm: AsmSettings,
+    pub istio: IstioSettings,
+    pub clusters: Vec<Cluster>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AsmSettings {
+    pub api_version: String,
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IstioSettings {
+    pub version: (u32, u32, u32),
+    pub mesh_config_kind: MeshConfigKind,
+    pub mesh_config_path: Located<String>,
+    pub install_paths: Vec<Located<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub context: Option<String>,
+    pub network: String,
+    pub east_west_gateway: bool,
+    pub source: Located<String>,
+    /// The id ASM knows the cluster by (IstioGateway `spec.clusterIds`); defaults to `name`.
+    pub cluster_id: String,
+    /// Whether `apply` lists the component in the source kustomization (false: Argo CD or Flux includes it).
+    pub include_component: bool,
+}
+
+impl Settings {
+    /// An error at a position of the plan file.
+    pub fn error_at(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.source.file, &self.source.text, pos, message)
+    }
+
+    pub fn multi_network(&self) -> bool {
+        self.clusters.iter().map(|cluster| cluster.network.as_str()).collect::<BTreeSet<_>>().len() > 1
+    }
+
+    /// The directory of the component `apply` renders for a cluster.
+    pub fn component_dir(&self, cluster: &str) -> String {
+        crate::core::paths::join(&self.output.value, &format!("clusters/{cluster}"))
+    }
+
+    /// Istio's install paths, as written.
+    pub fn install_paths(&self) -> Vec<&str> {
+        self.istio.install_paths.iter().map(|path| path.value.as_str()).collect()
+    }
+}
+
+// ---- What the user wrote ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAsm {
+    api_version: Option<Spanned<String>>,
+    context: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawIstio {
+    version: Spanned<String>,
+    mesh_config: RawMeshConfig,
+    #[serde(default)]
+    install_paths: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeshConfig {
+    kind: Spanned<String>,
+    path: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawCluster {
+    name: Spanned<String>,
+    context: Option<String>,
+    network: Spanned<String>,
+    #[serde(default)]
+    east_west_gateway: bool,
+    source: Spanned<String>,
+    cluster_id: Option<Spanned<String>>,
+    include_component: Option<bool>,
+}
+
+/// The settings as written, before they are checked.
+pub struct RawSettings {
+    pub name: Spanned<String>,
+    pub engine: Spanned<String>,
+    pub output: Spanned<String>,
+    pub asm: RawAsm,
+    pub istio: RawIstio,
+    pub clusters: Vec<RawCluster>,
+}
+
+/// Collects every problem of the plan in one pass, so the user fixes them all at once.
+pub struct Checker<'a> {
+    file: &'a Path,
+    source: &'a str,
+    pub problems: Vec<Diagnostic>,
+}
+
+/// Where a value was written.
+pub fn pos<T>(spanned: &Spanned<T>) -> Pos {
+    Pos::of(&spanned.referenced)
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(file: &'a Path, source: &'a str) -> Checker<'a> {
+        Checker { file, source, problems: Vec::new() }
+    }
+
+    pub fn fail(&mut self, at: Pos, message: impl Into<String>) {
+        self.problems.push(Diagnostic::at(self.file, self.source, at, message));
+    }
+
+    pub fn dns_label(&mut self, value: &Spanned<String>, what: &str) {
+        if let Err(reason) = check_dns_label(&value.value) {
+            self.fail(pos(value), format!("{what} `{}` is not a DNS-1123 label: {reason}", value.value));
+        }
+    }
+
+    /// A name that must be a DNS-1123 label and unique among `seen`.
+    pub fn unique_name(&mut self, value: &Spanned<String>, what: &str, seen: &mut BTreeSet<String>) {
+        self.dns_label(value, &format!("{what} name"));
+        if !seen.insert(value.value.clone()) {
+            self.fail(pos(value), format!("duplicate {what} `{}`", value.value));
+        }
+    }
+
+    pub fn repo_path(&mut self, value: &Spanned<String>, what: &str) -> Located<String> {
+        let normalized = match normalize_repo_path(&value.value) {
+            Ok(path) => path,
+            Err(reason) => {
+                self.fail(pos(value), format!("{what} `{}` {reason}", value.value));
+                value.value.clone()
+            }
+        };
+        Located { value: normalized, pos: pos(value) }
+    }
+
+    pub fn settings(&mut self, raw: RawSettings) -> Settings {
+        self.dns_label(&raw.name, "plan name");
+        let engine = match raw.engine.value.as_str() {
+            "argocd" => Engine::ArgoCd,
+            "flux" => Engine::Flux,
+            other => {
+                self.fail(pos(&raw.engine), format!("unknown engine `{other}`: expected `argocd` or `flux`"));
+                Engine::ArgoCd
+            }
+        };
+        let output = self.repo_path(&raw.output, "output");
+        let asm = self.asm(raw.asm);
+        let istio = self.istio(raw.istio);
+        let clusters = self.clusters(raw.clusters);
+        Settings {
+            source: PlanSource { file: self.file.to_owned(), text: self.source.to_owned() },
+            name: raw.name.value,
+            engine,
+            output,
+            asm,
+            istio,
+            clusters,
+        }
+    }
+
+    fn asm(&mut self, raw: RawAsm) -> AsmSettings {
+        let api_version = match raw.api_version {
+            Some(version) => {
+                let valid = version
+                    .value
+                    .strip_prefix("istio.alibabacloud.com/")
+                    .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()));
+                if !valid {
+                    self.fail(
+                        pos(&version),
+                        format!(
+                            "asm.apiVersion `{}` is not a version of istio.alibabacloud.com (for example `{DEFAULT_ASM_API_VERSION}`)",
+                            version.value
+                        ),
+                    );
+                }
+                version.value
+            }
+            None => DEFAULT_ASM_API_VERSION.to_owned(),
+        };
+        AsmSettings { api_version, context: raw.context }
+    }
+
+    fn istio(&mut self, raw: RawIstio) -> IstioSettings {
+        let version = match parse_version(&raw.version.value) {
+            Some(version) if (version.0, version.1) >= MINIMUM_ISTIO => version,
+            Some(_) => {
+                self.fail(
+                    pos(&raw.version),
+                    format!(
+                        "Istio {} is older than 1.10, the oldest version ASM can migrate from: upgrade Istio first",
+                        raw.version.value
+                    ),
+                );
+                (0, 0, 0)
+            }
+            None => {
+                self.fail(
+                    pos(&raw.version),
+                    format!("`{}` is not an Istio version such as \"1.22.3\"", raw.version.value),
+                );
+                (0, 0, 0)
+            }
+        };
+        let mesh_config_kind = match raw.mesh_config.kind.value.as_str() {
+            "IstioOperator" => MeshConfigKind::IstioOperator,
+            "HelmValues" => MeshConfigKind::HelmValues,
+            "ConfigMap" => MeshConfigKind::ConfigMap,
+            other => {
+                self.fail(
+                    pos(&raw.mesh_config.kind),
+                    format!("unknown meshConfig kind `{other}`: expected IstioOperator, HelmValues or ConfigMap"),
+                );
+                MeshConfigKind::IstioOperator
+            }
+        };
+        let mesh_config_path = self.repo_path(&raw.mesh_config.path, "meshConfig.path");
+        let install_paths = raw.install_paths.iter().map(|path| self.repo_path(path, "installPaths entry")).collect();
+        IstioSettings { version, mesh_config_kind, mesh_config_path, install_paths }
+    }
+
+    fn clusters(&mut self, raw: Vec<RawCluster>) -> Vec<Cluster> {
+        if raw.is_empty() {
+            self.fail(Pos::new(1, 1), "the plan names no cluster: spec.clusters needs at least one");
+        }
+        let mut seen = BTreeSet::new();
+        let mut clusters = Vec::new();
+        for cluster in raw {
+            self.unique_name(&cluster.name, "cluster", &mut seen);
+            if cluster.network.value.trim().is_empty() {
+                self.fail(pos(&cluster.network), "network must not be empty");
+            }
+            let source = self.repo_path(&cluster.source, "source");
+            let cluster_id = cluster.cluster_id.map(|id| id.value).unwrap_or_else(|| cluster.name.value.clone());
+            clusters.push(Cluster {
+                name: cluster.name.value,
+                context: cluster.context,
+                network: cluster.network.value,
+                east_west_gateway: cluster.east_west_gateway,
+                source,
+                cluster_id,
+                include_component: cluster.include_component.unwrap_or(true),
+            });
+        }
+        clusters
+    }
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = text.trim_start_matches('v').splitn(3, '.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = match parts.next() {
+        Some(patch) => patch.split(['-', '+']).next()?.parse().ok()?,
+        None => 0,
+    };
+    Some((major, minor, patch))
+}

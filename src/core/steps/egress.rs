@@ -1,0 +1,519 @@
+//! `egress/<name>/<weight>`: the share of a VirtualService's mesh route sent to ASM's egress gateway, with that
+//! gateway (an IstioGateway of the ASM control plane) and its Gateway in the cluster. The plan's `spec.egress`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use serde_saphyr::Spanned;
+
+use crate::core::component::{AsmGateway, Rendering};
+use crate::core::desired::Desired;
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::core::inventory::{ClusterInventory, Object};
+use crate::core::names::check_dns_label;
+use crate::core::settings::{pos, Checker, Located};
+use crate::core::step_id::{Phase, StepId};
+use crate::core::steps::{PlannedGateway, StepContext, StepKind};
+
+/// An egress entry as written in the plan.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawEgress {
+    name: Spanned<String>,
+    virtual_service: Spanned<String>,
+    asm_gateway: Spanned<String>,
+    weights: Spanned<Vec<Spanned<i64>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Egress {
+    pub name: String,
+    pub virtual_service_namespace: String,
+    pub virtual_service_name: String,
+    pub virtual_service_pos: Pos,
+    pub asm_gateway: Located<String>,
+    pub weights: Vec<u32>,
+}
+
+/// The plan's egress entries: the egress step kind.
+#[derive(Debug, Clone, Default)]
+pub struct EgressRoutes(pub Vec<Egress>);
+
+impl EgressRoutes {
+    pub const KIND: &'static str = "egress";
+
+    pub fn read(raw: Vec<RawEgress>, check: &mut Checker<'_>) -> EgressRoutes {
+        let mut seen = BTreeSet::new();
+        let entries = raw
+            .into_iter()
+            .map(|entry| {
+                check.unique_name(&entry.name, "egress", &mut seen);
+                check.dns_label(&entry.asm_gateway, "asmGateway");
+                let (namespace, name) = match entry.virtual_service.value.split_once('/') {
+                    Some((namespace, name))
+                        if !name.contains('/') && check_dns_label(namespace).is_ok() && !name.is_empty() =>
+                    {
+                        (namespace.to_owned(), name.to_owned())
+                    }
+                    _ => {
+                        check.fail(
+                            pos(&entry.virtual_service),
+                            format!("virtualService `{}` must be written namespace/name", entry.virtual_service.value),
+                        );
+                        (String::new(), String::new())
+                    }
+                };
+                Egress {
+                    name: entry.name.value,
+                    virtual_service_namespace: namespace,
+                    virtual_service_name: name,
+                    virtual_service_pos: pos(&entry.virtual_service),
+                    asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
+                    weights: weights(&entry.weights, check),
+                }
+            })
+            .collect();
+        EgressRoutes(entries)
+    }
+
+    /// The entry and weight of one of the kind's steps (`egress/<name>/<weight>`).
+    fn step(&self, step: &StepId) -> Option<(&Egress, u32)> {
+        let (name, weight) = step.instance()?.split_once('/')?;
+        let entry = self.0.iter().find(|entry| entry.name == name)?;
+        Some((entry, weight.parse().ok()?))
+    }
+}
+
+fn weights(raw: &Spanned<Vec<Spanned<i64>>>, check: &mut Checker<'_>) -> Vec<u32> {
+    if raw.value.is_empty() {
+        check.fail(pos(raw), "weights must not be empty: list the percentages sent to ASM, ending at 100");
+        return Vec::new();
+    }
+    let mut previous = 0;
+    for weight in &raw.value {
+        if !(1..=100).contains(&weight.value) {
+            check.fail(pos(weight), format!("weight {} is outside 1..100", weight.value));
+        } else if weight.value <= previous {
+            check.fail(
+                pos(weight),
+                format!(
+                    "weight {} is not greater than {previous}, the weight before it: weights must be strictly increasing",
+                    weight.value
+                ),
+            );
+        }
+        previous = previous.max(weight.value);
+    }
+    let last = raw.value.last().map(|weight| weight.value).unwrap_or_default();
+    // A last weight outside 1..100 has been reported already.
+    if last != 100 && (1..=100).contains(&last) {
+        let at = raw.value.last().map(pos).unwrap_or_else(|| pos(raw));
+        check.fail(at, format!("the last weight is {last}: it must be 100, so that all egress traffic ends on ASM"));
+    }
+    raw.value.iter().map(|weight| weight.value.clamp(0, 100) as u32).collect()
+}
+
+impl StepKind for EgressRoutes {
+    fn name(&self) -> &'static str {
+        EgressRoutes::KIND
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Migrating
+    }
+
+    fn switches_phase(&self) -> bool {
+        false
+    }
+
+    fn steps(&self) -> Vec<StepId> {
+        self.0
+            .iter()
+            .flat_map(|entry| {
+                entry
+                    .weights
+                    .iter()
+                    .map(|weight| StepId::of_instance(EgressRoutes::KIND, &format!("{}/{weight}", entry.name)))
+            })
+            .collect()
+    }
+
+    /// The weights of one egress move forward, in increasing order.
+    fn order_problem(&self, step: &StepId, before: &[StepId]) -> Option<String> {
+        let (entry, weight) = self.step(step)?;
+        let higher = before.iter().find(|earlier| {
+            earlier.kind() == EgressRoutes::KIND
+                && self.step(earlier).is_some_and(|(other, w)| other.name == entry.name && w > weight)
+        })?;
+        Some(format!(
+            "step `{step}` comes after `{higher}`: the weights of one egress move forward, in increasing order"
+        ))
+    }
+
+    fn asm_gateways(&self) -> Vec<PlannedGateway> {
+        self.0
+            .iter()
+            .map(|entry| PlannedGateway {
+                name: entry.asm_gateway.value.clone(),
+                pos: entry.asm_gateway.pos,
+                owner: format!("egress `{}`", entry.name),
+                exclusive: false,
+                gateway_type: "egress",
+            })
+            .collect()
+    }
+
+    /// Each VirtualService exists, routes mesh traffic through one Istio egress gateway the source defines.
+    fn check(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        for entry in &self.0 {
+            let mut found = false;
+            for cluster in context.inventory.clusters.values() {
+                let Some(virtual_service) = virtual_service(entry, cluster) else { continue };
+                found = true;
+                let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
+                if let Err(reason) = route_through_asm(&spec, &entry.asm_gateway.value, 1, false) {
+                    problems.push(virtual_service.error(reason));
+                }
+                if let Err(problem) = istio_egress_gateway(cluster, virtual_service) {
+                    problems.push(problem);
+                }
+            }
+            if !found {
+                problems.push(context.settings.error_at(
+                    entry.virtual_service_pos,
+                    format!(
+                        "egress `{}`: no cluster source defines VirtualService {}/{}",
+                        entry.name, entry.virtual_service_namespace, entry.virtual_service_name
+                    ),
+                ));
+            }
+        }
+        problems
+    }
+
+    fn add_to_desired(&self, step: &StepId, _context: &StepContext<'_>, desired: &mut Desired) {
+        if let Some((entry, weight)) = self.step(step) {
+            desired.egress_weights.insert(entry.name.clone(), weight);
+        }
+    }
+
+    fn render(
+        &self,
+        context: &StepContext<'_>,
+        desired: &Desired,
+        rendering: &mut Rendering<'_>,
+    ) -> Result<(), Diagnostics> {
+        self.render_asm_gateways(context, desired, rendering)?;
+        for cluster in &context.settings.clusters {
+            let Some(inventory) = context.inventory.clusters.get(&cluster.name) else { continue };
+            self.render_cluster(context, inventory, &cluster.name, desired, rendering)?;
+        }
+        Ok(())
+    }
+}
+
+impl EgressRoutes {
+    /// ASM's egress gateways, once their first weight is taken, on every cluster whose source routes through them.
+    fn render_asm_gateways(
+        &self,
+        context: &StepContext<'_>,
+        desired: &Desired,
+        rendering: &mut Rendering<'_>,
+    ) -> Result<(), Diagnostics> {
+        for entry in self.0.iter().filter(|entry| desired.egress_weights.contains_key(&entry.name)) {
+            let name = &entry.asm_gateway.value;
+            let sharing: Vec<&str> =
+                self.0.iter().filter(|e| &e.asm_gateway.value == name).map(|e| e.name.as_str()).collect();
+            let gateway = rendering.asm_gateways.entry(name.clone()).or_insert_with(|| AsmGateway {
+                name: name.clone(),
+                gateway_type: "egress",
+                purpose: String::new(),
+                cluster_ids: BTreeSet::new(),
+                ports: Vec::new(),
+            });
+            gateway.purpose = format!(" (egress {})", sharing.join(", "));
+            for cluster in &context.settings.clusters {
+                let Some(inventory) = context.inventory.clusters.get(&cluster.name) else { continue };
+                let Some(virtual_service) = virtual_service(entry, inventory) else { continue };
+                gateway.cluster_ids.insert(cluster.cluster_id.clone());
+                let istio_gateway = istio_egress_gateway(inventory, virtual_service)?;
+                for (number, name) in servers(istio_gateway).filter_map(server_port) {
+                    if !gateway.ports.iter().any(|port| port["port"] == json!(number)) {
+                        let name = name.map(str::to_owned).unwrap_or_else(|| format!("port-{number}"));
+                        gateway.ports.push(json!({"name": name, "port": number, "targetPort": number}));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// In one cluster: each VirtualService's route split (a patch), and a Gateway selecting ASM's egress pods per
+    /// namespace and ASM gateway, with the servers of the Istio Gateways it stands beside.
+    fn render_cluster(
+        &self,
+        context: &StepContext<'_>,
+        inventory: &ClusterInventory,
+        cluster: &str,
+        desired: &Desired,
+        rendering: &mut Rendering<'_>,
+    ) -> Result<(), Diagnostics> {
+        let mut gateways: BTreeMap<(String, String), (Value, Vec<Value>, String)> = BTreeMap::new();
+        for entry in &self.0 {
+            let Some(weight) = desired.egress_weights.get(&entry.name) else { continue };
+            let Some(virtual_service) = virtual_service(entry, inventory) else { continue };
+            let istio_gateway = istio_egress_gateway(inventory, virtual_service)?;
+            let namespace = entry.virtual_service_namespace.clone();
+            let (_, servers_so_far, _) = gateways
+                .entry((namespace.clone(), entry.asm_gateway.value.clone()))
+                .or_insert_with(|| (json!(istio_gateway.api_version), Vec::new(), istio_gateway.name.clone()));
+            for server in servers(istio_gateway) {
+                if !servers_so_far.contains(server) {
+                    servers_so_far.push(server.clone());
+                }
+            }
+            let text = route_patch(entry, virtual_service, *weight, desired.finished, rendering)?;
+            rendering.component(cluster).patch(&format!("egress-{}-virtualservice-patch.yaml", entry.name), text);
+        }
+        for ((namespace, name), (api_version, servers, istio_gateway)) in gateways {
+            let egress: Vec<&str> = self
+                .0
+                .iter()
+                .filter(|e| e.asm_gateway.value == name && e.virtual_service_namespace == namespace)
+                .map(|e| e.name.as_str())
+                .collect();
+            let text = rendering.template(
+                "cluster/egress-gateway.yaml.j2",
+                context! {
+                    plan => context.settings.name, egress => egress.join(", "), istio_gateway, api_version, name,
+                    namespace, servers,
+                },
+            )?;
+            rendering.component(cluster).resource(&format!("{name}-{namespace}-gateway.yaml"), text);
+        }
+        Ok(())
+    }
+}
+
+/// The patch of a VirtualService that splits its mesh route (or, at `finished`, sends it all to ASM).
+fn route_patch(
+    entry: &Egress,
+    virtual_service: &Object,
+    weight: u32,
+    finished: bool,
+    rendering: &Rendering<'_>,
+) -> Result<String, Diagnostics> {
+    let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
+    let asm_gateway = &entry.asm_gateway.value;
+    let routed =
+        route_through_asm(&spec, asm_gateway, weight, finished).map_err(|reason| virtual_service.error(reason))?;
+    let summary = if finished {
+        format!("all mesh traffic to ASM's egress gateway {asm_gateway}, Istio's out of the routes")
+    } else {
+        format!("{weight}% of mesh traffic to ASM's egress gateway {asm_gateway}, {}% to Istio's", 100 - weight)
+    };
+    rendering.template(
+        "cluster/virtualservice-patch.yaml.j2",
+        context! {
+            egress => entry.name, summary, api_version => virtual_service.api_version,
+            name => virtual_service.name, namespace => entry.virtual_service_namespace, spec => routed,
+        },
+    )
+}
+
+fn virtual_service<'i>(entry: &Egress, inventory: &'i ClusterInventory) -> Option<&'i Object> {
+    inventory.istio_object("VirtualService", &entry.virtual_service_namespace, &entry.virtual_service_name)
+}
+
+fn servers(gateway: &Object) -> impl Iterator<Item = &Value> {
+    gateway.value.pointer("/spec/servers").and_then(Value::as_array).into_iter().flatten()
+}
+
+/// A Gateway server's port number and name, when it has a number.
+fn server_port(server: &Value) -> Option<(u64, Option<&str>)> {
+    let number = server.pointer("/port/number").and_then(Value::as_u64)?;
+    Some((number, server.pointer("/port/name").and_then(Value::as_str)))
+}
+
+/// The Istio Gateway a VirtualService routes egress traffic through (its non-`mesh` gateway).
+pub fn istio_egress_gateway<'i>(
+    inventory: &'i ClusterInventory,
+    virtual_service: &Object,
+) -> Result<&'i Object, Diagnostic> {
+    let namespace = virtual_service.namespace.clone().unwrap_or_default();
+    let reference = virtual_service
+        .value
+        .pointer("/spec/gateways")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find(|gateway| *gateway != "mesh");
+    let in_its_file = |message: String| Diagnostic::in_file(Path::new(&virtual_service.file), message);
+    let Some(reference) = reference else {
+        return Err(in_its_file(format!(
+            "{} routes through no egress gateway: its `gateways` list only `mesh`",
+            virtual_service.describe()
+        )));
+    };
+    let (gateway_namespace, name) = reference.split_once('/').unwrap_or((namespace.as_str(), reference));
+    inventory.istio_object("Gateway", gateway_namespace, name).ok_or_else(|| {
+        in_its_file(format!(
+            "{} names gateway `{reference}`, which the cluster source does not define",
+            virtual_service.describe()
+        ))
+    })
+}
+
+/// Why a VirtualService does not have the shape the egress steps edit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("its `gateways` do not include `mesh`, so no route sends mesh traffic to an egress gateway")]
+    NoMesh,
+    #[error("its `gateways` name no egress gateway besides `mesh`")]
+    NoEgressGateway,
+    #[error("its mesh route {protocol}[{index}] must send to exactly one destination (Istio's egress gateway); it has {count}")]
+    MeshRouteDestinations { protocol: &'static str, index: usize, count: usize },
+    #[error("no route matches `gateways: [mesh]`")]
+    NoMeshRoute,
+}
+
+/// The VirtualService's `gateways` and routes with ASM's egress gateway added: the mesh route split
+/// `100-weight` : `weight`, ASM's Gateway beside Istio's wherever routes match on it. `finished` takes Istio's
+/// egress gateway out altogether.
+pub fn route_through_asm(spec: &Value, asm_gateway: &str, weight: u32, finished: bool) -> Result<Value, RouteError> {
+    let asm_host = format!("{asm_gateway}.istio-system.svc.cluster.local");
+    let gateways: Vec<&str> =
+        spec.get("gateways").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    if !gateways.contains(&"mesh") {
+        return Err(RouteError::NoMesh);
+    }
+    let istio_gateways: Vec<&str> =
+        gateways.iter().copied().filter(|gateway| *gateway != "mesh" && *gateway != asm_gateway).collect();
+    if istio_gateways.is_empty() {
+        return Err(RouteError::NoEgressGateway);
+    }
+    let swap = |list: &[&str]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for gateway in list {
+            if istio_gateways.contains(gateway) {
+                if !finished {
+                    out.push((*gateway).to_owned());
+                }
+                if !out.iter().any(|g| g == asm_gateway) {
+                    out.push(asm_gateway.to_owned());
+                }
+            } else if *gateway != asm_gateway || !out.iter().any(|g| g == asm_gateway) {
+                out.push((*gateway).to_owned());
+            }
+        }
+        out
+    };
+    let mut result = serde_json::Map::new();
+    result.insert("gateways".to_owned(), json!(swap(&gateways)));
+    let mut mesh_routes = 0;
+    for protocol in ["http", "tls", "tcp"] {
+        let Some(routes) = spec.get(protocol).and_then(Value::as_array) else { continue };
+        let mut new_routes = Vec::new();
+        for (index, route) in routes.iter().enumerate() {
+            let mut route = route.clone();
+            let mut is_mesh = false;
+            for rule in route.get_mut("match").and_then(Value::as_array_mut).into_iter().flatten() {
+                let Some(list) = rule.get("gateways").and_then(Value::as_array) else { continue };
+                let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+                is_mesh |= names.contains(&"mesh");
+                rule["gateways"] = json!(swap(&names));
+            }
+            if is_mesh {
+                mesh_routes += 1;
+                route["route"] = json!(split_mesh_route(&route, &asm_host, weight, finished, protocol, index)?);
+            }
+            new_routes.push(route);
+        }
+        result.insert(protocol.to_owned(), json!(new_routes));
+    }
+    if mesh_routes == 0 {
+        return Err(RouteError::NoMeshRoute);
+    }
+    Ok(Value::Object(result))
+}
+
+/// The destinations of a mesh route: Istio's egress gateway at `100-weight` and ASM's at `weight`, or ASM's alone.
+fn split_mesh_route(
+    route: &Value,
+    asm_host: &str,
+    weight: u32,
+    finished: bool,
+    protocol: &'static str,
+    index: usize,
+) -> Result<Vec<Value>, RouteError> {
+    let destinations = route.get("route").and_then(Value::as_array).cloned().unwrap_or_default();
+    let istio = destinations.iter().find(|d| d.pointer("/destination/host").and_then(Value::as_str) != Some(asm_host));
+    let Some(istio) = istio.filter(|_| destinations.len() == 1) else {
+        return Err(RouteError::MeshRouteDestinations { protocol, index, count: destinations.len() });
+    };
+    let mut asm = json!({"destination": {"host": asm_host}});
+    if let Some(port) = istio.pointer("/destination/port") {
+        asm["destination"]["port"] = port.clone();
+    }
+    if finished {
+        return Ok(vec![asm]);
+    }
+    let mut istio = istio.clone();
+    istio["weight"] = json!(100 - weight);
+    asm["weight"] = json!(weight);
+    Ok(vec![istio, asm])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cnn() -> Value {
+        json!({
+            "hosts": ["edition.cnn.com"],
+            "gateways": ["istio-egressgateway", "mesh"],
+            "http": [
+                {"match": [{"gateways": ["mesh"], "port": 80}],
+                 "route": [{"destination": {"host": "istio-egressgateway.istio-system.svc.cluster.local", "subset": "cnn", "port": {"number": 80}}, "weight": 100}]},
+                {"match": [{"gateways": ["istio-egressgateway"], "port": 80}],
+                 "route": [{"destination": {"host": "edition.cnn.com", "port": {"number": 80}}, "weight": 100}]}
+            ]
+        })
+    }
+
+    #[test]
+    fn splits_the_mesh_route_and_adds_the_asm_gateway_where_istios_is_matched() {
+        let spec = route_through_asm(&cnn(), "asm-egressgateway", 10, false).unwrap();
+        assert_eq!(spec["gateways"], json!(["istio-egressgateway", "asm-egressgateway", "mesh"]));
+        assert_eq!(spec["http"][0]["route"][0]["weight"], json!(90));
+        assert_eq!(spec["http"][0]["route"][0]["destination"]["subset"], json!("cnn"));
+        assert_eq!(
+            spec["http"][0]["route"][1],
+            json!({"destination": {"host": "asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}, "weight": 10})
+        );
+        assert_eq!(spec["http"][1]["match"][0]["gateways"], json!(["istio-egressgateway", "asm-egressgateway"]));
+    }
+
+    #[test]
+    fn finished_leaves_only_asm() {
+        let spec = route_through_asm(&cnn(), "asm-egressgateway", 100, true).unwrap();
+        assert_eq!(spec["gateways"], json!(["asm-egressgateway", "mesh"]));
+        assert_eq!(spec["http"][0]["route"].as_array().unwrap().len(), 1);
+        assert_eq!(spec["http"][1]["match"][0]["gateways"], json!(["asm-egressgateway"]));
+    }
+
+    #[test]
+    fn a_mesh_route_already_split_is_an_error() {
+        let mut spec = cnn();
+        spec["http"][0]["route"].as_array_mut().unwrap().push(json!({"destination": {"host": "x"}}));
+        assert_eq!(
+            route_through_asm(&spec, "asm-egressgateway", 1, false).unwrap_err(),
+            RouteError::MeshRouteDestinations { protocol: "http", index: 0, count: 2 }
+        );
+    }
+}

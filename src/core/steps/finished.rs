@@ -1,0 +1,128 @@
+//! `finished`: the switch to Finished, Istio's install paths removed (and out of every kustomization that lists
+//! them), Istio's egress gateway out of every route; gated on no Istio proxy left and a confirmation.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::core::component::Rendering;
+use crate::core::desired::Desired;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::gate::{confirmation, pods, Gate};
+use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
+use crate::core::repository::INCLUDING_FIELDS;
+use crate::core::settings::Settings;
+use crate::core::step_id::{Phase, StepId};
+use crate::core::steps::{GateContext, StepContext, StepKind};
+use crate::core::yaml_edit::remove_list_items;
+
+pub struct Finished;
+
+impl StepKind for Finished {
+    fn name(&self) -> &'static str {
+        "finished"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Finished
+    }
+
+    fn switches_phase(&self) -> bool {
+        true
+    }
+
+    fn uninstalls_istio(&self) -> bool {
+        true
+    }
+
+    fn steps(&self) -> Vec<StepId> {
+        vec![StepId::of_kind(self.name())]
+    }
+
+    /// Istio's install paths must exist until they are removed.
+    fn check(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
+        if context.uninstalled {
+            return Vec::new();
+        }
+        let settings = context.settings;
+        settings
+            .istio
+            .install_paths
+            .iter()
+            .filter(|path| context.repository.files_under(&path.value).next().is_none())
+            .map(|path| settings.error_at(path.pos, format!("install path `{}` does not exist", path.value)))
+            .collect()
+    }
+
+    fn add_to_desired(&self, _step: &StepId, _context: &StepContext<'_>, desired: &mut Desired) {
+        desired.finished = true;
+    }
+
+    fn render(
+        &self,
+        context: &StepContext<'_>,
+        desired: &Desired,
+        rendering: &mut Rendering<'_>,
+    ) -> Result<(), Diagnostics> {
+        if !desired.finished {
+            return Ok(());
+        }
+        let install_paths = context.settings.install_paths();
+        for dir in &install_paths {
+            rendering.removals.extend(context.repository.files_under(dir).cloned());
+        }
+        remove_install_references(context, &install_paths, rendering)
+    }
+
+    fn gates(&self, step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
+        let left: Vec<String> = pods(context.observation)
+            .filter(|(_, pod)| pod.istio_proxy && !pod.on_asm)
+            .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
+            .collect();
+        vec![
+            Gate::unless_found("no Istio proxy left", &left, "pod(s) still run Istio's proxy"),
+            confirmation(
+                step,
+                context.state,
+                "no traffic goes through Istio's east-west, ingress or egress gateways any more, and every Istio API object is imported into ASM",
+            ),
+        ]
+    }
+
+    fn notes(&self, _step: &StepId, settings: &Settings) -> Vec<String> {
+        let (major, minor, patch) = settings.istio.version;
+        vec![format!(
+            "Istio installed with istioctl rather than these manifests? run istioctl {major}.{minor}.{patch}'s \
+             `istioctl uninstall --purge`"
+        )]
+    }
+}
+
+/// Every kustomization in the repository stops listing Istio's install paths, so that each one still builds:
+/// cluster sources, and others such as Flux's infrastructure kustomizations.
+fn remove_install_references(
+    context: &StepContext<'_>,
+    install_paths: &[&str],
+    rendering: &mut Rendering<'_>,
+) -> Result<(), Diagnostics> {
+    let output = &context.settings.output.value;
+    let kustomizations: BTreeSet<&String> = context
+        .repository
+        .kustomization_files()
+        .filter(|file| !is_within(file, output) && !install_paths.iter().any(|dir| is_within(file, dir)))
+        .collect();
+    for file in kustomizations {
+        let dir = parent(file);
+        let text = rendering.current_text(file)?.unwrap_or_default();
+        let edited = remove_list_items(&text, &INCLUDING_FIELDS, |entry| {
+            let target = normalize_repo_path_lossy(&join(dir, entry));
+            install_paths.iter().any(|install| is_within(&target, install))
+        })
+        .map_err(|reason| {
+            Diagnostic::in_file(Path::new(file), format!("cannot drop Istio's install paths: {reason}"))
+        })?;
+        if let Some(edited) = edited {
+            rendering.writes.insert(file.clone(), edited);
+        }
+    }
+    Ok(())
+}

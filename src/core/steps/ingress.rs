@@ -1,0 +1,165 @@
+//! `ingress/<name>`: ASM's ingress gateway, created beside Istio's until traffic has moved; gated on a
+//! confirmation that it did. The plan's `spec.ingress`.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::core::component::{AsmGateway, Rendering};
+use crate::core::desired::Desired;
+use crate::core::diagnostic::Diagnostics;
+use crate::core::gate::{confirmation, Gate};
+use crate::core::settings::{pos, Checker, Located};
+use crate::core::step_id::{Phase, StepId};
+use crate::core::steps::{GateContext, PlannedGateway, StepContext, StepKind};
+
+/// An ingress entry as written in the plan.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawIngress {
+    name: Spanned<String>,
+    asm_gateway: Spanned<String>,
+    ports: Spanned<Vec<RawPort>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPort {
+    name: Spanned<String>,
+    port: Spanned<i64>,
+    target_port: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ingress {
+    pub name: String,
+    pub asm_gateway: Located<String>,
+    pub ports: Vec<GatewayPort>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayPort {
+    pub name: String,
+    pub port: u32,
+    pub target_port: u32,
+}
+
+/// The plan's ingress entries: the ingress step kind.
+#[derive(Debug, Clone, Default)]
+pub struct Ingresses(pub Vec<Ingress>);
+
+impl Ingresses {
+    pub const KIND: &'static str = "ingress";
+
+    pub fn read(raw: Vec<RawIngress>, check: &mut Checker<'_>) -> Ingresses {
+        let mut seen = BTreeSet::new();
+        let entries = raw
+            .into_iter()
+            .map(|entry| {
+                check.unique_name(&entry.name, "ingress", &mut seen);
+                check.dns_label(&entry.asm_gateway, "asmGateway");
+                if entry.ports.value.is_empty() {
+                    check.fail(pos(&entry.ports), "ports must list at least one port");
+                }
+                let ports = entry
+                    .ports
+                    .value
+                    .into_iter()
+                    .map(|port| {
+                        let number = port_number(&port.port, check);
+                        let target =
+                            port.target_port.as_ref().map(|target| port_number(target, check)).unwrap_or(number);
+                        GatewayPort { name: port.name.value, port: number, target_port: target }
+                    })
+                    .collect();
+                Ingress {
+                    name: entry.name.value,
+                    asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
+                    ports,
+                }
+            })
+            .collect();
+        Ingresses(entries)
+    }
+}
+
+fn port_number(raw: &Spanned<i64>, check: &mut Checker<'_>) -> u32 {
+    if !(1..=65535).contains(&raw.value) {
+        check.fail(pos(raw), format!("port {} is outside 1..65535", raw.value));
+    }
+    raw.value.clamp(0, 65535) as u32
+}
+
+impl StepKind for Ingresses {
+    fn name(&self) -> &'static str {
+        Ingresses::KIND
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Migrating
+    }
+
+    fn switches_phase(&self) -> bool {
+        false
+    }
+
+    fn steps(&self) -> Vec<StepId> {
+        self.0.iter().map(|entry| StepId::of_instance(Ingresses::KIND, &entry.name)).collect()
+    }
+
+    fn asm_gateways(&self) -> Vec<PlannedGateway> {
+        self.0
+            .iter()
+            .map(|entry| PlannedGateway {
+                name: entry.asm_gateway.value.clone(),
+                pos: entry.asm_gateway.pos,
+                owner: format!("ingress `{}`", entry.name),
+                exclusive: true,
+                gateway_type: "ingress",
+            })
+            .collect()
+    }
+
+    fn add_to_desired(&self, step: &StepId, _context: &StepContext<'_>, desired: &mut Desired) {
+        if let Some(name) = step.instance() {
+            desired.ingress.insert(name.to_owned());
+        }
+    }
+
+    /// ASM's ingress gateways whose step is taken, on every cluster.
+    fn render(
+        &self,
+        context: &StepContext<'_>,
+        desired: &Desired,
+        rendering: &mut Rendering<'_>,
+    ) -> Result<(), Diagnostics> {
+        for entry in self.0.iter().filter(|entry| desired.ingress.contains(&entry.name)) {
+            rendering.asm_gateways.insert(
+                entry.asm_gateway.value.clone(),
+                AsmGateway {
+                    name: entry.asm_gateway.value.clone(),
+                    gateway_type: "ingress",
+                    purpose: format!(" (ingress {})", entry.name),
+                    cluster_ids: context.settings.clusters.iter().map(|cluster| cluster.cluster_id.clone()).collect(),
+                    ports: entry
+                        .ports
+                        .iter()
+                        .map(|port| serde_json::to_value(port).expect("ports serialize"))
+                        .collect(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn gates(&self, step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
+        let name = step.instance().unwrap_or_default();
+        vec![confirmation(
+            step,
+            context.state,
+            &format!("traffic of ingress {name} moved to ASM's ingress gateway (DNS or load-balancer weights)"),
+        )]
+    }
+}

@@ -1,0 +1,31 @@
+//! `init`: the ASMMigrateFromIstio resource at Init, and istio-system given back to Istio's injector for east-west gateways.
+
+use crate::core::desired::Desired;
+use crate::core::step_id::{Phase, StepId};
+use crate::core::steps::{StepContext, StepKind};
+
+pub struct Init;
+
+impl StepKind for Init {
+    fn name(&self) -> &'static str {
+        "init"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Init
+    }
+
+    fn switches_phase(&self) -> bool {
+        true
+    }
+
+    fn steps(&self) -> Vec<StepId> {
+        vec![StepId::of_kind(self.name())]
+    }
+
+    fn add_to_desired(&self, _step: &StepId, context: &StepContext<'_>, desired: &mut Desired) {
+        // East-west gateway pods in istio-system must be re-injected through the webhook, which ASM's
+        // `istio-injection: disable` label on the namespace would prevent.
+        desired.release_istio_system = context.settings.clusters.iter().any(|cluster| cluster.east_west_gateway);
+    }
+}

@@ -1,0 +1,50 @@
+//! `migrating`: the switch to Migrating, after which workloads, egress and ingress move to ASM; with several
+//! networks, a confirmation that ASM's cross-cluster gateway and network names are in place.
+
+use crate::core::desired::Desired;
+use crate::core::gate::{confirmation, Gate};
+use crate::core::settings::Settings;
+use crate::core::step_id::{Phase, StepId};
+use crate::core::steps::{GateContext, StepContext, StepKind};
+
+pub struct Migrating;
+
+impl StepKind for Migrating {
+    fn name(&self) -> &'static str {
+        "migrating"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Migrating
+    }
+
+    fn switches_phase(&self) -> bool {
+        true
+    }
+
+    fn steps(&self) -> Vec<StepId> {
+        vec![StepId::of_kind(self.name())]
+    }
+
+    fn add_to_desired(&self, _step: &StepId, _context: &StepContext<'_>, _desired: &mut Desired) {}
+
+    fn gates(&self, step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
+        if !context.settings.multi_network() {
+            return Vec::new();
+        }
+        vec![confirmation(
+            step,
+            context.state,
+            "ASM's cross-cluster gateway is deployed and each cluster has its Istio network name in ASM",
+        )]
+    }
+
+    fn notes(&self, _step: &StepId, settings: &Settings) -> Vec<String> {
+        if !settings.multi_network() {
+            return Vec::new();
+        }
+        vec!["several networks: configure ASM's cross-cluster gateway and give each cluster its Istio network name \
+              in ASM before any wave"
+            .to_owned()]
+    }
+}

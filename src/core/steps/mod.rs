@@ -1,0 +1,125 @@
+//! The step kinds: what each kind of step reads from the plan, checks against the repository, adds to the
+//! desired state, renders, gates and says. Each kind is one file; `plan::Plan::kinds` lists them in order.
+
+pub mod egress;
+pub mod finished;
+pub mod ingress;
+pub mod init;
+pub mod migrating;
+pub mod setup;
+pub mod wave;
+
+use crate::core::component::Rendering;
+use crate::core::desired::Desired;
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::core::gate::Gate;
+use crate::core::inventory::Inventory;
+use crate::core::observe::Observation;
+use crate::core::repository::Repository;
+use crate::core::settings::Settings;
+use crate::core::state::State;
+use crate::core::step_id::{Phase, StepId};
+
+/// A kind of step of the migration.
+pub trait StepKind {
+    /// The first segment of the kind's step ids: `wave` in `wave/canary`.
+    fn name(&self) -> &'static str;
+
+    /// How the order rules name the kind's steps: `waves`.
+    fn plural(&self) -> &'static str {
+        self.name()
+    }
+
+    /// The phase ASM is in once one of the kind's steps is taken.
+    fn phase(&self) -> Phase;
+
+    /// Whether the kind's step switches ASM into its phase (and so comes before the other steps of the phase).
+    fn switches_phase(&self) -> bool;
+
+    /// Whether the kind's step removes Istio's install paths: from it on, they are neither checked nor followed.
+    fn uninstalls_istio(&self) -> bool {
+        false
+    }
+
+    /// The kind's steps, in their default order.
+    fn steps(&self) -> Vec<StepId>;
+
+    /// Why `step` may not come after the steps `before` in an explicit order (besides the phase order).
+    fn order_problem(&self, _step: &StepId, _before: &[StepId]) -> Option<String> {
+        None
+    }
+
+    /// The ASM gateways the kind creates, to check their names against each other and against Istio's.
+    fn asm_gateways(&self) -> Vec<PlannedGateway> {
+        Vec::new()
+    }
+
+    /// Problems of the plan's section against the repository, located in the plan or in the file at fault.
+    fn check(&self, _context: &StepContext<'_>) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+
+    /// What taking `step` (one of the kind's) adds to the desired state.
+    fn add_to_desired(&self, step: &StepId, context: &StepContext<'_>, desired: &mut Desired);
+
+    /// What the kind renders for the desired state after some step: the kind's part of the whole picture, which
+    /// may include steps of the kind not taken yet (nothing of theirs) or steps rolled back.
+    fn render(
+        &self,
+        _context: &StepContext<'_>,
+        _desired: &Desired,
+        _rendering: &mut Rendering<'_>,
+    ) -> Result<(), Diagnostics> {
+        Ok(())
+    }
+
+    /// The gates of `step` besides ASM having switched, over what was observed.
+    fn gates(&self, _step: &StepId, _context: &GateContext<'_>) -> Vec<Gate> {
+        Vec::new()
+    }
+
+    /// What the operator must do by hand around `step`, in words.
+    fn notes(&self, _step: &StepId, _settings: &Settings) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// An ASM gateway a kind creates, as the plan names it.
+pub struct PlannedGateway {
+    pub name: String,
+    pub pos: Pos,
+    /// The plan entry that creates it: `ingress `public``.
+    pub owner: String,
+    /// Whether the gateway serves only this entry (an ingress) or may be shared by several (egress).
+    pub exclusive: bool,
+    pub gateway_type: &'static str,
+}
+
+/// Everything a kind computes from: the plan's settings and the repository as loaded for the step.
+pub struct StepContext<'a> {
+    pub settings: &'a Settings,
+    pub repository: &'a Repository,
+    /// The cluster sources as they build at the step (without Istio's install paths at `finished`).
+    pub inventory: &'a Inventory,
+    /// Whether Istio's install paths are gone at the step (`finished`): they are no longer checked or read.
+    pub uninstalled: bool,
+    pub state: &'a State,
+    /// The restart stamp to use when the state has none yet.
+    pub fresh_stamp: &'a str,
+    /// Istio's mesh config with PROXY_CONFIG_XDS_AGENT set, computed once: `None` when it is set already.
+    pub mesh_config: &'a Result<Option<String>, Diagnostic>,
+}
+
+/// What the gates of a step look at.
+pub struct GateContext<'a> {
+    pub settings: &'a Settings,
+    pub state: &'a State,
+    /// The desired state after the step.
+    pub desired: &'a Desired,
+    pub observation: &'a Observation,
+}
+
+/// The kind's position in the order rules: phases in order, and within a phase the step switching into it first.
+pub fn rank(kind: &dyn StepKind) -> u8 {
+    (kind.phase() as u8) * 2 + u8::from(!kind.switches_phase())
+}

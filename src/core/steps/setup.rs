@@ -1,0 +1,183 @@
+//! `setup`: SetupIstioForMigrate, PROXY_CONFIG_XDS_AGENT in Istio's mesh config, and a restart of every
+//! Istio-injected workload; gated on every Istio proxy carrying the variable.
+
+use std::collections::BTreeSet;
+
+use minijinja::context;
+use serde_json::{json, Value};
+
+use crate::core::component::Rendering;
+use crate::core::desired::Desired;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::gate::{pods, Gate};
+use crate::core::inventory::ClusterInventory;
+use crate::core::paths::is_within;
+use crate::core::step_id::{Phase, StepId};
+use crate::core::steps::{GateContext, StepContext, StepKind};
+use crate::core::workload::{WorkloadKind, WorkloadRef};
+
+pub struct Setup;
+
+impl StepKind for Setup {
+    fn name(&self) -> &'static str {
+        "setup"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::SetupIstioForMigrate
+    }
+
+    fn switches_phase(&self) -> bool {
+        true
+    }
+
+    fn steps(&self) -> Vec<StepId> {
+        vec![StepId::of_kind(self.name())]
+    }
+
+    /// The mesh config must be editable, from the first step on: `setup` will need it.
+    fn check(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
+        match context.mesh_config {
+            Err(problem) if !context.uninstalled => vec![problem.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn add_to_desired(&self, _step: &StepId, context: &StepContext<'_>, desired: &mut Desired) {
+        desired.xds_agent = true;
+        // The stamp is written once into state.yaml: re-rendering must not restart anything again.
+        let stamp = context.state.restarted_at.as_deref().unwrap_or(context.fresh_stamp);
+        desired.restarted_at = Some(stamp.to_owned());
+        for (cluster, inventory) in &context.inventory.clusters {
+            let injected = inventory.workloads.iter().filter(|w| w.injected).map(|w| w.workload.clone());
+            desired.restarts.entry(cluster.clone()).or_default().extend(injected);
+        }
+    }
+
+    fn render(
+        &self,
+        context: &StepContext<'_>,
+        desired: &Desired,
+        rendering: &mut Rendering<'_>,
+    ) -> Result<(), Diagnostics> {
+        let settings = context.settings;
+        let mesh_path = &settings.istio.mesh_config_path.value;
+        let mesh_removed = desired.finished && settings.install_paths().iter().any(|dir| is_within(mesh_path, dir));
+        if desired.xds_agent && !mesh_removed {
+            if let Some(edited) = context.mesh_config.clone()? {
+                rendering.writes.insert(mesh_path.clone(), edited);
+            }
+        }
+        let Some(stamp) = &desired.restarted_at else { return Ok(()) };
+        for cluster in &settings.clusters {
+            let (Some(inventory), Some(workloads)) =
+                (context.inventory.clusters.get(&cluster.name), desired.restarts.get(&cluster.name))
+            else {
+                continue;
+            };
+            render_restarts(stamp, workloads, inventory, &cluster.name, rendering)?;
+        }
+        Ok(())
+    }
+
+    fn gates(&self, _step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
+        let missing: Vec<String> = pods(context.observation)
+            .filter(|(_, pod)| pod.istio_proxy && !pod.on_asm && !pod.xds_agent)
+            .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
+            .collect();
+        let mut gates = vec![Gate::unless_found(
+            "proxies carry PROXY_CONFIG_XDS_AGENT",
+            &missing,
+            "Istio-injected pod(s) without PROXY_CONFIG_XDS_AGENT=true (not restarted yet?)",
+        )];
+        if context.desired.release_istio_system {
+            gates.push(istio_system_injectable(context));
+        }
+        gates
+    }
+}
+
+/// The restart stamp on a cluster's Istio-injected workloads: kinds whose every workload restarts take
+/// kustomize's annotation transformer (nearly free); the rest take replacements from a local-config ConfigMap.
+fn render_restarts(
+    stamp: &str,
+    workloads: &BTreeSet<WorkloadRef>,
+    inventory: &ClusterInventory,
+    cluster: &str,
+    rendering: &mut Rendering<'_>,
+) -> Result<(), Diagnostics> {
+    let whole = inventory.kinds_wholly_in(workloads);
+    if !whole.is_empty() {
+        let kinds: Vec<&str> = whole.iter().map(|kind| kind.name()).collect();
+        let text = rendering
+            .template("cluster/restart-transformer.yaml.j2", context! { restarted_at => stamp, kinds => kinds })?;
+        rendering.component(cluster).transformer("restart-transformer.yaml", text);
+    }
+    let rest: BTreeSet<WorkloadRef> = workloads.iter().filter(|w| !whole.contains(&w.kind)).cloned().collect();
+    if !rest.is_empty() {
+        let text = rendering.template("cluster/restart-values.yaml.j2", context! { restarted_at => stamp })?;
+        let component = rendering.component(cluster);
+        component.resource("restart-values.yaml", text);
+        component.restart_targets = replacement_targets(&rest, inventory);
+    }
+    Ok(())
+}
+
+/// Replacement targets for the restart stamp. A target selects workloads by kind (and namespace) and rejects by
+/// name those that must not restart; kustomize then sets the annotation in place, without the merge that makes a
+/// patch per workload cost about as much as building the workload. kustomize compares every target with every
+/// resource and every match with every reject, so for each kind the cheaper of two shapes is chosen: one target
+/// for the kind, or one per namespace.
+fn replacement_targets(workloads: &BTreeSet<WorkloadRef>, inventory: &ClusterInventory) -> Vec<Value> {
+    let resources = inventory.object_count.max(1);
+    let mut targets = Vec::new();
+    for kind in WorkloadKind::ALL {
+        let of_kind: Vec<&WorkloadRef> = inventory.of_kind(kind).collect();
+        let restarted: Vec<&&WorkloadRef> = of_kind.iter().filter(|w| workloads.contains(**w)).collect();
+        if restarted.is_empty() {
+            continue;
+        }
+        let rejected: Vec<&&WorkloadRef> = of_kind.iter().filter(|w| !workloads.contains(**w)).collect();
+        let namespaces: BTreeSet<&str> = restarted.iter().map(|w| w.namespace.as_str()).collect();
+        let per_namespace: Vec<(&str, Vec<&str>, usize)> = namespaces
+            .iter()
+            .map(|namespace| {
+                let reject: Vec<&str> =
+                    rejected.iter().filter(|w| w.namespace == *namespace).map(|w| w.name.as_str()).collect();
+                let matched = of_kind.iter().filter(|w| w.namespace == *namespace).count();
+                (*namespace, reject, matched)
+            })
+            .collect();
+        let one_target_cost = resources + of_kind.len() * rejected.len();
+        let per_namespace_cost: usize =
+            per_namespace.iter().map(|(_, reject, matched)| resources + matched * reject.len()).sum();
+        if one_target_cost < per_namespace_cost {
+            let reject: Vec<Value> =
+                rejected.iter().map(|w| json!({"namespace": w.namespace, "name": w.name})).collect();
+            targets.push(json!({"kind": kind.name(), "reject": reject}));
+        } else {
+            for (namespace, reject, _) in per_namespace {
+                let reject: Vec<Value> = reject.iter().map(|name| json!({"name": name})).collect();
+                targets.push(json!({"kind": kind.name(), "namespace": namespace, "reject": reject}));
+            }
+        }
+    }
+    targets
+}
+
+/// No istio-system still carries ASM's `istio-injection` label, so the east-west gateway is injected again (Argo CD
+/// replaces the namespace at `init`; Flux takes the label over at `init` and drops it at `setup`).
+fn istio_system_injectable(context: &GateContext<'_>) -> Gate {
+    let labelled: Vec<String> = context
+        .observation
+        .clusters
+        .iter()
+        .filter_map(|(cluster, observed)| {
+            let value = observed.istio_system_labels.get("istio-injection")?;
+            Some(format!("{cluster} (istio-injection: {value})"))
+        })
+        .collect();
+    Gate::unless_found_with("istio-system injectable", &labelled, |names| {
+        format!("istio-system still carries istio-injection in {names}: has the GitOps engine synced the namespace?")
+    })
+}

@@ -1,0 +1,328 @@
+//! `wave/<name>`: the wave's workloads get the pod-template label that puts them on the ASM proxy; gated on their
+//! pods running ASM's proxy, ready, and their rollouts complete. The plan's `spec.waves`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use serde_saphyr::Spanned;
+
+use crate::core::component::Rendering;
+use crate::core::desired::Desired;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::gate::Gate;
+use crate::core::inventory::ClusterInventory;
+use crate::core::settings::{pos, Checker, Located};
+use crate::core::step_id::{Phase, StepId};
+use crate::core::steps::{GateContext, StepContext, StepKind};
+use crate::core::workload::{WorkloadKind, WorkloadRef};
+
+const ISTIO_SYSTEM: &str = "istio-system";
+
+/// A wave as written in the plan.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWave {
+    name: Spanned<String>,
+    clusters: Option<Vec<Spanned<String>>>,
+    workloads: Option<Vec<Spanned<String>>>,
+    namespaces: Option<Vec<Spanned<String>>>,
+    all: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Wave {
+    pub name: String,
+    /// Clusters the wave applies to; every cluster when the plan says nothing.
+    pub clusters: Vec<String>,
+    pub selection: WaveSelection,
+}
+
+#[derive(Debug, Clone)]
+pub enum WaveSelection {
+    Workloads(Vec<Located<WorkloadRef>>),
+    Namespaces(Vec<Located<String>>),
+    All,
+}
+
+/// The plan's waves, in order: the wave step kind.
+#[derive(Debug, Clone, Default)]
+pub struct Waves(pub Vec<Wave>);
+
+impl Waves {
+    pub const KIND: &'static str = "wave";
+
+    pub fn read(raw: Vec<RawWave>, cluster_names: &[String], check: &mut Checker<'_>) -> Waves {
+        let mut seen = BTreeSet::new();
+        let waves = raw
+            .into_iter()
+            .map(|wave| {
+                check.unique_name(&wave.name, "wave", &mut seen);
+                let clusters = wave_clusters(&wave, cluster_names, check);
+                let selection = selection(wave.workloads, wave.namespaces, wave.all.as_ref(), &wave.name, check);
+                Wave { name: wave.name.value, clusters, selection }
+            })
+            .collect();
+        Waves(waves)
+    }
+
+    fn wave(&self, step: &StepId) -> Option<&Wave> {
+        self.0.iter().find(|wave| Some(wave.name.as_str()) == step.instance())
+    }
+}
+
+fn wave_clusters(wave: &RawWave, cluster_names: &[String], check: &mut Checker<'_>) -> Vec<String> {
+    let Some(names) = &wave.clusters else { return cluster_names.to_vec() };
+    for name in names.iter().filter(|name| !cluster_names.contains(&name.value)) {
+        check.fail(
+            pos(name),
+            format!("wave `{}` names cluster `{}`, which the plan does not define", wave.name.value, name.value),
+        );
+    }
+    names.iter().map(|name| name.value.clone()).collect()
+}
+
+fn selection(
+    workloads: Option<Vec<Spanned<String>>>,
+    namespaces: Option<Vec<Spanned<String>>>,
+    all: Option<&Spanned<bool>>,
+    name: &Spanned<String>,
+    check: &mut Checker<'_>,
+) -> WaveSelection {
+    let all = all.is_some_and(|all| all.value);
+    if [workloads.is_some(), namespaces.is_some(), all].iter().filter(|given| **given).count() != 1 {
+        check.fail(
+            pos(name),
+            format!(
+                "wave `{}` must select its workloads with exactly one of `workloads`, `namespaces` or `all: true`",
+                name.value
+            ),
+        );
+    }
+    if let Some(workloads) = workloads {
+        let mut refs = Vec::new();
+        for workload in workloads {
+            match WorkloadRef::parse(&workload.value) {
+                Ok(value) => refs.push(Located { value, pos: pos(&workload) }),
+                Err(reason) => check.fail(pos(&workload), format!("workload `{}` {reason}", workload.value)),
+            }
+        }
+        WaveSelection::Workloads(refs)
+    } else if let Some(namespaces) = namespaces {
+        for namespace in &namespaces {
+            check.dns_label(namespace, "namespace");
+        }
+        WaveSelection::Namespaces(
+            namespaces.iter().map(|ns| Located { value: ns.value.clone(), pos: pos(ns) }).collect(),
+        )
+    } else {
+        WaveSelection::All
+    }
+}
+
+impl StepKind for Waves {
+    fn name(&self) -> &'static str {
+        Waves::KIND
+    }
+
+    fn plural(&self) -> &'static str {
+        "waves"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Migrating
+    }
+
+    fn switches_phase(&self) -> bool {
+        false
+    }
+
+    fn steps(&self) -> Vec<StepId> {
+        self.0.iter().map(|wave| StepId::of_instance(Waves::KIND, &wave.name)).collect()
+    }
+
+    /// What a wave names must exist in its clusters' sources, Istio-injected.
+    fn check(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
+        self.0.iter().flat_map(|wave| check_wave(wave, context)).collect()
+    }
+
+    fn add_to_desired(&self, step: &StepId, context: &StepContext<'_>, desired: &mut Desired) {
+        let Some(wave) = self.wave(step) else { return };
+        for cluster in &wave.clusters {
+            let Some(inventory) = context.inventory.clusters.get(cluster) else { continue };
+            desired.asm_proxy.entry(cluster.clone()).or_default().extend(selected(wave, inventory));
+        }
+    }
+
+    fn render(
+        &self,
+        context: &StepContext<'_>,
+        desired: &Desired,
+        rendering: &mut Rendering<'_>,
+    ) -> Result<(), Diagnostics> {
+        for cluster in &context.settings.clusters {
+            let Some(inventory) = context.inventory.clusters.get(&cluster.name) else { continue };
+            let Some(workloads) = desired.asm_proxy.get(&cluster.name).filter(|moved| !moved.is_empty()) else {
+                continue;
+            };
+            render_asm_proxy(workloads, inventory, &cluster.name, rendering)?;
+        }
+        Ok(())
+    }
+
+    fn gates(&self, _step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
+        let (off_asm, rollouts) = moved_workloads_not_ready(context);
+        vec![
+            Gate::unless_found(
+                "pods on the ASM proxy",
+                &off_asm,
+                "pod(s) of moved workloads not on the ASM proxy and ready",
+            ),
+            Gate::unless_found("rollouts complete", &rollouts, "rollout(s) not complete"),
+        ]
+    }
+}
+
+/// The Istio-injected workloads of a cluster that `wave` moves. Istio's own gateways in istio-system stay Istio's
+/// until `finished` removes them.
+fn selected<'i>(wave: &'i Wave, inventory: &'i ClusterInventory) -> impl Iterator<Item = WorkloadRef> + 'i {
+    inventory
+        .workloads
+        .iter()
+        .filter(|w| w.injected && w.workload.namespace != ISTIO_SYSTEM)
+        .filter(move |w| match &wave.selection {
+            WaveSelection::Workloads(refs) => refs.iter().any(|wanted| wanted.value == w.workload),
+            WaveSelection::Namespaces(namespaces) => namespaces.iter().any(|ns| ns.value == w.workload.namespace),
+            WaveSelection::All => true,
+        })
+        .map(|w| w.workload.clone())
+}
+
+fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
+    let settings = context.settings;
+    let in_wave = || wave.clusters.iter().filter_map(|cluster| context.inventory.clusters.get(cluster));
+    let mut problems = Vec::new();
+    match &wave.selection {
+        WaveSelection::Workloads(refs) => {
+            for workload in refs {
+                let found: Vec<bool> =
+                    in_wave().filter_map(|c| c.workload(&workload.value)).map(|w| w.injected).collect();
+                if found.is_empty() {
+                    problems.push(settings.error_at(
+                        workload.pos,
+                        format!("wave `{}`: no cluster source of the wave defines {}", wave.name, workload.value),
+                    ));
+                } else if !found.contains(&true) {
+                    problems.push(settings.error_at(
+                        workload.pos,
+                        format!(
+                            "wave `{}`: {} is not Istio-injected, so there is nothing to move to ASM",
+                            wave.name, workload.value
+                        ),
+                    ));
+                }
+            }
+        }
+        WaveSelection::Namespaces(namespaces) => {
+            for namespace in namespaces {
+                let known = in_wave().any(|cluster| {
+                    cluster.namespaces.contains_key(&namespace.value)
+                        || cluster.workloads.iter().any(|w| w.workload.namespace == namespace.value)
+                });
+                if !known {
+                    problems.push(settings.error_at(
+                        namespace.pos,
+                        format!(
+                            "wave `{}`: no cluster source of the wave has namespace `{}`",
+                            wave.name, namespace.value
+                        ),
+                    ));
+                }
+            }
+        }
+        WaveSelection::All => {}
+    }
+    problems
+}
+
+/// The ASM label on a cluster's moved workloads: kinds moved whole take kustomize's label transformer (nearly
+/// free); the rest a JSON patch per kind and namespace.
+fn render_asm_proxy(
+    workloads: &BTreeSet<WorkloadRef>,
+    inventory: &ClusterInventory,
+    cluster: &str,
+    rendering: &mut Rendering<'_>,
+) -> Result<(), Diagnostics> {
+    let whole = inventory.kinds_wholly_in(workloads);
+    if !whole.is_empty() {
+        let kinds: Vec<&str> = whole.iter().map(|kind| kind.name()).collect();
+        let text = rendering.template("cluster/asm-proxy-transformer.yaml.j2", context! { kinds => kinds })?;
+        rendering.component(cluster).transformer("asm-proxy-transformer.yaml", text);
+    }
+    let rest: BTreeSet<WorkloadRef> = workloads.iter().filter(|w| !whole.contains(&w.kind)).cloned().collect();
+    if !rest.is_empty() {
+        let text = rendering.template("cluster/asm-proxy-patch.yaml.j2", context! {})?;
+        let component = rendering.component(cluster);
+        component.files.insert("asm-proxy-patch.yaml".to_owned(), text);
+        component.patches.extend(grouped_targets("asm-proxy-patch.yaml", &rest, inventory));
+    }
+    Ok(())
+}
+
+/// Patch entries for workloads: for each kind, one entry for the namespaces whose workloads of that kind all move
+/// (no name to match), and one per other namespace naming its workloads (kustomize anchors both regexes). Every
+/// entry makes kustomize look at every resource, so the fewer the better, whatever the number of workloads.
+fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadRef>, inventory: &ClusterInventory) -> Vec<Value> {
+    let mut groups: BTreeMap<(WorkloadKind, &str), Vec<String>> = BTreeMap::new();
+    for workload in workloads {
+        groups.entry((workload.kind, workload.namespace.as_str())).or_default().push(workload.name.replace('.', "\\."));
+    }
+    let mut whole: BTreeMap<WorkloadKind, Vec<&str>> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for ((kind, namespace), names) in groups {
+        let whole_group = inventory.of_kind(kind).filter(|w| w.namespace == namespace).all(|w| workloads.contains(w));
+        if whole_group {
+            whole.entry(kind).or_default().push(namespace);
+        } else {
+            entries.push(
+                json!({"path": path, "target": {"kind": kind.name(), "namespace": namespace, "name": names.join("|")}}),
+            );
+        }
+    }
+    let mut targets: Vec<Value> = whole
+        .into_iter()
+        .map(|(kind, namespaces)| json!({"path": path, "target": {"kind": kind.name(), "namespace": namespaces.join("|")}}))
+        .collect();
+    targets.extend(entries);
+    targets
+}
+
+/// Pods of the workloads moved so far that are not on the ASM proxy and ready, and their incomplete rollouts.
+fn moved_workloads_not_ready(context: &GateContext<'_>) -> (Vec<String>, Vec<String>) {
+    let mut off_asm = Vec::new();
+    let mut rollouts = Vec::new();
+    for (cluster, moved) in &context.desired.asm_proxy {
+        let Some(observed) = context.observation.clusters.get(cluster) else { continue };
+        for pod in &observed.pods {
+            if pod.workload.as_ref().is_some_and(|workload| moved.contains(workload)) && !(pod.on_asm && pod.ready) {
+                let why = if pod.on_asm { "not ready" } else { "not on the ASM proxy" };
+                off_asm.push(format!("{cluster}: {} ({why})", pod.display()));
+            }
+        }
+        let observed_workloads: BTreeSet<_> = observed.rollouts.iter().map(|rollout| &rollout.workload).collect();
+        for workload in moved {
+            match observed.rollouts.iter().find(|rollout| &rollout.workload == workload) {
+                Some(rollout) if !rollout.complete() => rollouts.push(format!(
+                    "{cluster}: {}/{} ({} of {} updated, {} ready)",
+                    workload.namespace, workload.name, rollout.updated, rollout.desired, rollout.ready
+                )),
+                None if !observed_workloads.is_empty() => {
+                    rollouts.push(format!("{cluster}: {}/{} (not found)", workload.namespace, workload.name))
+                }
+                _ => {}
+            }
+        }
+    }
+    (off_asm, rollouts)
+}

@@ -1,0 +1,69 @@
+//! The minijinja templates the manifests are rendered from: embedded in the binary, each replaceable by a text
+//! the adapters read from the user's template directory before rendering starts.
+
+use std::collections::BTreeMap;
+
+use include_dir::{include_dir, Dir};
+use minijinja::{Environment, UndefinedBehavior, Value as TemplateValue};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+pub struct Templates {
+    environment: Environment<'static>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {detail}")]
+pub struct TemplateError {
+    pub name: String,
+    pub detail: String,
+}
+
+impl Templates {
+    /// The built-in templates, each replaced by the text `overrides` holds under its name.
+    pub fn new(overrides: BTreeMap<String, String>) -> Templates {
+        let mut environment = Environment::new();
+        environment.set_undefined_behavior(UndefinedBehavior::Strict);
+        environment.set_keep_trailing_newline(true);
+        environment.add_filter("to_yaml", to_yaml);
+        environment.set_loader(move |name| {
+            Ok(overrides
+                .get(name)
+                .cloned()
+                .or_else(|| EMBEDDED.get_file(name).and_then(|file| file.contents_utf8()).map(str::to_owned)))
+        });
+        Templates { environment }
+    }
+
+    /// The names of the built-in templates (`asm/kustomization.yaml.j2`, ...).
+    pub fn embedded_names() -> Vec<String> {
+        let mut names = Vec::new();
+        let mut pending = vec![&EMBEDDED];
+        while let Some(dir) = pending.pop() {
+            for entry in dir.entries() {
+                match entry {
+                    include_dir::DirEntry::Dir(sub) => pending.push(sub),
+                    include_dir::DirEntry::File(file) => names.push(file.path().to_string_lossy().replace('\\', "/")),
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    pub fn render(&self, name: &str, context: TemplateValue) -> Result<String, TemplateError> {
+        let failure = |error: minijinja::Error| TemplateError { name: name.to_owned(), detail: error.to_string() };
+        let template = self.environment.get_template(name).map_err(failure)?;
+        template.render(context).map_err(failure)
+    }
+}
+
+/// `{{ value | to_yaml(4) }}`: a structured value as block YAML, every line indented by that many spaces.
+fn to_yaml(value: TemplateValue, indent: usize) -> Result<String, minijinja::Error> {
+    let json = serde_json::to_value(&value)
+        .map_err(|error| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, error.to_string()))?;
+    let text = serde_saphyr::to_string(&json)
+        .map_err(|error| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, error.to_string()))?;
+    let pad = " ".repeat(indent);
+    Ok(text.lines().map(|line| format!("{pad}{line}")).collect::<Vec<_>>().join("\n"))
+}

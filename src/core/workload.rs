@@ -1,0 +1,96 @@
+//! Workloads as the migration addresses them: `[Kind/]namespace/name` of a Deployment, StatefulSet or DaemonSet.
+
+use std::fmt;
+
+use crate::core::names::{check_dns_label, DnsLabelError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 3] = [WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<WorkloadKind> {
+        WorkloadKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+/// A workload: in the plan, in the repository, in a cluster's pods and rollouts alike.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct WorkloadRef {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Why `[Kind/]namespace/name` as written does not name a workload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkloadRefError {
+    #[error("has kind `{0}`: expected Deployment, StatefulSet or DaemonSet")]
+    Kind(String),
+    #[error("must be written [Kind/]namespace/name")]
+    Shape,
+    #[error("has namespace `{namespace}` that is not a DNS-1123 label: {reason}")]
+    Namespace { namespace: String, reason: DnsLabelError },
+    #[error("has an empty name")]
+    EmptyName,
+}
+
+impl WorkloadRef {
+    pub fn new(kind: WorkloadKind, namespace: &str, name: &str) -> WorkloadRef {
+        WorkloadRef { kind, namespace: namespace.to_owned(), name: name.to_owned() }
+    }
+
+    /// Parses `[Kind/]namespace/name`; the kind defaults to Deployment.
+    pub fn parse(text: &str) -> Result<WorkloadRef, WorkloadRefError> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let (kind, namespace, name) = match parts.as_slice() {
+            [namespace, name] => (WorkloadKind::Deployment, *namespace, *name),
+            [kind, namespace, name] => match WorkloadKind::parse(kind) {
+                Some(kind) => (kind, *namespace, *name),
+                None => return Err(WorkloadRefError::Kind((*kind).to_owned())),
+            },
+            _ => return Err(WorkloadRefError::Shape),
+        };
+        check_dns_label(namespace)
+            .map_err(|reason| WorkloadRefError::Namespace { namespace: namespace.to_owned(), reason })?;
+        if name.is_empty() {
+            return Err(WorkloadRefError::EmptyName);
+        }
+        Ok(WorkloadRef::new(kind, namespace, name))
+    }
+}
+
+impl fmt::Display for WorkloadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.kind.name(), self.namespace, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_defaults_to_deployment() {
+        assert_eq!(WorkloadRef::parse("payments/api").unwrap().to_string(), "Deployment/payments/api");
+        assert_eq!(WorkloadRef::parse("StatefulSet/payments/ledger").unwrap().kind, WorkloadKind::StatefulSet);
+        assert_eq!(
+            WorkloadRef::parse("Pod/a/b").unwrap_err().to_string(),
+            "has kind `Pod`: expected Deployment, StatefulSet or DaemonSet"
+        );
+        assert_eq!(WorkloadRef::parse("a").unwrap_err(), WorkloadRefError::Shape);
+    }
+}

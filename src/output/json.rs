@@ -1,0 +1,76 @@
+//! What tools read: a step's changes and effects, the steps, and the gates, as JSON.
+
+use serde_json::{json, Value};
+use similar::{ChangeTag, TextDiff};
+
+use crate::core::change::FileChange;
+use crate::core::effects::StepEffects;
+use crate::output::unified::CONTEXT;
+
+/// The changes and effects as data: each file with its change kind and hunks.
+pub fn diff(effects: &StepEffects, changes: &[FileChange]) -> Value {
+    let files: Vec<Value> = changes
+        .iter()
+        .map(|change| {
+            let old = change.before.as_deref().unwrap_or("");
+            let new = change.after.as_deref().unwrap_or("");
+            let diff = TextDiff::from_lines(old, new);
+            let hunks: Vec<Value> = diff
+                .grouped_ops(CONTEXT)
+                .iter()
+                .map(|group| {
+                    let (first, last) = (&group[0], &group[group.len() - 1]);
+                    let old_range = first.old_range().start..last.old_range().end;
+                    let new_range = first.new_range().start..last.new_range().end;
+                    let lines: Vec<String> = group
+                        .iter()
+                        .flat_map(|op| diff.iter_changes(op))
+                        .map(|line| {
+                            let sign = match line.tag() {
+                                ChangeTag::Equal => ' ',
+                                ChangeTag::Insert => '+',
+                                ChangeTag::Delete => '-',
+                            };
+                            format!("{sign}{}", line.value().trim_end_matches('\n'))
+                        })
+                        .collect();
+                    json!({
+                        "oldStart": old_range.start + 1, "oldLines": old_range.len(),
+                        "newStart": new_range.start + 1, "newLines": new_range.len(),
+                        "lines": lines,
+                    })
+                })
+                .collect();
+            json!({"path": change.path, "change": change.kind().verb(), "hunks": hunks})
+        })
+        .collect();
+    json!({"effects": effects, "files": files})
+}
+
+/// The steps in order, each with its phase and whether it is current and applied.
+pub fn steps(plan: &crate::core::plan::Plan, current: Option<&crate::core::step_id::StepId>) -> Value {
+    let current_index = current.and_then(|step| plan.step_index(step));
+    let list: Vec<Value> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| {
+            json!({
+                "index": index + 1, "id": step.as_str(), "phase": plan.phase_of(step).name(),
+                "current": Some(index) == current_index, "applied": current_index.is_some_and(|c| index <= c),
+            })
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// The current step's gates and what ASM shows.
+pub fn status(report: &crate::core::gate::GateReport) -> Value {
+    json!({
+        "plan": report.plan,
+        "step": report.step.as_ref().map(|(step, _, _)| step.as_str()),
+        "asm": report.asm,
+        "gates": report.gates,
+        "ready": report.all_met(),
+    })
+}

@@ -1,0 +1,49 @@
+//! Tables for people: the plan's steps, and the current step's gates.
+
+use std::fmt::Write;
+
+use crate::core::gate::{GateOutcome, GateReport};
+use crate::core::plan::Plan;
+use crate::core::step_id::StepId;
+
+/// The steps in order, the current one marked with `*`.
+pub fn steps(plan: &Plan, current: Option<&StepId>) -> String {
+    let width = plan.steps.iter().map(|step| step.as_str().len()).max().unwrap_or(4).max(4);
+    let mut table = format!("   #  {:width$}  PHASE\n", "STEP");
+    for (index, step) in plan.steps.iter().enumerate() {
+        let marker = if Some(step) == current { "*" } else { " " };
+        let _ = writeln!(table, "{marker} {:>2}  {:width$}  {}", index + 1, step.as_str(), plan.phase_of(step).name());
+    }
+    table
+}
+
+/// The current step, what ASM shows, and each gate with its outcome and reason.
+pub fn status(report: &GateReport) -> String {
+    let Some((step, index, total)) = &report.step else {
+        return format!("plan {}: no step applied yet; the first is `init` (asm-migrate advance)\n", report.plan);
+    };
+    let mut table = format!("plan {}: step {step} ({index}/{total})\n", report.plan);
+    if let Some(asm) = &report.asm {
+        let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".to_owned());
+        let _ = writeln!(
+            table,
+            "ASM: desiredState {}, state {}, retryCounter {}/{}{}",
+            asm.desired_state.as_deref().unwrap_or("-"),
+            asm.state.as_deref().unwrap_or("-"),
+            number(asm.retry_counter),
+            number(asm.status_retry_counter),
+            asm.message.as_deref().map(|message| format!(", message \"{message}\"")).unwrap_or_default()
+        );
+    }
+    let width = report.gates.iter().map(|gate| gate.name.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(table, "{:width$}  OUTCOME", "GATE");
+    for gate in &report.gates {
+        let (outcome, reason) = match &gate.outcome {
+            GateOutcome::Met => ("met", String::new()),
+            GateOutcome::Unmet(reason) => ("unmet", format!("  {reason}")),
+            GateOutcome::NeedsConfirmation(reason) => ("confirm", format!("  {reason}")),
+        };
+        let _ = writeln!(table, "{:width$}  {outcome}{reason}", gate.name);
+    }
+    table
+}
