@@ -316,3 +316,15 @@ impl RepoFiles for GitTree {
         files
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libgit2s_message_is_said_once() {
+        let error = GitError::from(git2::Error::from_str("failed to write object"));
+        assert_eq!(format!("{:#}", anyhow::Error::from(error)), "git: failed to write object");
+        assert_eq!(GitError::BadBranchName("a..b".to_owned()).to_string(), "`a..b` is not a valid branch name");
+    }
+}

@@ -29,12 +29,17 @@ impl RepoLock {
     /// Takes the lock in `git_dir`, waiting a little if another process holds it. A lock left by a process of this
     /// host that no longer runs is taken over.
     pub fn acquire(git_dir: &Path, command: &str) -> Result<RepoLock, LockError> {
-        let path = git_dir.join(LOCK_FILE);
         let wait = std::env::var("ASM_MIGRATE_LOCK_WAIT")
             .ok()
             .and_then(|seconds| seconds.parse::<f64>().ok())
             .map(Duration::from_secs_f64)
             .unwrap_or(DEFAULT_WAIT);
+        RepoLock::acquire_within(git_dir, command, wait)
+    }
+
+    /// Takes the lock, waiting at most `wait` for another holder.
+    fn acquire_within(git_dir: &Path, command: &str, wait: Duration) -> Result<RepoLock, LockError> {
+        let path = git_dir.join(LOCK_FILE);
         let started = Instant::now();
         let holder = format!("pid {} on {}, {}", std::process::id(), hostname(), command);
         loop {
@@ -83,4 +88,36 @@ fn is_stale(holder: &str) -> bool {
     };
     let host = host.trim_end_matches(',');
     host == hostname() && Path::new("/proc/self").exists() && !Path::new("/proc").join(pid).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_that_cannot_be_created_names_its_file_and_the_cause_once() {
+        let error = LockError::Io {
+            path: "/repo/.git/asm-migrate.lock".to_owned(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(error)),
+            "cannot create the lock file /repo/.git/asm-migrate.lock: disk full"
+        );
+    }
+
+    #[test]
+    fn a_held_lock_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(LOCK_FILE), "pid 1 on elsewhere, asm-migrate apply\n").unwrap();
+        let error = RepoLock::acquire_within(dir.path(), "test", Duration::ZERO).err().expect("the lock is held");
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(error)),
+            format!(
+                "another asm-migrate is working in this repository (pid 1 on elsewhere, asm-migrate apply); lock file {}: \
+                 wait for it, or remove the file if that process is gone",
+                dir.path().join(LOCK_FILE).display()
+            )
+        );
+    }
 }

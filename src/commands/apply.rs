@@ -130,13 +130,17 @@ impl Target {
         Ok((Target { root, git, _lock: lock, branch }, plan))
     }
 
-    /// The migration as the step's base holds it: the branch's commit, or the working tree.
-    pub fn load(&self, workplace: &Workplace, plan: Plan) -> anyhow::Result<Migration> {
-        let files: Box<dyn RepoFiles> = match (&self.branch, &self.git) {
+    /// The files of the step's base: the branch's commit, or the working tree.
+    pub fn files(&self) -> anyhow::Result<Box<dyn RepoFiles>> {
+        Ok(match (&self.branch, &self.git) {
             (Some(branch), Some(git)) => Box::new(git.tree_files(branch.base)?),
             _ => Box::new(Workspace::new(&self.root)),
-        };
-        Ok(workplace.load(plan, files.as_ref(), self.git.as_ref())?)
+        })
+    }
+
+    /// The migration as the step's base holds it, read once.
+    pub fn load(&self, workplace: &Workplace, plan: Plan) -> anyhow::Result<Migration> {
+        Ok(workplace.load(plan, self.files()?.as_ref(), self.git.as_ref())?)
     }
 }
 
@@ -175,8 +179,21 @@ pub fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let (target, plan) = Target::open(workplace, options, "asm-migrate apply")?;
-    let migration = target.load(workplace, plan)?;
-    take_step(workplace, &target, migration, selector, &StateChange::default(), options, out)
+    apply_from(workplace, &target, plan, target.files()?.as_ref(), selector, options, out)
+}
+
+/// `apply`, with the repository read through `files` (the target's, in the command).
+fn apply_from(
+    workplace: &Workplace,
+    target: &Target,
+    plan: Plan,
+    files: &dyn RepoFiles,
+    selector: &StepSelector,
+    options: &WriteOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let migration = workplace.load(plan, files, target.git.as_ref())?;
+    take_step(workplace, target, migration, selector, &StateChange::default(), options, out)
 }
 
 /// Takes a step from the migration as loaded: records `change` in the state, renders the step, writes it where
@@ -425,4 +442,87 @@ fn check_output_stays_inside(root: &Path, plan: &Plan) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::core::diagnostic::Diagnostic;
+
+    /// The working tree, counting how often each file is read.
+    struct CountingFiles {
+        files: Workspace,
+        reads: RefCell<BTreeMap<String, usize>>,
+    }
+
+    impl RepoFiles for CountingFiles {
+        fn read(&self, path: &str) -> Result<Option<String>, Diagnostic> {
+            *self.reads.borrow_mut().entry(path.to_owned()).or_default() += 1;
+            self.files.read(path)
+        }
+        fn is_file(&self, path: &str) -> bool {
+            self.files.is_file(path)
+        }
+        fn is_dir(&self, path: &str) -> bool {
+            self.files.is_dir(path)
+        }
+        fn files_under(&self, dir: &str) -> Vec<String> {
+            self.files.files_under(dir)
+        }
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            let target = to.join(entry.file_name());
+            match entry.file_type().unwrap().is_dir() {
+                true => copy_dir(&entry.path(), &target),
+                false => drop(std::fs::copy(entry.path(), &target).unwrap()),
+            }
+        }
+    }
+
+    /// The shop fixture in a new git repository with one commit.
+    fn shop() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/shop"), dir.path());
+        let repository = git2::Repository::init(dir.path()).unwrap();
+        let mut config = repository.config().unwrap();
+        config.set_str("user.name", "Platform Team").unwrap();
+        config.set_str("user.email", "platform@example.com").unwrap();
+        let mut index = repository.index().unwrap();
+        index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
+        index.write().unwrap();
+        let tree = repository.find_tree(index.write_tree().unwrap()).unwrap();
+        let signature = repository.signature().unwrap();
+        repository.commit(Some("HEAD"), &signature, &signature, "initial", &tree, &[]).unwrap();
+        dir
+    }
+
+    #[test]
+    fn one_apply_reads_each_repository_file_once() {
+        let dir = shop();
+        let workplace = Workplace { repo: Some(dir.path().to_owned()), ..Workplace::default() };
+        let options = WriteOptions { commit: true, ..WriteOptions::default() };
+        let plan = workplace.read_plan().unwrap();
+        for step in plan.steps.clone() {
+            let (target, plan) = Target::open(&workplace, &options, "test").unwrap();
+            let files = CountingFiles { files: Workspace::new(dir.path()), reads: RefCell::default() };
+            let mut out = Vec::new();
+            apply_from(&workplace, &target, plan, &files, &StepSelector::Id(step.clone()), &options, &mut out).unwrap();
+            let printed = String::from_utf8(out).unwrap();
+            assert!(printed.contains(&"committed "), "step {step} was committed:\n{printed}");
+            let reads = files.reads.into_inner();
+            let twice: Vec<(&String, &usize)> = reads.iter().filter(|(_, count)| **count > 1).collect();
+            assert!(twice.is_empty(), "step {step} read files more than once: {twice:?}");
+            // What the steps edit was read: the mesh config, the cluster sources, the workloads they include.
+            for file in ["infra/istio/operator.yaml", "clusters/hz/kustomization.yaml", "apps/payments/api.yaml"] {
+                assert_eq!(reads.get(file), Some(&1), "step {step} reads {file} once");
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::inventory::KindSplit;
 use crate::core::repository::Repository;
 use crate::core::templates::Templates;
 
@@ -90,6 +91,23 @@ impl<'r> Rendering<'r> {
             Some(text) => Ok(Some(text.clone())),
             None => Ok(self.repository.text(path)?.map(str::to_owned)),
         }
+    }
+
+    /// For the kinds of which every workload of the cluster changes: one of kustomize's builtin transformers,
+    /// rendered from `template` with those kinds as `kinds` (nearly free for kustomize, whatever their number).
+    pub fn whole_kinds_transformer(
+        &mut self,
+        cluster: &str,
+        split: &KindSplit,
+        (template, file): (&str, &str),
+        values: minijinja::Value,
+    ) -> Result<(), Diagnostics> {
+        if split.whole.is_empty() {
+            return Ok(());
+        }
+        let text = self.template(template, minijinja::context! { kinds => split.whole_names(), ..values })?;
+        self.component(cluster).transformer(file, text);
+        Ok(())
     }
 
     pub fn component(&mut self, cluster: &str) -> &mut ComponentParts {

@@ -7,9 +7,10 @@ use serde::Serialize;
 use crate::core::change::FileChange;
 use crate::core::desired::{ByCluster, Desired};
 use crate::core::inventory::Inventory;
-use crate::core::migration::{Migration, PendingStep};
+use crate::core::migration::Migration;
 use crate::core::paths::is_within;
 use crate::core::step_id::Phase;
+use crate::core::steps::PendingStep;
 use crate::core::text::{and_more, listed};
 
 #[derive(Debug, Clone, Serialize)]

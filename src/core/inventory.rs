@@ -80,21 +80,35 @@ impl ClusterInventory {
         self.workloads.iter().find(|candidate| &candidate.workload == workload)
     }
 
-    /// The kinds of which this source has workloads, all of them in `set`: kustomize's builtin transformers can
-    /// change them by kind alone, at almost no cost.
-    pub fn kinds_wholly_in(&self, set: &BTreeSet<WorkloadRef>) -> Vec<WorkloadKind> {
-        WorkloadKind::ALL
+    /// `set` split into the kinds of which it holds every workload of this source (kustomize's builtin
+    /// transformers change them by kind alone, at almost no cost) and the other workloads (which need targets).
+    pub fn split_by_kind(&self, set: &BTreeSet<WorkloadRef>) -> KindSplit {
+        let whole: Vec<WorkloadKind> = WorkloadKind::ALL
             .into_iter()
             .filter(|kind| {
                 let mut of_kind = self.of_kind(*kind).peekable();
                 of_kind.peek().is_some() && of_kind.all(|workload| set.contains(workload))
             })
-            .collect()
+            .collect();
+        let rest = set.iter().filter(|workload| !whole.contains(&workload.kind)).cloned().collect();
+        KindSplit { whole, rest }
     }
 
     /// The workloads of `kind`.
     pub fn of_kind(&self, kind: WorkloadKind) -> impl Iterator<Item = &WorkloadRef> {
         self.workloads.iter().map(|workload| &workload.workload).filter(move |workload| workload.kind == kind)
+    }
+}
+
+/// Workloads split by whether their whole kind is concerned.
+pub struct KindSplit {
+    pub whole: Vec<WorkloadKind>,
+    pub rest: BTreeSet<WorkloadRef>,
+}
+
+impl KindSplit {
+    pub fn whole_names(&self) -> Vec<&'static str> {
+        self.whole.iter().map(|kind| kind.name()).collect()
     }
 }
 

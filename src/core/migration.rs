@@ -18,7 +18,7 @@ use crate::core::plan::Plan;
 use crate::core::repository::Repository;
 use crate::core::state::{State, StateChange};
 use crate::core::step_id::{StepId, StepIdError};
-use crate::core::steps::{GateContext, StepContext};
+use crate::core::steps::{GateContext, PendingStep, StepContext};
 
 /// Which step a command is about: `current`, `next`, or a step id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,13 +54,6 @@ pub enum StepError {
          (waves, egress weights and ingress can go back, phases cannot)"
     )]
     Backwards { step: StepId, from: &'static str, to: &'static str },
-}
-
-/// A step as the migration would take it: what its kinds compute from, and the desired state after it.
-pub struct PendingStep<'m> {
-    pub step: StepId,
-    pub context: StepContext<'m>,
-    pub desired: Desired,
 }
 
 pub struct Migration {

@@ -107,8 +107,8 @@ impl Plan {
         let mut last_rank = None;
         for kind in self.kinds() {
             match groups.last_mut() {
-                Some(group) if last_rank == Some(rank(kind)) => group.push(kind.plural()),
-                _ => groups.push(vec![kind.plural()]),
+                Some(group) if last_rank == Some(rank(kind)) => group.push(kind.info().plural),
+                _ => groups.push(vec![kind.info().plural]),
             }
             last_rank = Some(rank(kind));
         }

@@ -11,10 +11,11 @@ use crate::core::component::{ComponentParts, Rendering};
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::inventory::ClusterInventory;
-use crate::core::migration::{Migration, PendingStep};
+use crate::core::migration::Migration;
 use crate::core::paths::{join, relative_path};
 use crate::core::settings::{Cluster, Engine};
 use crate::core::step_id::Phase;
+use crate::core::steps::PendingStep;
 use crate::core::steps::StepContext;
 use crate::core::templates::Templates;
 use crate::core::yaml_edit::add_list_item;
@@ -34,7 +35,7 @@ pub fn render_step(
         render_istio_system(context, cluster, inventory, desired, &mut rendering)?;
     }
     for kind in migration.plan.kinds() {
-        kind.render(context, desired, &mut rendering)?;
+        kind.render(pending, &mut rendering)?;
     }
     let output = &context.settings.output.value;
     let state = migration.state.advanced_to(step, desired.restarted_at.as_deref());

@@ -186,12 +186,25 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A name that must be a DNS-1123 label and unique among `seen`.
-    pub fn unique_name(&mut self, value: &Spanned<String>, what: &str, seen: &mut BTreeSet<String>) {
-        self.dns_label(value, &format!("{what} name"));
-        if !seen.insert(value.value.clone()) {
-            self.fail(pos(value), format!("duplicate {what} `{}`", value.value));
+    /// Reads the entries of a list whose `name`s must be DNS-1123 labels, each used once (`what` names an entry).
+    pub fn named_entries<R, T>(
+        &mut self,
+        raw: Vec<R>,
+        what: &str,
+        name: impl Fn(&R) -> &Spanned<String>,
+        mut read: impl FnMut(R, &mut Checker<'a>) -> T,
+    ) -> Vec<T> {
+        let mut seen = BTreeSet::new();
+        let mut entries = Vec::new();
+        for entry in raw {
+            let value = name(&entry);
+            self.dns_label(value, &format!("{what} name"));
+            if !seen.insert(value.value.clone()) {
+                self.fail(pos(value), format!("duplicate {what} `{}`", value.value));
+            }
+            entries.push(read(entry, self));
         }
+        entries
     }
 
     pub fn repo_path(&mut self, value: &Spanned<String>, what: &str) -> Located<String> {
@@ -295,26 +308,27 @@ impl<'a> Checker<'a> {
         if raw.is_empty() {
             self.fail(Pos::new(1, 1), "the plan names no cluster: spec.clusters needs at least one");
         }
-        let mut seen = BTreeSet::new();
-        let mut clusters = Vec::new();
-        for cluster in raw {
-            self.unique_name(&cluster.name, "cluster", &mut seen);
-            if cluster.network.value.trim().is_empty() {
-                self.fail(pos(&cluster.network), "network must not be empty");
-            }
-            let source = self.repo_path(&cluster.source, "source");
-            let cluster_id = cluster.cluster_id.map(|id| id.value).unwrap_or_else(|| cluster.name.value.clone());
-            clusters.push(Cluster {
-                name: cluster.name.value,
-                context: cluster.context,
-                network: cluster.network.value,
-                east_west_gateway: cluster.east_west_gateway,
-                source,
-                cluster_id,
-                include_component: cluster.include_component.unwrap_or(true),
-            });
-        }
-        clusters
+        self.named_entries(
+            raw,
+            "cluster",
+            |cluster| &cluster.name,
+            |cluster, check| {
+                if cluster.network.value.trim().is_empty() {
+                    check.fail(pos(&cluster.network), "network must not be empty");
+                }
+                let source = check.repo_path(&cluster.source, "source");
+                let cluster_id = cluster.cluster_id.map(|id| id.value).unwrap_or_else(|| cluster.name.value.clone());
+                Cluster {
+                    name: cluster.name.value,
+                    context: cluster.context,
+                    network: cluster.network.value,
+                    east_west_gateway: cluster.east_west_gateway,
+                    source,
+                    cluster_id,
+                    include_component: cluster.include_component.unwrap_or(true),
+                }
+            },
+        )
     }
 }
 

@@ -157,6 +157,15 @@ fn a_real_conflict_names_the_files_and_pushes_nothing() {
 }
 
 #[test]
+fn a_branch_name_git_refuses_is_named_before_anything_is_written() {
+    let repo = Repo::fixture("shop");
+    let failed = repo.run(&["apply", "--step", "init", "--commit", "--branch", "a..b"]).failure(2);
+    assert_eq!(failed.stderr, "error: `a..b` is not a valid branch name\n");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert_eq!(repo.git(&["branch", "--list"]), "* main\n");
+}
+
+#[test]
 fn a_push_the_remote_rejects_is_an_error() {
     let (repo, origin) = Repo::with_origin("shop");
     origin.hook("pre-receive", "#!/bin/sh\necho 'branch protection: open a pull request' >&2\nexit 1\n");

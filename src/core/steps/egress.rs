@@ -16,7 +16,7 @@ use crate::core::inventory::{ClusterInventory, Object};
 use crate::core::names::check_dns_label;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{PlannedGateway, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
 
 /// An egress entry as written in the plan.
 #[derive(Deserialize)]
@@ -46,37 +46,7 @@ impl EgressRoutes {
     pub const KIND: &'static str = "egress";
 
     pub fn read(raw: Vec<RawEgress>, check: &mut Checker<'_>) -> EgressRoutes {
-        let mut seen = BTreeSet::new();
-        let entries = raw
-            .into_iter()
-            .map(|entry| {
-                check.unique_name(&entry.name, "egress", &mut seen);
-                check.dns_label(&entry.asm_gateway, "asmGateway");
-                let (namespace, name) = match entry.virtual_service.value.split_once('/') {
-                    Some((namespace, name))
-                        if !name.contains('/') && check_dns_label(namespace).is_ok() && !name.is_empty() =>
-                    {
-                        (namespace.to_owned(), name.to_owned())
-                    }
-                    _ => {
-                        check.fail(
-                            pos(&entry.virtual_service),
-                            format!("virtualService `{}` must be written namespace/name", entry.virtual_service.value),
-                        );
-                        (String::new(), String::new())
-                    }
-                };
-                Egress {
-                    name: entry.name.value,
-                    virtual_service_namespace: namespace,
-                    virtual_service_name: name,
-                    virtual_service_pos: pos(&entry.virtual_service),
-                    asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
-                    weights: weights(&entry.weights, check),
-                }
-            })
-            .collect();
-        EgressRoutes(entries)
+        EgressRoutes(check.named_entries(raw, "egress", |entry| &entry.name, read_egress))
     }
 
     /// The entry and weight of one of the kind's steps (`egress/<name>/<weight>`).
@@ -84,6 +54,30 @@ impl EgressRoutes {
         let (name, weight) = step.instance()?.split_once('/')?;
         let entry = self.0.iter().find(|entry| entry.name == name)?;
         Some((entry, weight.parse().ok()?))
+    }
+}
+
+fn read_egress(entry: RawEgress, check: &mut Checker<'_>) -> Egress {
+    check.dns_label(&entry.asm_gateway, "asmGateway");
+    let (namespace, name) = match entry.virtual_service.value.split_once('/') {
+        Some((namespace, name)) if !name.contains('/') && check_dns_label(namespace).is_ok() && !name.is_empty() => {
+            (namespace.to_owned(), name.to_owned())
+        }
+        _ => {
+            check.fail(
+                pos(&entry.virtual_service),
+                format!("virtualService `{}` must be written namespace/name", entry.virtual_service.value),
+            );
+            (String::new(), String::new())
+        }
+    };
+    Egress {
+        name: entry.name.value,
+        virtual_service_namespace: namespace,
+        virtual_service_name: name,
+        virtual_service_pos: pos(&entry.virtual_service),
+        asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
+        weights: weights(&entry.weights, check),
     }
 }
 
@@ -117,16 +111,8 @@ fn weights(raw: &Spanned<Vec<Spanned<i64>>>, check: &mut Checker<'_>) -> Vec<u32
 }
 
 impl StepKind for EgressRoutes {
-    fn name(&self) -> &'static str {
-        EgressRoutes::KIND
-    }
-
-    fn phase(&self) -> Phase {
-        Phase::Migrating
-    }
-
-    fn switches_phase(&self) -> bool {
-        false
+    fn info(&self) -> KindInfo {
+        KindInfo { name: EgressRoutes::KIND, plural: "egress", phase: Phase::Migrating, switches_phase: false }
     }
 
     fn steps(&self) -> Vec<StepId> {
@@ -156,13 +142,7 @@ impl StepKind for EgressRoutes {
     fn asm_gateways(&self) -> Vec<PlannedGateway> {
         self.0
             .iter()
-            .map(|entry| PlannedGateway {
-                name: entry.asm_gateway.value.clone(),
-                pos: entry.asm_gateway.pos,
-                owner: format!("egress `{}`", entry.name),
-                exclusive: false,
-                gateway_type: "egress",
-            })
+            .map(|entry| PlannedGateway::of(EgressRoutes::KIND, &entry.name, &entry.asm_gateway, false))
             .collect()
     }
 
@@ -201,16 +181,12 @@ impl StepKind for EgressRoutes {
         }
     }
 
-    fn render(
-        &self,
-        context: &StepContext<'_>,
-        desired: &Desired,
-        rendering: &mut Rendering<'_>,
-    ) -> Result<(), Diagnostics> {
-        self.render_asm_gateways(context, desired, rendering)?;
+    fn render(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
+        self.render_asm_gateways(pending, rendering)?;
+        let context = &pending.context;
         for cluster in &context.settings.clusters {
             let Some(inventory) = context.inventory.clusters.get(&cluster.name) else { continue };
-            self.render_cluster(context, inventory, &cluster.name, desired, rendering)?;
+            self.render_cluster(pending, inventory, &cluster.name, rendering)?;
         }
         Ok(())
     }
@@ -218,12 +194,8 @@ impl StepKind for EgressRoutes {
 
 impl EgressRoutes {
     /// ASM's egress gateways, once their first weight is taken, on every cluster whose source routes through them.
-    fn render_asm_gateways(
-        &self,
-        context: &StepContext<'_>,
-        desired: &Desired,
-        rendering: &mut Rendering<'_>,
-    ) -> Result<(), Diagnostics> {
+    fn render_asm_gateways(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
+        let (context, desired) = (&pending.context, &pending.desired);
         for entry in self.0.iter().filter(|entry| desired.egress_weights.contains_key(&entry.name)) {
             let name = &entry.asm_gateway.value;
             let sharing: Vec<&str> =
@@ -256,12 +228,12 @@ impl EgressRoutes {
     /// namespace and ASM gateway, with the servers of the Istio Gateways it stands beside.
     fn render_cluster(
         &self,
-        context: &StepContext<'_>,
+        pending: &PendingStep<'_>,
         inventory: &ClusterInventory,
         cluster: &str,
-        desired: &Desired,
         rendering: &mut Rendering<'_>,
     ) -> Result<(), Diagnostics> {
+        let (settings, desired) = (pending.context.settings, &pending.desired);
         let mut gateways: BTreeMap<(String, String), (Value, Vec<Value>, String)> = BTreeMap::new();
         for entry in &self.0 {
             let Some(weight) = desired.egress_weights.get(&entry.name) else { continue };
@@ -289,7 +261,7 @@ impl EgressRoutes {
             let text = rendering.template(
                 "cluster/egress-gateway.yaml.j2",
                 context! {
-                    plan => context.settings.name, egress => egress.join(", "), istio_gateway, api_version, name,
+                    plan => settings.name, egress => egress.join(", "), istio_gateway, api_version, name,
                     namespace, servers,
                 },
             )?;

@@ -12,30 +12,18 @@ use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
 use crate::core::settings::Settings;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, StepContext, StepKind};
+use crate::core::steps::{GateContext, KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::yaml_edit::remove_list_items;
 
 pub struct Finished;
 
 impl StepKind for Finished {
-    fn name(&self) -> &'static str {
-        "finished"
-    }
-
-    fn phase(&self) -> Phase {
-        Phase::Finished
-    }
-
-    fn switches_phase(&self) -> bool {
-        true
+    fn info(&self) -> KindInfo {
+        KindInfo { name: "finished", plural: "finished", phase: Phase::Finished, switches_phase: true }
     }
 
     fn uninstalls_istio(&self) -> bool {
         true
-    }
-
-    fn steps(&self) -> Vec<StepId> {
-        vec![StepId::of_kind(self.name())]
     }
 
     /// Istio's install paths must exist until they are removed.
@@ -57,12 +45,8 @@ impl StepKind for Finished {
         desired.finished = true;
     }
 
-    fn render(
-        &self,
-        context: &StepContext<'_>,
-        desired: &Desired,
-        rendering: &mut Rendering<'_>,
-    ) -> Result<(), Diagnostics> {
+    fn render(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
+        let (context, desired) = (&pending.context, &pending.desired);
         if !desired.finished {
             return Ok(());
         }

@@ -1,8 +1,6 @@
 //! `ingress/<name>`: ASM's ingress gateway, created beside Istio's until traffic has moved; gated on a
 //! confirmation that it did. The plan's `spec.ingress`.
 
-use std::collections::BTreeSet;
-
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -12,7 +10,7 @@ use crate::core::diagnostic::Diagnostics;
 use crate::core::gate::{confirmation, Gate};
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, PlannedGateway, StepContext, StepKind};
+use crate::core::steps::{GateContext, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
 
 /// An ingress entry as written in the plan.
 #[derive(Deserialize)]
@@ -54,34 +52,29 @@ impl Ingresses {
     pub const KIND: &'static str = "ingress";
 
     pub fn read(raw: Vec<RawIngress>, check: &mut Checker<'_>) -> Ingresses {
-        let mut seen = BTreeSet::new();
-        let entries = raw
-            .into_iter()
-            .map(|entry| {
-                check.unique_name(&entry.name, "ingress", &mut seen);
-                check.dns_label(&entry.asm_gateway, "asmGateway");
-                if entry.ports.value.is_empty() {
-                    check.fail(pos(&entry.ports), "ports must list at least one port");
-                }
-                let ports = entry
-                    .ports
-                    .value
-                    .into_iter()
-                    .map(|port| {
-                        let number = port_number(&port.port, check);
-                        let target =
-                            port.target_port.as_ref().map(|target| port_number(target, check)).unwrap_or(number);
-                        GatewayPort { name: port.name.value, port: number, target_port: target }
-                    })
-                    .collect();
-                Ingress {
-                    name: entry.name.value,
-                    asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
-                    ports,
-                }
-            })
-            .collect();
-        Ingresses(entries)
+        Ingresses(check.named_entries(raw, "ingress", |entry| &entry.name, read_ingress))
+    }
+}
+
+fn read_ingress(entry: RawIngress, check: &mut Checker<'_>) -> Ingress {
+    check.dns_label(&entry.asm_gateway, "asmGateway");
+    if entry.ports.value.is_empty() {
+        check.fail(pos(&entry.ports), "ports must list at least one port");
+    }
+    let ports = entry
+        .ports
+        .value
+        .into_iter()
+        .map(|port| {
+            let number = port_number(&port.port, check);
+            let target = port.target_port.as_ref().map(|target| port_number(target, check)).unwrap_or(number);
+            GatewayPort { name: port.name.value, port: number, target_port: target }
+        })
+        .collect();
+    Ingress {
+        name: entry.name.value,
+        asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
+        ports,
     }
 }
 
@@ -93,16 +86,8 @@ fn port_number(raw: &Spanned<i64>, check: &mut Checker<'_>) -> u32 {
 }
 
 impl StepKind for Ingresses {
-    fn name(&self) -> &'static str {
-        Ingresses::KIND
-    }
-
-    fn phase(&self) -> Phase {
-        Phase::Migrating
-    }
-
-    fn switches_phase(&self) -> bool {
-        false
+    fn info(&self) -> KindInfo {
+        KindInfo { name: Ingresses::KIND, plural: "ingress", phase: Phase::Migrating, switches_phase: false }
     }
 
     fn steps(&self) -> Vec<StepId> {
@@ -110,16 +95,7 @@ impl StepKind for Ingresses {
     }
 
     fn asm_gateways(&self) -> Vec<PlannedGateway> {
-        self.0
-            .iter()
-            .map(|entry| PlannedGateway {
-                name: entry.asm_gateway.value.clone(),
-                pos: entry.asm_gateway.pos,
-                owner: format!("ingress `{}`", entry.name),
-                exclusive: true,
-                gateway_type: "ingress",
-            })
-            .collect()
+        self.0.iter().map(|entry| PlannedGateway::of(Ingresses::KIND, &entry.name, &entry.asm_gateway, true)).collect()
     }
 
     fn add_to_desired(&self, step: &StepId, _context: &StepContext<'_>, desired: &mut Desired) {
@@ -129,12 +105,8 @@ impl StepKind for Ingresses {
     }
 
     /// ASM's ingress gateways whose step is taken, on every cluster.
-    fn render(
-        &self,
-        context: &StepContext<'_>,
-        desired: &Desired,
-        rendering: &mut Rendering<'_>,
-    ) -> Result<(), Diagnostics> {
+    fn render(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
+        let (context, desired) = (&pending.context, &pending.desired);
         for entry in self.0.iter().filter(|entry| desired.ingress.contains(&entry.name)) {
             rendering.asm_gateways.insert(
                 entry.asm_gateway.value.clone(),

@@ -2,25 +2,13 @@
 
 use crate::core::desired::Desired;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{StepContext, StepKind};
+use crate::core::steps::{KindInfo, StepContext, StepKind};
 
 pub struct Init;
 
 impl StepKind for Init {
-    fn name(&self) -> &'static str {
-        "init"
-    }
-
-    fn phase(&self) -> Phase {
-        Phase::Init
-    }
-
-    fn switches_phase(&self) -> bool {
-        true
-    }
-
-    fn steps(&self) -> Vec<StepId> {
-        vec![StepId::of_kind(self.name())]
+    fn info(&self) -> KindInfo {
+        KindInfo { name: "init", plural: "init", phase: Phase::Init, switches_phase: true }
     }
 
     fn add_to_desired(&self, _step: &StepId, context: &StepContext<'_>, desired: &mut Desired) {

@@ -5,25 +5,13 @@ use crate::core::desired::Desired;
 use crate::core::gate::{confirmation, Gate};
 use crate::core::settings::Settings;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, StepContext, StepKind};
+use crate::core::steps::{GateContext, KindInfo, StepContext, StepKind};
 
 pub struct Migrating;
 
 impl StepKind for Migrating {
-    fn name(&self) -> &'static str {
-        "migrating"
-    }
-
-    fn phase(&self) -> Phase {
-        Phase::Migrating
-    }
-
-    fn switches_phase(&self) -> bool {
-        true
-    }
-
-    fn steps(&self) -> Vec<StepId> {
-        vec![StepId::of_kind(self.name())]
+    fn info(&self) -> KindInfo {
+        KindInfo { name: "migrating", plural: "migrating", phase: Phase::Migrating, switches_phase: true }
     }
 
     fn add_to_desired(&self, _step: &StepId, _context: &StepContext<'_>, _desired: &mut Desired) {}

@@ -16,33 +16,43 @@ use crate::core::gate::Gate;
 use crate::core::inventory::Inventory;
 use crate::core::observe::Observation;
 use crate::core::repository::Repository;
-use crate::core::settings::Settings;
+use crate::core::settings::{Located, Settings};
 use crate::core::state::State;
 use crate::core::step_id::{Phase, StepId};
 
+/// What names a kind and places its steps in the order rules.
+pub struct KindInfo {
+    /// The first segment of the kind's step ids: `wave` in `wave/canary`.
+    pub name: &'static str,
+    /// How the order rules name the kind's steps: `waves`.
+    pub plural: &'static str,
+    /// The phase ASM is in once one of the kind's steps is taken.
+    pub phase: Phase,
+    /// Whether the kind's step switches ASM into its phase (and so comes before the other steps of the phase).
+    pub switches_phase: bool,
+}
+
 /// A kind of step of the migration.
 pub trait StepKind {
-    /// The first segment of the kind's step ids: `wave` in `wave/canary`.
-    fn name(&self) -> &'static str;
+    fn info(&self) -> KindInfo;
 
-    /// How the order rules name the kind's steps: `waves`.
-    fn plural(&self) -> &'static str {
-        self.name()
+    fn name(&self) -> &'static str {
+        self.info().name
     }
 
-    /// The phase ASM is in once one of the kind's steps is taken.
-    fn phase(&self) -> Phase;
-
-    /// Whether the kind's step switches ASM into its phase (and so comes before the other steps of the phase).
-    fn switches_phase(&self) -> bool;
+    fn phase(&self) -> Phase {
+        self.info().phase
+    }
 
     /// Whether the kind's step removes Istio's install paths: from it on, they are neither checked nor followed.
     fn uninstalls_istio(&self) -> bool {
         false
     }
 
-    /// The kind's steps, in their default order.
-    fn steps(&self) -> Vec<StepId>;
+    /// The kind's steps, in their default order: by default its one step, named after it.
+    fn steps(&self) -> Vec<StepId> {
+        vec![StepId::of_kind(self.name())]
+    }
 
     /// Why `step` may not come after the steps `before` in an explicit order (besides the phase order).
     fn order_problem(&self, _step: &StepId, _before: &[StepId]) -> Option<String> {
@@ -62,14 +72,9 @@ pub trait StepKind {
     /// What taking `step` (one of the kind's) adds to the desired state.
     fn add_to_desired(&self, step: &StepId, context: &StepContext<'_>, desired: &mut Desired);
 
-    /// What the kind renders for the desired state after some step: the kind's part of the whole picture, which
-    /// may include steps of the kind not taken yet (nothing of theirs) or steps rolled back.
-    fn render(
-        &self,
-        _context: &StepContext<'_>,
-        _desired: &Desired,
-        _rendering: &mut Rendering<'_>,
-    ) -> Result<(), Diagnostics> {
+    /// The kind's part of the desired state after the pending step, rendered: the whole picture so far, which
+    /// includes the kind's steps taken before (and none of those rolled back).
+    fn render(&self, _pending: &PendingStep<'_>, _rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
         Ok(())
     }
 
@@ -93,6 +98,26 @@ pub struct PlannedGateway {
     /// Whether the gateway serves only this entry (an ingress) or may be shared by several (egress).
     pub exclusive: bool,
     pub gateway_type: &'static str,
+}
+
+/// A step as the migration would take it: what its kinds compute from, and the desired state after it.
+pub struct PendingStep<'a> {
+    pub step: StepId,
+    pub context: StepContext<'a>,
+    pub desired: Desired,
+}
+
+impl PlannedGateway {
+    /// The gateway `asm_gateway` of entry `entry` of the plan's `kind` section (an `ingress` is exclusive).
+    pub fn of(kind: &'static str, entry: &str, asm_gateway: &Located<String>, exclusive: bool) -> PlannedGateway {
+        PlannedGateway {
+            name: asm_gateway.value.clone(),
+            pos: asm_gateway.pos,
+            owner: format!("{kind} `{entry}`"),
+            exclusive,
+            gateway_type: kind,
+        }
+    }
 }
 
 /// Everything a kind computes from: the plan's settings and the repository as loaded for the step.
@@ -121,5 +146,6 @@ pub struct GateContext<'a> {
 
 /// The kind's position in the order rules: phases in order, and within a phase the step switching into it first.
 pub fn rank(kind: &dyn StepKind) -> u8 {
-    (kind.phase() as u8) * 2 + u8::from(!kind.switches_phase())
+    let info = kind.info();
+    (info.phase as u8) * 2 + u8::from(!info.switches_phase)
 }

@@ -13,26 +13,14 @@ use crate::core::gate::{pods, Gate};
 use crate::core::inventory::ClusterInventory;
 use crate::core::paths::is_within;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, StepContext, StepKind};
+use crate::core::steps::{GateContext, KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 pub struct Setup;
 
 impl StepKind for Setup {
-    fn name(&self) -> &'static str {
-        "setup"
-    }
-
-    fn phase(&self) -> Phase {
-        Phase::SetupIstioForMigrate
-    }
-
-    fn switches_phase(&self) -> bool {
-        true
-    }
-
-    fn steps(&self) -> Vec<StepId> {
-        vec![StepId::of_kind(self.name())]
+    fn info(&self) -> KindInfo {
+        KindInfo { name: "setup", plural: "setup", phase: Phase::SetupIstioForMigrate, switches_phase: true }
     }
 
     /// The mesh config must be editable, from the first step on: `setup` will need it.
@@ -54,12 +42,8 @@ impl StepKind for Setup {
         }
     }
 
-    fn render(
-        &self,
-        context: &StepContext<'_>,
-        desired: &Desired,
-        rendering: &mut Rendering<'_>,
-    ) -> Result<(), Diagnostics> {
+    fn render(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
+        let (context, desired) = (&pending.context, &pending.desired);
         let settings = context.settings;
         let mesh_path = &settings.istio.mesh_config_path.value;
         let mesh_removed = desired.finished && settings.install_paths().iter().any(|dir| is_within(mesh_path, dir));
@@ -75,7 +59,22 @@ impl StepKind for Setup {
             else {
                 continue;
             };
-            render_restarts(stamp, workloads, inventory, &cluster.name, rendering)?;
+            // Kinds whose every workload restarts take kustomize's annotation transformer; the rest take
+            // replacements from a local-config ConfigMap.
+            let split = inventory.split_by_kind(workloads);
+            let transformer = ("cluster/restart-transformer.yaml.j2", "restart-transformer.yaml");
+            rendering.whole_kinds_transformer(
+                &cluster.name,
+                &split,
+                transformer,
+                context! { restarted_at => stamp },
+            )?;
+            if !split.rest.is_empty() {
+                let text = rendering.template("cluster/restart-values.yaml.j2", context! { restarted_at => stamp })?;
+                let component = rendering.component(&cluster.name);
+                component.resource("restart-values.yaml", text);
+                component.restart_targets = replacement_targets(&split.rest, inventory);
+            }
         }
         Ok(())
     }
@@ -95,32 +94,6 @@ impl StepKind for Setup {
         }
         gates
     }
-}
-
-/// The restart stamp on a cluster's Istio-injected workloads: kinds whose every workload restarts take
-/// kustomize's annotation transformer (nearly free); the rest take replacements from a local-config ConfigMap.
-fn render_restarts(
-    stamp: &str,
-    workloads: &BTreeSet<WorkloadRef>,
-    inventory: &ClusterInventory,
-    cluster: &str,
-    rendering: &mut Rendering<'_>,
-) -> Result<(), Diagnostics> {
-    let whole = inventory.kinds_wholly_in(workloads);
-    if !whole.is_empty() {
-        let kinds: Vec<&str> = whole.iter().map(|kind| kind.name()).collect();
-        let text = rendering
-            .template("cluster/restart-transformer.yaml.j2", context! { restarted_at => stamp, kinds => kinds })?;
-        rendering.component(cluster).transformer("restart-transformer.yaml", text);
-    }
-    let rest: BTreeSet<WorkloadRef> = workloads.iter().filter(|w| !whole.contains(&w.kind)).cloned().collect();
-    if !rest.is_empty() {
-        let text = rendering.template("cluster/restart-values.yaml.j2", context! { restarted_at => stamp })?;
-        let component = rendering.component(cluster);
-        component.resource("restart-values.yaml", text);
-        component.restart_targets = replacement_targets(&rest, inventory);
-    }
-    Ok(())
 }
 
 /// Replacement targets for the restart stamp. A target selects workloads by kind (and namespace) and rejects by

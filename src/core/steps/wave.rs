@@ -15,7 +15,7 @@ use crate::core::gate::Gate;
 use crate::core::inventory::ClusterInventory;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, StepContext, StepKind};
+use crate::core::steps::{GateContext, KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 const ISTIO_SYSTEM: &str = "istio-system";
@@ -54,17 +54,16 @@ impl Waves {
     pub const KIND: &'static str = "wave";
 
     pub fn read(raw: Vec<RawWave>, cluster_names: &[String], check: &mut Checker<'_>) -> Waves {
-        let mut seen = BTreeSet::new();
-        let waves = raw
-            .into_iter()
-            .map(|wave| {
-                check.unique_name(&wave.name, "wave", &mut seen);
+        Waves(check.named_entries(
+            raw,
+            "wave",
+            |wave| &wave.name,
+            |wave, check| {
                 let clusters = wave_clusters(&wave, cluster_names, check);
                 let selection = selection(wave.workloads, wave.namespaces, wave.all.as_ref(), &wave.name, check);
                 Wave { name: wave.name.value, clusters, selection }
-            })
-            .collect();
-        Waves(waves)
+            },
+        ))
     }
 
     fn wave(&self, step: &StepId) -> Option<&Wave> {
@@ -122,20 +121,8 @@ fn selection(
 }
 
 impl StepKind for Waves {
-    fn name(&self) -> &'static str {
-        Waves::KIND
-    }
-
-    fn plural(&self) -> &'static str {
-        "waves"
-    }
-
-    fn phase(&self) -> Phase {
-        Phase::Migrating
-    }
-
-    fn switches_phase(&self) -> bool {
-        false
+    fn info(&self) -> KindInfo {
+        KindInfo { name: Waves::KIND, plural: "waves", phase: Phase::Migrating, switches_phase: false }
     }
 
     fn steps(&self) -> Vec<StepId> {
@@ -155,18 +142,23 @@ impl StepKind for Waves {
         }
     }
 
-    fn render(
-        &self,
-        context: &StepContext<'_>,
-        desired: &Desired,
-        rendering: &mut Rendering<'_>,
-    ) -> Result<(), Diagnostics> {
+    fn render(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
+        let (context, desired) = (&pending.context, &pending.desired);
         for cluster in &context.settings.clusters {
             let Some(inventory) = context.inventory.clusters.get(&cluster.name) else { continue };
             let Some(workloads) = desired.asm_proxy.get(&cluster.name).filter(|moved| !moved.is_empty()) else {
                 continue;
             };
-            render_asm_proxy(workloads, inventory, &cluster.name, rendering)?;
+            // Kinds moved whole take kustomize's label transformer; the rest a JSON patch per kind and namespace.
+            let split = inventory.split_by_kind(workloads);
+            let transformer = ("cluster/asm-proxy-transformer.yaml.j2", "asm-proxy-transformer.yaml");
+            rendering.whole_kinds_transformer(&cluster.name, &split, transformer, context! {})?;
+            if !split.rest.is_empty() {
+                let text = rendering.template("cluster/asm-proxy-patch.yaml.j2", context! {})?;
+                let component = rendering.component(&cluster.name);
+                component.files.insert("asm-proxy-patch.yaml".to_owned(), text);
+                component.patches.extend(grouped_targets("asm-proxy-patch.yaml", &split.rest, inventory));
+            }
         }
         Ok(())
     }
@@ -244,30 +236,6 @@ fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
         WaveSelection::All => {}
     }
     problems
-}
-
-/// The ASM label on a cluster's moved workloads: kinds moved whole take kustomize's label transformer (nearly
-/// free); the rest a JSON patch per kind and namespace.
-fn render_asm_proxy(
-    workloads: &BTreeSet<WorkloadRef>,
-    inventory: &ClusterInventory,
-    cluster: &str,
-    rendering: &mut Rendering<'_>,
-) -> Result<(), Diagnostics> {
-    let whole = inventory.kinds_wholly_in(workloads);
-    if !whole.is_empty() {
-        let kinds: Vec<&str> = whole.iter().map(|kind| kind.name()).collect();
-        let text = rendering.template("cluster/asm-proxy-transformer.yaml.j2", context! { kinds => kinds })?;
-        rendering.component(cluster).transformer("asm-proxy-transformer.yaml", text);
-    }
-    let rest: BTreeSet<WorkloadRef> = workloads.iter().filter(|w| !whole.contains(&w.kind)).cloned().collect();
-    if !rest.is_empty() {
-        let text = rendering.template("cluster/asm-proxy-patch.yaml.j2", context! {})?;
-        let component = rendering.component(cluster);
-        component.files.insert("asm-proxy-patch.yaml".to_owned(), text);
-        component.patches.extend(grouped_targets("asm-proxy-patch.yaml", &rest, inventory));
-    }
-    Ok(())
 }
 
 /// Patch entries for workloads: for each kind, one entry for the namespaces whose workloads of that kind all move
