@@ -515,7 +515,7 @@ mod tests {
             let mut out = Vec::new();
             apply_from(&workplace, &target, plan, &files, &StepSelector::Id(step.clone()), &options, &mut out).unwrap();
             let printed = String::from_utf8(out).unwrap();
-            assert!(printed.contains(&"committed "), "step {step} was committed:\n{printed}");
+            assert!(printed.contains("committed "), "step {step} was committed:\n{printed}");
             let reads = files.reads.into_inner();
             let twice: Vec<(&String, &usize)> = reads.iter().filter(|(_, count)| **count > 1).collect();
             assert!(twice.is_empty(), "step {step} read files more than once: {twice:?}");

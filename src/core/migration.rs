@@ -18,7 +18,7 @@ use crate::core::plan::Plan;
 use crate::core::repository::Repository;
 use crate::core::state::{State, StateChange};
 use crate::core::step_id::{StepId, StepIdError};
-use crate::core::steps::{GateContext, PendingStep, StepContext};
+use crate::core::steps::{PendingStep, StepContext};
 
 /// Which step a command is about: `current`, `next`, or a step id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,9 +231,7 @@ impl Migration {
         let pending = self.pending(step)?;
         let kind = self.plan.kind_of(step);
         let mut gates = vec![asm_switched(kind.phase(), &self.state, observation.asm.as_ref())];
-        let gate_context =
-            GateContext { settings: &self.plan.settings, state: &self.state, desired: &pending.desired, observation };
-        gates.extend(kind.gates(step, &gate_context));
+        gates.extend(kind.gates(&pending, observation));
         Ok(Some((step.clone(), gates)))
     }
 }

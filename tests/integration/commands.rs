@@ -7,17 +7,13 @@ use serde_json::Value;
 use crate::golden::plan_steps;
 use crate::support::{manifest_dir, on_asm, Repo};
 
-fn apply(repo: &Repo, step: &str) {
-    repo.run(&["apply", "--step", step, "--commit"]).success();
-}
-
 #[test]
 fn steps_lists_the_default_order_and_marks_the_current_step() {
     let repo = Repo::fixture("shop");
     let table = repo.run(&["steps"]).success().stdout;
     assert!(table.starts_with("   #  STEP               PHASE\n   1  init               Init\n"), "{table}");
-    apply(&repo, "init");
-    apply(&repo, "setup");
+    repo.apply("init");
+    repo.apply("setup");
     let listed: Value = serde_json::from_str(&repo.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
     let list = listed.as_array().expect("a list");
     assert_eq!(list.len(), 12);
@@ -36,7 +32,7 @@ fn steps_lists_the_default_order_and_marks_the_current_step() {
 fn desired_state_never_moves_backwards() {
     let repo = Repo::fixture("shop");
     for step in ["init", "setup", "migrating"] {
-        apply(&repo, step);
+        repo.apply(step);
     }
     let commits = repo.commit_count();
     let refused = repo.run(&["apply", "--step", "setup", "--commit"]).failure(2);
@@ -62,15 +58,15 @@ fn waves_and_weights_roll_back_by_applying_an_earlier_step() {
         "egress/stripe/1",
         "egress/stripe/10",
     ] {
-        apply(&repo, step);
+        repo.apply(step);
     }
-    apply(&repo, "wave/canary");
+    repo.apply("wave/canary");
     assert_eq!(repo.head_subject(), "asm-migrate(shop-prod): wave/canary (4/12)");
     let hz = repo.kustomize("clusters/hz");
     assert_eq!(hz.workloads_where(on_asm), ["payments/api"]);
     assert!(!hz.text.contains("asm-egressgateway"), "the egress split comes after wave/canary, so it goes back too");
     assert!(repo.read("gitops/asm-migration/state.yaml").contains("step: wave/canary\n"));
-    apply(&repo, "egress/stripe/10");
+    repo.apply("egress/stripe/10");
     assert!(repo.kustomize("clusters/hz").text.contains("weight: 90"));
 }
 
@@ -85,7 +81,7 @@ fn diff_exit_code_says_whether_the_step_is_in_the_repository() {
         pending.stdout,
         "without --exit-code a difference exits 0"
     );
-    apply(&repo, "init");
+    repo.apply("init");
     let same = repo.run(&["diff", "--exit-code"]).success();
     assert_eq!(same.stdout, "");
     let next = repo.run(&["diff", "--step", "next", "--exit-code"]).failure(1);
@@ -107,7 +103,7 @@ fn a_step_is_needed_before_the_first_apply_and_unknown_steps_are_named() {
 #[test]
 fn uncommitted_edits_in_files_a_step_rewrites_are_never_overwritten() {
     let repo = Repo::fixture("shop");
-    apply(&repo, "init");
+    repo.apply("init");
     let edited =
         repo.read("infra/istio/operator.yaml").replace("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE");
     repo.write("infra/istio/operator.yaml", &edited);
@@ -152,7 +148,7 @@ fn a_missing_git_identity_stops_the_commit_before_anything_is_written() {
 fn the_commit_names_the_step_and_carries_the_users_words() {
     let repo = Repo::fixture("shop");
     repo.run(&["apply", "--step", "init", "--commit", "-m", "CHG-1234 approved by the mesh team"]).success();
-    apply(&repo, "setup");
+    repo.apply("setup");
     let message = repo.git(&["log", "-1", "--skip=1", "--format=%B"]);
     assert!(
         message.starts_with("asm-migrate(shop-prod): init (1/12)\n\n- ASMMigrateFromIstio desiredState: Init\n"),
@@ -239,7 +235,7 @@ fn every_template_is_rendered_by_some_step_and_can_be_overridden() {
             .run(&["--templates", overrides.path().to_str().expect("UTF-8"), "render", "--step", &step, "--out", "-"])
             .success();
         seen.push_str(&rendered.stdout);
-        apply(&repo, &step);
+        repo.apply(&step);
     }
     for name in &names {
         assert!(seen.contains(&format!("# rendered-from {name}\n")), "template {name} is never rendered");
@@ -299,7 +295,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn render_only_asm_prints_the_control_plane_manifests_for_a_config_management_plugin() {
     let repo = Repo::fixture("shop");
     for step in ["init", "setup", "migrating", "wave/canary", "wave/payments", "wave/rest", "egress/stripe/1"] {
-        apply(&repo, step);
+        repo.apply(step);
     }
     let stream = repo.run(&["render", "--step", "current", "--only", "asm", "--out", "-"]).success().stdout;
     let objects: Vec<Value> = serde_saphyr::from_multiple(&stream).expect("one YAML stream");

@@ -32,14 +32,6 @@ fn observe(repo: &Repo, world: &World, via: Via, args: &[&str]) -> (Run, Option<
     }
 }
 
-fn shop_at(steps: &[&str]) -> Repo {
-    let repo = Repo::fixture("shop");
-    for step in steps {
-        repo.run(&["apply", "--step", step, "--commit"]).success();
-    }
-    repo
-}
-
 fn both(check: impl Fn(Via)) {
     check(Via::Snapshot);
     check(Via::Live);
@@ -48,7 +40,7 @@ fn both(check: impl Fn(Via)) {
 #[test]
 fn setup_waits_for_every_proxy_to_carry_the_xds_agent_then_advances() {
     both(|via| {
-        let repo = shop_at(&["init", "setup"]);
+        let repo = Repo::fixture("shop").at("setup");
         let commits = repo.commit_count();
         let not_restarted = World::shop().switched("SetupIstioForMigrate");
         let live = matches!(via, Via::Live);
@@ -79,7 +71,7 @@ fn setup_waits_for_every_proxy_to_carry_the_xds_agent_then_advances() {
 #[test]
 fn setup_waits_for_asm_s_istio_injection_label_to_leave_istio_system() {
     both(|via| {
-        let repo = shop_at(&["init", "setup"]);
+        let repo = Repo::fixture("shop").at("setup");
         let mut world =
             World::shop().switched("SetupIstioForMigrate").every_workload(|workload| workload.xds_agent = true);
         world.istio_injection.insert("hz", "disable");
@@ -100,7 +92,7 @@ fn setup_waits_for_asm_s_istio_injection_label_to_leave_istio_system() {
 fn a_switch_asm_reports_as_failed_is_quoted_and_retried() {
     both(|via| {
         let live = matches!(via, Via::Live);
-        let repo = shop_at(&["init"]);
+        let repo = Repo::fixture("shop").at("init");
         let mut failed = World::shop();
         failed.status_retry_counter = 0;
         failed.message = "istio-system still has istio-injection: disable";
@@ -128,7 +120,7 @@ fn a_switch_asm_reports_as_failed_is_quoted_and_retried() {
 
 #[test]
 fn the_engine_not_having_applied_the_step_is_unmet() {
-    let repo = shop_at(&["init", "setup"]);
+    let repo = Repo::fixture("shop").at("setup");
     let (run, _) = observe(&repo, &World::shop(), Via::Snapshot, &["status", "--output", "json"]);
     let report: serde_json::Value = serde_json::from_str(&run.success().stdout).expect("JSON");
     assert_eq!(report["ready"], false);
@@ -141,7 +133,7 @@ fn the_engine_not_having_applied_the_step_is_unmet() {
 
 #[test]
 fn several_networks_need_a_confirmation_recorded_with_its_author() {
-    let repo = shop_at(&["init", "setup", "migrating"]);
+    let repo = Repo::fixture("shop").at("migrating");
     let migrating = World::shop().switched("Migrating").every_workload(|workload| workload.xds_agent = true);
     let (run, _) = observe(&repo, &migrating, Via::Snapshot, &["advance", "--commit"]);
     let run = run.failure(1);
@@ -171,7 +163,7 @@ fn several_networks_need_a_confirmation_recorded_with_its_author() {
 
 #[test]
 fn a_wave_waits_for_its_pods_on_the_asm_proxy_and_force_is_recorded() {
-    let repo = shop_at(&["init", "setup", "migrating", "wave/canary"]);
+    let repo = Repo::fixture("shop").at("wave/canary");
     let mut world = World::shop().switched("Migrating").every_workload(|workload| workload.xds_agent = true);
     let (run, _) = observe(&repo, &world, Via::Snapshot, &["advance", "--commit"]);
     let run = run.failure(1);
@@ -210,7 +202,7 @@ fn a_wave_waits_for_its_pods_on_the_asm_proxy_and_force_is_recorded() {
 
 #[test]
 fn status_wait_gives_up_at_the_timeout() {
-    let repo = shop_at(&["init", "setup"]);
+    let repo = Repo::fixture("shop").at("setup");
     let started = std::time::Instant::now();
     let (run, _) = observe(
         &repo,
@@ -230,7 +222,7 @@ fn status_wait_gives_up_at_the_timeout() {
 }
 
 fn live_error(asm: Serving, hz_refuses: Option<u16>) -> String {
-    let repo = shop_at(&["init"]);
+    let repo = Repo::fixture("shop").at("init");
     let world = World::shop();
     let mut fake = FakeWorld::serve(&world, asm);
     if let Some(code) = hz_refuses {
@@ -264,7 +256,7 @@ fn a_missing_resource_another_version_a_403_and_an_unreachable_server_are_named(
         "{forbidden}"
     );
 
-    let repo = shop_at(&["init"]);
+    let repo = Repo::fixture("shop").at("init");
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("an address");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let kubeconfig = dir.path().join("kubeconfig");
@@ -292,7 +284,7 @@ fn a_missing_resource_another_version_a_403_and_an_unreachable_server_are_named(
 
 #[test]
 fn without_a_kubeconfig_status_says_which_file_it_looked_for() {
-    let repo = shop_at(&["init"]);
+    let repo = Repo::fixture("shop").at("init");
     let home = tempfile::tempdir().expect("a temporary home");
     let run =
         repo.run_with(&["status"], &[("HOME", home.path().to_str().expect("UTF-8")), ("KUBECONFIG", "")]).failure(2);

@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against real git repositories in temporary directories.
 
+mod architecture;
 mod commands;
 mod crd;
 mod crd_selftest;

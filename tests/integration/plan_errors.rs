@@ -23,15 +23,9 @@ const DEFAULT_STEPS: [&str; 12] = [
 
 /// The shop plan with each `(from, to)` replaced (each `from` must occur exactly once), committed.
 fn shop_with(replacements: &[(&str, &str)]) -> Repo {
-    let repo = Repo::fixture("shop");
-    let mut plan = repo.read("migration.yaml");
-    for (from, to) in replacements {
-        assert_eq!(plan.matches(from).count(), 1, "`{from}` occurs exactly once in the shop plan");
-        plan = plan.replacen(from, to, 1);
-    }
-    repo.write("migration.yaml", &plan);
-    repo.git(&["commit", "-qam", "bad plan"]);
-    repo
+    let edited =
+        replacements.iter().fold(Repo::fixture("shop"), |repo, (from, to)| repo.edited("migration.yaml", from, to));
+    edited.committed("bad plan")
 }
 
 /// Runs `validate` on the shop plan with the replacements; checks exit 2, an empty stdout and a clean

@@ -26,22 +26,10 @@ fn check_golden(name: &str, actual: &str) {
     );
 }
 
-/// Applies every step after the current one, up to and including `last`.
-fn apply_through(repo: &Repo, last: &str) {
-    let listed: Value = serde_json::from_str(&repo.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
-    for step in listed.as_array().expect("a list").iter().filter(|step| step["applied"] == false) {
-        let id = step["id"].as_str().expect("an id");
-        repo.run(&["apply", "--step", id, "--commit"]).success();
-        if id == last {
-            break;
-        }
-    }
-}
-
 #[test]
 fn markdown_and_json_of_the_shop_steps_are_pinned() {
     let repo = Repo::fixture("shop");
-    apply_through(&repo, "init");
+    repo.apply_through("init");
     for (step, name) in [("setup", "02-setup"), ("migrating", "03-migrating"), ("wave/canary", "04-wave-canary")] {
         check_golden(
             &format!("{name}.md"),
@@ -51,21 +39,21 @@ fn markdown_and_json_of_the_shop_steps_are_pinned() {
             &format!("{name}.json"),
             &repo.run(&["diff", "--step", step, "--format", "json"]).success().stdout,
         );
-        repo.run(&["apply", "--step", step, "--commit"]).success();
+        repo.apply(step);
     }
-    apply_through(&repo, "egress/stripe/1");
+    repo.apply_through("egress/stripe/1");
     check_golden(
         "08-egress-stripe-10.md",
         &repo.run(&["diff", "--step", "egress/stripe/10", "--format", "markdown"]).success().stdout,
     );
-    apply_through(&repo, "ingress/public");
+    repo.apply_through("ingress/public");
     check_golden("12-finished.md", &repo.run(&["diff", "--step", "finished", "--format", "markdown"]).success().stdout);
 }
 
 #[test]
 fn json_describes_files_hunks_and_effects() {
     let repo = Repo::fixture("shop");
-    apply_through(&repo, "init");
+    repo.apply_through("init");
     let diff = repo.run(&["diff", "--step", "setup", "--format", "json", "--exit-code"]).failure(1);
     let value: Value = serde_json::from_str(&diff.stdout).expect("JSON");
     let effects = &value["effects"];
@@ -127,7 +115,7 @@ fn markdown_stays_within_a_comment_and_leads_with_the_summary() {
     repo.write("infra/istio/kustomization.yaml", &istio);
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "the fleet and Istio's CRDs"]);
-    apply_through(&repo, "init");
+    repo.apply_through("init");
 
     let setup = repo.run(&["diff", "--step", "setup", "--format", "markdown"]).success().stdout;
     assert!(setup.chars().count() <= LIMIT);
@@ -147,7 +135,7 @@ fn markdown_stays_within_a_comment_and_leads_with_the_summary() {
     );
     assert!(setup.contains("; and 289 more\n"), "long lists are cut in the summary");
 
-    apply_through(&repo, "ingress/public");
+    repo.apply_through("ingress/public");
     let finished = repo.run(&["diff", "--step", "finished", "--format", "markdown"]).success().stdout;
     assert!(finished.chars().count() <= LIMIT, "{} characters", finished.chars().count());
     assert!(finished

@@ -57,6 +57,50 @@ impl Repo {
         self.dir.path()
     }
 
+    /// This repository with `from` replaced by `to` in `file` (`from` must occur exactly once).
+    #[track_caller]
+    pub fn edited(self, file: &str, from: &str, to: &str) -> Repo {
+        let text = self.read(file);
+        assert_eq!(text.matches(from).count(), 1, "`{from}` occurs exactly once in {file}");
+        self.write(file, &text.replacen(from, to, 1));
+        self
+    }
+
+    /// This repository with every change committed.
+    pub fn committed(self, message: &str) -> Repo {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-qm", message]);
+        self
+    }
+
+    /// This repository with every step up to and including `last` applied, one commit each.
+    #[track_caller]
+    pub fn at(self, last: &str) -> Repo {
+        self.apply_through(last);
+        self
+    }
+
+    /// Applies `step` with `--commit`, which must succeed.
+    #[track_caller]
+    pub fn apply(&self, step: &str) {
+        self.run(&["apply", "--step", step, "--commit"]).success();
+    }
+
+    /// Applies, one commit each, every step of the plan not applied yet, up to and including `last`.
+    #[track_caller]
+    pub fn apply_through(&self, last: &str) {
+        let listed: Value =
+            serde_json::from_str(&self.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
+        let pending = listed.as_array().expect("a list").iter().filter(|step| step["applied"] == false);
+        for id in pending.map(|step| step["id"].as_str().expect("an id").to_owned()) {
+            self.apply(&id);
+            if id == last {
+                return;
+            }
+        }
+        panic!("step {last} is not among the steps to apply");
+    }
+
     /// This repository with a bare `origin` it has pushed `main` to.
     pub fn with_origin(name: &str) -> (Repo, Origin) {
         let repo = Repo::fixture(name);

@@ -8,11 +8,12 @@ use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{confirmation, pods, Gate};
+use crate::core::observe::Observation;
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
 use crate::core::settings::Settings;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::yaml_edit::remove_list_items;
 
 pub struct Finished;
@@ -57,8 +58,9 @@ impl StepKind for Finished {
         remove_install_references(context, &install_paths, rendering)
     }
 
-    fn gates(&self, step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
-        let left: Vec<String> = pods(context.observation)
+    fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let (step, state) = (&pending.step, pending.context.state);
+        let left: Vec<String> = pods(observation)
             .filter(|(_, pod)| pod.istio_proxy && !pod.on_asm)
             .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
             .collect();
@@ -66,7 +68,7 @@ impl StepKind for Finished {
             Gate::unless_found("no Istio proxy left", &left, "pod(s) still run Istio's proxy"),
             confirmation(
                 step,
-                context.state,
+                state,
                 "no traffic goes through Istio's east-west, ingress or egress gateways any more, and every Istio API object is imported into ASM",
             ),
         ]

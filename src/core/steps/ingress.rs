@@ -8,9 +8,10 @@ use crate::core::component::{AsmGateway, Rendering};
 use crate::core::desired::Desired;
 use crate::core::diagnostic::Diagnostics;
 use crate::core::gate::{confirmation, Gate};
+use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
 
 /// An ingress entry as written in the plan.
 #[derive(Deserialize)]
@@ -126,11 +127,12 @@ impl StepKind for Ingresses {
         Ok(())
     }
 
-    fn gates(&self, step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
+    fn gates(&self, pending: &PendingStep<'_>, _observation: &Observation) -> Vec<Gate> {
+        let (step, state) = (&pending.step, pending.context.state);
         let name = step.instance().unwrap_or_default();
         vec![confirmation(
             step,
-            context.state,
+            state,
             &format!("traffic of ingress {name} moved to ASM's ingress gateway (DNS or load-balancer weights)"),
         )]
     }

@@ -3,9 +3,10 @@
 
 use crate::core::desired::Desired;
 use crate::core::gate::{confirmation, Gate};
+use crate::core::observe::Observation;
 use crate::core::settings::Settings;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, KindInfo, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
 
 pub struct Migrating;
 
@@ -16,13 +17,14 @@ impl StepKind for Migrating {
 
     fn add_to_desired(&self, _step: &StepId, _context: &StepContext<'_>, _desired: &mut Desired) {}
 
-    fn gates(&self, step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
-        if !context.settings.multi_network() {
+    fn gates(&self, pending: &PendingStep<'_>, _observation: &Observation) -> Vec<Gate> {
+        let (step, state) = (&pending.step, pending.context.state);
+        if !pending.context.settings.multi_network() {
             return Vec::new();
         }
         vec![confirmation(
             step,
-            context.state,
+            state,
             "ASM's cross-cluster gateway is deployed and each cluster has its Istio network name in ASM",
         )]
     }

@@ -78,8 +78,8 @@ pub trait StepKind {
         Ok(())
     }
 
-    /// The gates of `step` besides ASM having switched, over what was observed.
-    fn gates(&self, _step: &StepId, _context: &GateContext<'_>) -> Vec<Gate> {
+    /// The gates of the pending step (the current one) besides ASM having switched, over what was observed.
+    fn gates(&self, _pending: &PendingStep<'_>, _observation: &Observation) -> Vec<Gate> {
         Vec::new()
     }
 
@@ -133,15 +133,6 @@ pub struct StepContext<'a> {
     pub fresh_stamp: &'a str,
     /// Istio's mesh config with PROXY_CONFIG_XDS_AGENT set, computed once: `None` when it is set already.
     pub mesh_config: &'a Result<Option<String>, Diagnostic>,
-}
-
-/// What the gates of a step look at.
-pub struct GateContext<'a> {
-    pub settings: &'a Settings,
-    pub state: &'a State,
-    /// The desired state after the step.
-    pub desired: &'a Desired,
-    pub observation: &'a Observation,
 }
 
 /// The kind's position in the order rules: phases in order, and within a phase the step switching into it first.

@@ -11,9 +11,10 @@ use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{pods, Gate};
 use crate::core::inventory::ClusterInventory;
+use crate::core::observe::Observation;
 use crate::core::paths::is_within;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 pub struct Setup;
@@ -79,8 +80,8 @@ impl StepKind for Setup {
         Ok(())
     }
 
-    fn gates(&self, _step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
-        let missing: Vec<String> = pods(context.observation)
+    fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let missing: Vec<String> = pods(observation)
             .filter(|(_, pod)| pod.istio_proxy && !pod.on_asm && !pod.xds_agent)
             .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
             .collect();
@@ -89,8 +90,8 @@ impl StepKind for Setup {
             &missing,
             "Istio-injected pod(s) without PROXY_CONFIG_XDS_AGENT=true (not restarted yet?)",
         )];
-        if context.desired.release_istio_system {
-            gates.push(istio_system_injectable(context));
+        if pending.desired.release_istio_system {
+            gates.push(istio_system_injectable(observation));
         }
         gates
     }
@@ -140,9 +141,8 @@ fn replacement_targets(workloads: &BTreeSet<WorkloadRef>, inventory: &ClusterInv
 
 /// No istio-system still carries ASM's `istio-injection` label, so the east-west gateway is injected again (Argo CD
 /// replaces the namespace at `init`; Flux takes the label over at `init` and drops it at `setup`).
-fn istio_system_injectable(context: &GateContext<'_>) -> Gate {
-    let labelled: Vec<String> = context
-        .observation
+fn istio_system_injectable(observation: &Observation) -> Gate {
+    let labelled: Vec<String> = observation
         .clusters
         .iter()
         .filter_map(|(cluster, observed)| {

@@ -13,9 +13,10 @@ use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::Gate;
 use crate::core::inventory::ClusterInventory;
+use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{GateContext, KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 const ISTIO_SYSTEM: &str = "istio-system";
@@ -163,8 +164,8 @@ impl StepKind for Waves {
         Ok(())
     }
 
-    fn gates(&self, _step: &StepId, context: &GateContext<'_>) -> Vec<Gate> {
-        let (off_asm, rollouts) = moved_workloads_not_ready(context);
+    fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let (off_asm, rollouts) = moved_workloads_not_ready(&pending.desired, observation);
         vec![
             Gate::unless_found(
                 "pods on the ASM proxy",
@@ -267,11 +268,11 @@ fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadRef>, inventory: &Cl
 }
 
 /// Pods of the workloads moved so far that are not on the ASM proxy and ready, and their incomplete rollouts.
-fn moved_workloads_not_ready(context: &GateContext<'_>) -> (Vec<String>, Vec<String>) {
+fn moved_workloads_not_ready(desired: &Desired, observation: &Observation) -> (Vec<String>, Vec<String>) {
     let mut off_asm = Vec::new();
     let mut rollouts = Vec::new();
-    for (cluster, moved) in &context.desired.asm_proxy {
-        let Some(observed) = context.observation.clusters.get(cluster) else { continue };
+    for (cluster, moved) in &desired.asm_proxy {
+        let Some(observed) = observation.clusters.get(cluster) else { continue };
         for pod in &observed.pods {
             if pod.workload.as_ref().is_some_and(|workload| moved.contains(workload)) && !(pod.on_asm && pod.ready) {
                 let why = if pod.on_asm { "not ready" } else { "not on the ASM proxy" };
