@@ -68,6 +68,28 @@ fn setup_waits_for_every_proxy_to_carry_the_xds_agent_then_advances() {
     });
 }
 
+/// The checkout stays on main (no step); the branch is at `setup`: its gates are the ones judged.
+#[test]
+fn advance_on_a_branch_judges_the_step_the_branch_is_at() {
+    let repo = Repo::fixture("shop");
+    for step in ["init", "setup"] {
+        repo.run(&["apply", "--step", step, "--commit", "--branch", "asm-migrate/shop"]).success();
+    }
+    let not_restarted = World::shop().switched("SetupIstioForMigrate");
+    let args = ["advance", "--commit", "--branch", "asm-migrate/shop"];
+    let (run, _) = observe(&repo, &not_restarted, Via::Snapshot, &args);
+    let run = run.failure(1);
+    assert!(run.stdout.starts_with("plan shop-prod: step setup (2/12)\n"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("not advancing to migrating: 1 gate(s) of setup unmet\n"));
+    let restarted = not_restarted.every_workload(|workload| workload.xds_agent = true);
+    observe(&repo, &restarted, Via::Snapshot, &args).0.success();
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "asm-migrate/shop"]).trim(),
+        "asm-migrate(shop-prod): migrating (3/12)"
+    );
+    assert_eq!(repo.commit_count(), 1, "the checkout's branch did not move");
+}
+
 #[test]
 fn setup_waits_for_asm_s_istio_injection_label_to_leave_istio_system() {
     both(|via| {
