@@ -63,16 +63,21 @@ impl Loader<'_> {
         }
     }
 
-    /// Parses a file read as YAML once: a kustomization as one document, a manifest as a stream.
+    /// Parses a file as YAML once: a kustomization as one document, a manifest as a stream. A file read only to
+    /// be parsed keeps its documents, not its text: no step rewrites it.
     fn parse(&mut self, path: &str, kustomization: bool) {
         if self.repository.has_documents(path) {
             return;
         }
-        self.read(path);
-        let documents = match self.repository.text(path) {
-            Ok(Some(text)) => parse_yaml(path, text, kustomization),
-            Ok(None) => Ok(Vec::new()),
-            Err(problem) => Err(problem),
+        let documents = match self.repository.has_text(path) {
+            true => match self.repository.text(path) {
+                Ok(text) => parse_yaml(path, text.unwrap_or_default(), kustomization),
+                Err(problem) => Err(problem),
+            },
+            false => match self.files.read(path) {
+                Ok(text) => parse_yaml(path, &text.unwrap_or_default(), kustomization),
+                Err(problem) => Err(problem),
+            },
         };
         self.repository.add_documents(path, documents);
     }
@@ -89,7 +94,9 @@ impl Loader<'_> {
             }
             self.parse(&file, true);
             let entries: Vec<String> = match self.repository.documents(&file) {
-                Ok(documents) => documents.iter().flat_map(included_entries).map(str::to_owned).collect(),
+                Ok(documents) => {
+                    documents.iter().flat_map(|document| included_entries(document)).map(str::to_owned).collect()
+                }
                 Err(_) => continue,
             };
             for entry in entries {

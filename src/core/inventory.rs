@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::rc::Rc;
 
 use serde_json::Value;
 
@@ -24,7 +25,8 @@ pub struct Object {
     pub name: String,
     /// Repository-relative file it was read from.
     pub file: String,
-    pub value: Value,
+    /// The document, as parsed once and shared by every cluster that includes the file.
+    pub value: Rc<Value>,
 }
 
 impl Object {
@@ -208,7 +210,7 @@ impl Walk<'_> {
         if !self.visited.insert(file.clone()) {
             return Ok(());
         }
-        let document = self.repository.documents(&file)?.first().cloned().unwrap_or(Value::Null);
+        let document = self.repository.documents(&file)?.first().cloned().unwrap_or_default();
         if self.visited.len() == 1 {
             self.root_rename =
                 ["namespace", "namePrefix", "nameSuffix"].into_iter().find(|field| document.get(*field).is_some());

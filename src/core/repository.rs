@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::rc::Rc;
 
 use serde_json::Value;
 
@@ -24,8 +25,9 @@ pub struct Repository {
     dirs: BTreeSet<String>,
     /// What reading a file gave: its text, or why it could not be read.
     texts: BTreeMap<String, Result<String, Diagnostic>>,
-    /// The YAML documents of the kustomizations and manifests the cluster sources include.
-    documents: BTreeMap<String, Result<Vec<Value>, Diagnostic>>,
+    /// The YAML documents of the kustomizations and manifests the cluster sources include, shared with the
+    /// objects read from them (a manifest that no step rewrites keeps no text, only these).
+    documents: BTreeMap<String, Result<Vec<Rc<Value>>, Diagnostic>>,
 }
 
 /// Where an entry of a kustomization's `resources`, `bases` or `components` leads.
@@ -93,7 +95,7 @@ impl Repository {
 
     /// Records the YAML documents parsed from `path`.
     pub fn add_documents(&mut self, path: &str, documents: Result<Vec<Value>, Diagnostic>) {
-        self.documents.insert(path.to_owned(), documents);
+        self.documents.insert(path.to_owned(), documents.map(|documents| documents.into_iter().map(Rc::new).collect()));
     }
 
     pub fn has_text(&self, path: &str) -> bool {
@@ -125,7 +127,7 @@ impl Repository {
     }
 
     /// The YAML documents of an included kustomization or manifest, as parsed when the repository was loaded.
-    pub fn documents(&self, path: &str) -> Result<&[Value], Diagnostic> {
+    pub fn documents(&self, path: &str) -> Result<&[Rc<Value>], Diagnostic> {
         match self.documents.get(path) {
             Some(Ok(documents)) => Ok(documents),
             Some(Err(problem)) => Err(problem.clone()),
