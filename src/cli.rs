@@ -74,6 +74,10 @@ pub enum Command {
     Apply {
         #[arg(long, default_value = "current")]
         step: StepSelector,
+        /// Take a step whose preconditions `apply` cannot check, or one that skips a phase; state.yaml and a
+        /// commit trailer record it.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         apply: ApplyArgs,
     },
@@ -94,10 +98,11 @@ pub enum Command {
     },
     /// Check the current step's gates, then apply the next step (exit 1, no commit, when a gate is unmet).
     Advance {
-        /// Confirm what no API can show for the current step (its id).
+        /// Confirm what no API can show: the current step's gates or the next step's preconditions (the step's id;
+        /// repeat for both).
         #[arg(long)]
-        confirm: Option<StepId>,
-        /// Skip unmet gates; state.yaml and a commit trailer record it.
+        confirm: Vec<StepId>,
+        /// Skip unmet gates and preconditions; state.yaml and a commit trailer record it.
         #[arg(long)]
         force: bool,
         #[arg(long)]

@@ -55,7 +55,9 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             commands::render::run(&workplace, step, target, only.as_ref(), out)
         }
         Command::Diff { step, format, exit_code } => commands::diff::run(&workplace, step, *format, *exit_code, out),
-        Command::Apply { step, apply } => commands::apply::run(&workplace, step, &apply.write_options(), out),
+        Command::Apply { step, force, apply } => {
+            commands::apply::run(&workplace, step, *force, &apply.write_options(), out)
+        }
         Command::Status { output, snapshot, wait, timeout } => {
             let observer = observer(cli, snapshot.as_deref())?;
             commands::status::run(&workplace, &observer, *output, timeout.filter(|_| *wait), out)

@@ -1,12 +1,13 @@
-//! `advance`: the current step's gates, judged inside the lock on the repository as it is loaded once, then the
-//! next step taken from that same reading; an unmet gate exits 1 with the reasons and makes no commit.
+//! `advance`: the current step's gates and the next step's preconditions, judged inside the lock on the
+//! repository as it is loaded once, then the next step taken from that same reading; anything unmet exits 1
+//! with the reasons and makes no commit.
 
 use std::io::Write;
 
-use crate::commands::apply::{take_step, Target, WriteOptions};
+use crate::commands::apply::{take_step, Precheck, StepRequest, Target, WriteOptions};
 use crate::commands::status::Observer;
 use crate::commands::{now, Workplace};
-use crate::core::gate::{Gate, GateOutcome};
+use crate::core::gate::{Gate, GateOutcome, GateReport};
 use crate::core::migration::StepSelector;
 use crate::core::state::{Confirmation, StateChange};
 use crate::core::step_id::StepId;
@@ -14,9 +15,9 @@ use crate::core::text::rfc3339;
 use crate::output::table;
 
 pub struct AdvanceOptions {
-    /// What no API can show, confirmed for the current step (its id).
-    pub confirm: Option<StepId>,
-    /// Skip unmet gates; the state and a commit trailer record it.
+    /// What no API can show, confirmed: the current step's gates or the next step's preconditions (their ids).
+    pub confirm: Vec<StepId>,
+    /// Skip what is unmet; the state and a commit trailer record it.
     pub force: bool,
     pub write: WriteOptions,
 }
@@ -24,10 +25,11 @@ pub struct AdvanceOptions {
 /// Why `advance` cannot judge the current step.
 #[derive(Debug, thiserror::Error)]
 pub enum AdvanceError {
-    #[error("--confirm {confirmed}: the repository is at step {current}, and only the current step can be confirmed")]
-    NotCurrent { confirmed: StepId, current: String },
-    #[error("recording who confirmed or forced needs the repository's git identity: run inside a git repository")]
-    NoIdentity,
+    #[error(
+        "--confirm {confirmed}: the repository is at step {current}; confirm {current} (its gates) or {next} (its \
+         preconditions)"
+    )]
+    NotCurrentOrNext { confirmed: StepId, current: String, next: StepId },
 }
 
 pub fn run(
@@ -40,51 +42,79 @@ pub fn run(
     let migration = target.load(workplace, plan)?;
     let next = migration.resolve(&StepSelector::Next)?;
     let current = migration.current_step().cloned();
-    if let Some(confirmed) = &options.confirm {
-        if current.as_ref() != Some(confirmed) {
-            let current = current.as_ref().map(ToString::to_string).unwrap_or_else(|| "(none)".to_owned());
-            return Err(AdvanceError::NotCurrent { confirmed: confirmed.clone(), current }.into());
-        }
+    if let Some(confirmed) = options.confirm.iter().find(|step| Some(*step) != current.as_ref() && **step != next) {
+        let current = current.as_ref().map(ToString::to_string).unwrap_or_else(|| "(none)".to_owned());
+        return Err(AdvanceError::NotCurrentOrNext { confirmed: confirmed.clone(), current, next }.into());
     }
+    let report = observer.report(&migration)?;
     let mut change = StateChange::default();
-    if let Some(current) = current {
-        let report = observer.report(&migration)?;
-        let by = || -> anyhow::Result<String> {
-            let git = target.git.as_ref().ok_or(AdvanceError::NoIdentity)?;
-            let identity = git.identity()?;
-            Ok(format!(
-                "{} <{}>",
-                identity.author.name().unwrap_or_default(),
-                identity.author.email().unwrap_or_default()
-            ))
-        };
-        let needs_confirmation =
-            report.gates.iter().any(|gate| matches!(gate.outcome, GateOutcome::NeedsConfirmation(_)));
-        if needs_confirmation && options.confirm.is_some() {
-            change.confirmation = Some(Confirmation { step: current.clone(), at: rfc3339(now()), by: by()? });
-        }
-        let unmet: Vec<&Gate> = report
-            .gates
-            .iter()
-            .filter(|gate| match gate.outcome {
-                GateOutcome::Met => false,
-                GateOutcome::NeedsConfirmation(_) => change.confirmation.is_none(),
-                GateOutcome::Unmet(_) => true,
-            })
-            .collect();
-        if !unmet.is_empty() {
-            if !options.force {
-                write!(out, "{}", table::status(&report))?;
-                writeln!(out, "not advancing to {next}: {} gate(s) of {current} unmet", unmet.len())?;
-                return Ok(1);
-            }
-            writeln!(
-                out,
-                "--force: advancing to {next} with {} gate(s) of {current} unmet; state.yaml records it",
-                unmet.len()
-            )?;
-            change.gates_skipped = Some(Confirmation { step: current, at: rfc3339(now()), by: by()? });
+    for (step, gates) in
+        report.step.iter().map(|(step, _, _)| (step, &report.gates)).chain(report.next.iter().map(|(s, g)| (s, g)))
+    {
+        let needs_confirmation = gates.iter().any(|gate| matches!(gate.outcome, GateOutcome::NeedsConfirmation(_)));
+        if needs_confirmation && options.confirm.contains(step) {
+            change.confirmations.push(Confirmation { step: step.clone(), at: rfc3339(now()), by: target.who() });
         }
     }
-    take_step(workplace, &target, migration, &StepSelector::Id(next), &change, &options.write, out)
+    let unmet = Unmet::of(&report, &change);
+    if !unmet.is_empty() {
+        let current = current.as_ref().map(ToString::to_string).unwrap_or_default();
+        if !options.force {
+            write!(out, "{}", table::status(&report))?;
+            writeln!(out, "not advancing to {next}: {}", unmet.describe(&current, &next))?;
+            return Ok(1);
+        }
+        writeln!(out, "--force: advancing to {next} with {}; state.yaml records it", unmet.describe(&current, &next))?;
+        let skipped = match migration.current_step() {
+            Some(current) if unmet.gates > 0 => current.clone(),
+            _ => next.clone(),
+        };
+        change.gates_skipped = Some(Confirmation { step: skipped, at: rfc3339(now()), by: target.who() });
+    }
+    let request = StepRequest { selector: &StepSelector::Id(next), change: &change, precheck: Precheck::Checked };
+    take_step(workplace, &target, migration, &request, &options.write, out)
+}
+
+/// How many gates of the current step and preconditions of the next are unmet, counting confirmations given now.
+struct Unmet {
+    gates: usize,
+    preconditions: usize,
+}
+
+impl Unmet {
+    fn of(report: &GateReport, change: &StateChange) -> Unmet {
+        let confirmed =
+            |step: Option<&StepId>| step.is_some_and(|step| change.confirmations.iter().any(|c| &c.step == step));
+        let unmet = |gates: &[Gate], confirmed: bool| {
+            gates
+                .iter()
+                .filter(|gate| match gate.outcome {
+                    GateOutcome::Met => false,
+                    GateOutcome::NeedsConfirmation(_) => !confirmed,
+                    GateOutcome::Unmet(_) => true,
+                })
+                .count()
+        };
+        let current = report.step.as_ref().map(|(step, _, _)| step);
+        let (next, preconditions) = match &report.next {
+            Some((step, preconditions)) => (Some(step), preconditions.as_slice()),
+            None => (None, &[][..]),
+        };
+        Unmet { gates: unmet(&report.gates, confirmed(current)), preconditions: unmet(preconditions, confirmed(next)) }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.gates == 0 && self.preconditions == 0
+    }
+
+    /// `1 gate(s) of setup unmet`, `2 precondition(s) of finished unmet`, or both.
+    fn describe(&self, current: &str, next: &StepId) -> String {
+        match (self.gates, self.preconditions) {
+            (gates, 0) => format!("{gates} gate(s) of {current} unmet"),
+            (0, preconditions) => format!("{preconditions} precondition(s) of {next} unmet"),
+            (gates, preconditions) => {
+                format!("{gates} gate(s) of {current} and {preconditions} precondition(s) of {next} unmet")
+            }
+        }
+    }
 }

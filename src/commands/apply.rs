@@ -12,7 +12,7 @@ use crate::adapters::lock::RepoLock;
 use crate::adapters::remote::{PushOutcome, Remote};
 use crate::adapters::workspace::{self, Workspace};
 use crate::adapters::RepoFiles;
-use crate::commands::Workplace;
+use crate::commands::{now, Workplace};
 use crate::core::change::{FileChange, RenderedStep};
 use crate::core::diagnostic::Diagnostics;
 use crate::core::effects::StepEffects;
@@ -20,14 +20,28 @@ use crate::core::migration::{Migration, StepSelector};
 use crate::core::paths::is_within;
 use crate::core::plan::Plan;
 use crate::core::render::render_step;
-use crate::core::state::StateChange;
+use crate::core::state::{Confirmation, StateChange};
 use crate::core::step_id::StepId;
 use crate::core::templates::Templates;
+use crate::core::text::rfc3339;
 
 /// Workload names a commit message lists per effect before "and N more".
 const NAMES_IN_COMMIT: usize = 50;
 /// How many times a push that lost a race is rebuilt on the remote's new tip before giving up.
 const PUSH_ATTEMPTS: usize = 3;
+
+/// Who has checked what must hold before the step: `advance` against the clusters, the user (`apply --force`),
+/// or nobody (`apply`, which then refuses a step that has preconditions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precheck {
+    /// `advance` (or `retry`, re-taking the current step) judged what the clusters show.
+    Checked,
+    /// `apply`: nothing was checked.
+    Unchecked,
+    /// `apply --force`: the user (`by`) takes the step as it is, preconditions and skipped phases included;
+    /// the state and a commit trailer record it.
+    Forced { by: String },
+}
 
 /// How a step is written: `apply`'s flags, which `advance` and `retry` share.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +71,11 @@ pub enum ApplyError {
     DetachedHead,
     #[error("uncommitted changes in files this step rewrites: {}\ncommit or stash them first (or pass --allow-dirty)", .0.join(", "))]
     Dirty(Vec<String>),
+    #[error(
+        "step `{step}` has preconditions `apply` cannot check: {}; `asm-migrate advance` checks them against the \
+         clusters (or pass --force if you checked them yourself)", .preconditions.join(", ")
+    )]
+    Unchecked { step: StepId, preconditions: Vec<&'static str> },
     #[error("cannot write the step into the repository (it is as it was)")]
     Write(#[source] std::io::Error),
     #[error(
@@ -130,6 +149,18 @@ impl Target {
         Ok((Target { root, git, _lock: lock, branch }, plan))
     }
 
+    /// Who is at work, as git's identity says, for what the state records.
+    pub fn who(&self) -> String {
+        match self.git.as_ref().map(GitRepo::identity) {
+            Some(Ok(identity)) => format!(
+                "{} <{}>",
+                identity.author.name().unwrap_or_default(),
+                identity.author.email().unwrap_or_default()
+            ),
+            _ => "someone without a git identity".to_owned(),
+        }
+    }
+
     /// The files of the step's base: the branch's commit, or the working tree.
     pub fn files(&self) -> anyhow::Result<Box<dyn RepoFiles>> {
         Ok(match (&self.branch, &self.git) {
@@ -171,29 +202,45 @@ impl BranchTarget {
     }
 }
 
-/// `apply --step`: the selected step, with nothing else changed in the state.
+/// `apply --step`: the selected step, with nothing else changed in the state but, with `--force`, that it was
+/// forced.
 pub fn run(
     workplace: &Workplace,
     selector: &StepSelector,
+    force: bool,
     options: &WriteOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let (target, plan) = Target::open(workplace, options, "asm-migrate apply")?;
-    apply_from(workplace, &target, plan, target.files()?.as_ref(), selector, options, out)
+    let precheck = match force {
+        true => Precheck::Forced { by: target.who() },
+        false => Precheck::Unchecked,
+    };
+    apply_from(workplace, &target, plan, target.files()?.as_ref(), selector, precheck, options, out)
 }
 
 /// `apply`, with the repository read through `files` (the target's, in the command).
+#[allow(clippy::too_many_arguments)]
 fn apply_from(
     workplace: &Workplace,
     target: &Target,
     plan: Plan,
     files: &dyn RepoFiles,
     selector: &StepSelector,
+    precheck: Precheck,
     options: &WriteOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let migration = workplace.load(plan, files, target.git.as_ref())?;
-    take_step(workplace, target, migration, selector, &StateChange::default(), options, out)
+    let step = StepRequest { selector, change: &StateChange::default(), precheck };
+    take_step(workplace, target, migration, &step, options, out)
+}
+
+/// The step to take: which one, what changes in the state besides, and who checked its preconditions.
+pub struct StepRequest<'a> {
+    pub selector: &'a StepSelector,
+    pub change: &'a StateChange,
+    pub precheck: Precheck,
 }
 
 /// Takes a step from the migration as loaded: records `change` in the state, renders the step, writes it where
@@ -202,16 +249,15 @@ pub fn take_step(
     workplace: &Workplace,
     target: &Target,
     mut migration: Migration,
-    selector: &StepSelector,
-    change: &StateChange,
+    request: &StepRequest<'_>,
     options: &WriteOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let templates = workplace.templates()?;
-    let prepared = Prepared::new(&mut migration, selector, change, &templates, options)?;
+    let prepared = Prepared::new(&mut migration, request, &templates, options)?;
     match (&target.branch, &target.git) {
         (Some(branch), Some(git)) => {
-            let retake = StepRetake { workplace, git, plan: &migration.plan, selector, change, templates: &templates };
+            let retake = StepRetake { workplace, git, plan: &migration.plan, request, templates: &templates };
             commit_to_branch(git, branch, &retake, prepared, options, out)
         }
         _ => write_to_work_tree(&target.root, target.git.as_ref(), prepared, options, out),
@@ -228,13 +274,31 @@ struct Prepared {
 impl Prepared {
     fn new(
         migration: &mut Migration,
-        selector: &StepSelector,
-        change: &StateChange,
+        request: &StepRequest<'_>,
         templates: &Templates,
         options: &WriteOptions,
     ) -> anyhow::Result<Prepared> {
+        let forced = matches!(request.precheck, Precheck::Forced { .. });
+        let step = migration.resolve_forward(request.selector, forced)?;
+        let mut change = request.change.clone();
+        // The current step, taken again, was checked when it was first taken.
+        let preconditions = match migration.current_step() == Some(&step) {
+            true => Vec::new(),
+            false => migration.precondition_names(&step)?,
+        };
+        match &request.precheck {
+            Precheck::Unchecked if !preconditions.is_empty() => {
+                return Err(ApplyError::Unchecked { step, preconditions }.into());
+            }
+            Precheck::Forced { by }
+                if !preconditions.is_empty() || migration.resolve_forward(request.selector, false).is_err() =>
+            {
+                change.gates_skipped = Some(Confirmation { step: step.clone(), at: rfc3339(now()), by: by.clone() });
+            }
+            _ => {}
+        }
+        let change = &change;
         migration.record(change);
-        let step = migration.resolve_forward(selector)?;
         let pending = migration.pending(&step)?;
         let rendered = render_step(migration, &pending, templates)?;
         let changes = rendered.changes(&migration.repository).map_err(Diagnostics::from)?;
@@ -301,8 +365,7 @@ struct StepRetake<'a> {
     workplace: &'a Workplace,
     git: &'a GitRepo,
     plan: &'a Plan,
-    selector: &'a StepSelector,
-    change: &'a StateChange,
+    request: &'a StepRequest<'a>,
     templates: &'a Templates,
 }
 
@@ -310,7 +373,7 @@ impl StepRetake<'_> {
     fn on(&self, commit: Oid, options: &WriteOptions) -> anyhow::Result<Prepared> {
         let files = self.git.tree_files(commit)?;
         let mut migration = self.workplace.load(self.plan.clone(), &files, Some(self.git))?;
-        Prepared::new(&mut migration, self.selector, self.change, self.templates, options)
+        Prepared::new(&mut migration, self.request, self.templates, options)
     }
 }
 
@@ -513,7 +576,8 @@ mod tests {
             let (target, plan) = Target::open(&workplace, &options, "test").unwrap();
             let files = CountingFiles { files: Workspace::new(dir.path()), reads: RefCell::default() };
             let mut out = Vec::new();
-            apply_from(&workplace, &target, plan, &files, &StepSelector::Id(step.clone()), &options, &mut out).unwrap();
+            let (selector, precheck) = (StepSelector::Id(step.clone()), Precheck::Forced { by: "test".to_owned() });
+            apply_from(&workplace, &target, plan, &files, &selector, precheck, &options, &mut out).unwrap();
             let printed = String::from_utf8(out).unwrap();
             assert!(printed.contains("committed "), "step {step} was committed:\n{printed}");
             let reads = files.reads.into_inner();

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::commands::apply::{take_step, Target, WriteOptions};
+use crate::commands::apply::{take_step, Precheck, StepRequest, Target, WriteOptions};
 use crate::commands::status::Observer;
 use crate::commands::Workplace;
 use crate::core::migration::{StepError, StepSelector};
@@ -37,5 +37,6 @@ pub fn run(
         migration.state.retry_counter + 1
     )?;
     let change = StateChange { retry: true, ..StateChange::default() };
-    take_step(workplace, &target, migration, &StepSelector::Id(current), &change, write, out)
+    let request = StepRequest { selector: &StepSelector::Id(current), change: &change, precheck: Precheck::Checked };
+    take_step(workplace, &target, migration, &request, write, out)
 }

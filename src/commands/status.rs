@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use crate::adapters::cluster::Connections;
 use crate::adapters::snapshot::read_snapshot;
 use crate::commands::Workplace;
-use crate::core::gate::{GateOutcome, GateReport};
+use crate::core::gate::GateReport;
 use crate::core::migration::Migration;
+use crate::core::migration::StepSelector;
 use crate::core::observe::Observation;
 use crate::output::{json, table, OutputFormat};
 
@@ -34,6 +35,10 @@ impl Observer {
         let observation = self.observe(migration)?;
         let gates = migration.gates(&observation)?;
         let plan = &migration.plan;
+        let next = match migration.resolve(&StepSelector::Next) {
+            Ok(next) => Some((next.clone(), migration.preconditions(&next, &observation)?)),
+            Err(_) => None,
+        };
         Ok(GateReport {
             plan: plan.settings.name.clone(),
             step: gates.as_ref().map(|(step, _)| {
@@ -42,6 +47,7 @@ impl Observer {
             }),
             asm: observation.asm,
             gates: gates.map(|(_, gates)| gates).unwrap_or_default(),
+            next: next.filter(|(_, preconditions)| !preconditions.is_empty()),
         })
     }
 }
@@ -81,7 +87,7 @@ pub fn run(
             return Ok(if met { 0 } else { 1 });
         }
         if terminal {
-            let unmet = report.gates.iter().filter(|gate| matches!(gate.outcome, GateOutcome::Unmet(_))).count();
+            let unmet = report.observed_unmet();
             eprint!(
                 "\r\x1b[Kwaiting {}s of {}s: {unmet} gate(s) unmet",
                 started.elapsed().as_secs(),

@@ -91,8 +91,13 @@ pub fn asm_switched(phase: Phase, state: &State, asm: Option<&AsmObservation>) -
 
 /// What no API can show about `step`, met once someone confirmed it (`advance --confirm <step>`).
 pub fn confirmation(step: &StepId, state: &State, what: &str) -> Gate {
+    named_confirmation("confirmed", step, state, what)
+}
+
+/// A confirmation under a name of its own (a step's preconditions may need several).
+pub fn named_confirmation(name: &'static str, step: &StepId, state: &State, what: &str) -> Gate {
     Gate::new(
-        "confirmed",
+        name,
         match state.confirmed(step) {
             true => GateOutcome::Met,
             false => GateOutcome::NeedsConfirmation(format!(
@@ -107,7 +112,7 @@ pub fn pods(observation: &Observation) -> impl Iterator<Item = (&String, &PodObs
     observation.clusters.iter().flat_map(|(cluster, observed)| observed.pods.iter().map(move |pod| (cluster, pod)))
 }
 
-/// The current step's gates, as a command reports them.
+/// The current step's gates and the next step's preconditions, as a command reports them.
 #[derive(Debug, Clone)]
 pub struct GateReport {
     pub plan: String,
@@ -115,15 +120,26 @@ pub struct GateReport {
     pub step: Option<(StepId, usize, usize)>,
     pub asm: Option<AsmObservation>,
     pub gates: Vec<Gate>,
+    /// The next step and its preconditions, when it has any.
+    pub next: Option<(StepId, Vec<Gate>)>,
 }
 
 impl GateReport {
-    pub fn all_met(&self) -> bool {
-        self.gates.iter().all(Gate::met)
+    fn all(&self) -> impl Iterator<Item = &Gate> {
+        self.gates.iter().chain(self.next.iter().flat_map(|(_, preconditions)| preconditions))
     }
 
-    /// Whether every gate the clusters can show is met (confirmations are never observed).
+    /// Whether the next step may be taken: every gate and precondition met.
+    pub fn all_met(&self) -> bool {
+        self.all().all(Gate::met)
+    }
+
+    /// Whether every gate and precondition the clusters can show is met (confirmations are never observed).
     pub fn observed_met(&self) -> bool {
-        self.gates.iter().all(|gate| !matches!(gate.outcome, GateOutcome::Unmet(_)))
+        self.all().all(|gate| !matches!(gate.outcome, GateOutcome::Unmet(_)))
+    }
+
+    pub fn observed_unmet(&self) -> usize {
+        self.all().filter(|gate| matches!(gate.outcome, GateOutcome::Unmet(_))).count()
     }
 }

@@ -19,6 +19,7 @@ use crate::core::repository::Repository;
 use crate::core::state::{State, StateChange};
 use crate::core::step_id::{StepId, StepIdError};
 use crate::core::steps::{PendingStep, StepContext};
+use crate::core::text::listed;
 
 /// Which step a command is about: `current`, `next`, or a step id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,11 @@ pub enum StepError {
          (waves, egress weights and ingress can go back, phases cannot)"
     )]
     Backwards { step: StepId, from: &'static str, to: &'static str },
+    #[error(
+        "step `{step}` ({to}) is more than one phase ahead of the repository, {from}: ASM switches one phase at \
+         a time; take {between} first (or pass --force)"
+    )]
+    SkipsPhase { step: StepId, to: &'static str, from: String, between: String },
 }
 
 pub struct Migration {
@@ -117,14 +123,26 @@ impl Migration {
         }
     }
 
-    /// The step selected, if ASM can go there from the current step: phases only move forward.
-    pub fn resolve_forward(&self, selector: &StepSelector) -> Result<StepId, StepError> {
+    /// The step selected, if ASM can go there from the current step: phases only move forward, and (unless
+    /// `skip_phases`) one at a time.
+    pub fn resolve_forward(&self, selector: &StepSelector, skip_phases: bool) -> Result<StepId, StepError> {
         let step = self.resolve(selector)?;
-        if let Some(current) = self.current_step() {
-            let (from, to) = (self.plan.phase_of(current), self.plan.phase_of(&step));
-            if to < from {
-                return Err(StepError::Backwards { step, from: from.name(), to: to.name() });
-            }
+        let current = self.current_step();
+        let from = current.map(|current| self.plan.phase_of(current));
+        let to = self.plan.phase_of(&step);
+        if let Some(from) = from.filter(|from| to < *from) {
+            return Err(StepError::Backwards { step, from: from.name(), to: to.name() });
+        }
+        let phases_ahead = to as usize + 1 - from.map_or(0, |from| from as usize + 1);
+        if phases_ahead > 1 && !skip_phases {
+            let first = current.and_then(|current| self.plan.step_index(current)).map_or(0, |index| index + 1);
+            let last = self.plan.step_index(&step).unwrap_or(first);
+            let between: Vec<String> = self.plan.steps[first..last].iter().map(ToString::to_string).collect();
+            let from = match current {
+                Some(current) => format!("at {current} ({})", self.plan.phase_of(current).name()),
+                None => "which has no step yet".to_owned(),
+            };
+            return Err(StepError::SkipsPhase { step, to: to.name(), from, between: listed(&between, 10) });
         }
         Ok(step)
     }
@@ -223,6 +241,17 @@ impl Migration {
         let context = self.context(step)?;
         let desired = self.desired_after(&context, step);
         Ok(PendingStep { step: step.clone(), context, desired })
+    }
+
+    /// The preconditions of `step` (the next one) over what was observed.
+    pub fn preconditions(&self, step: &StepId, observation: &Observation) -> Result<Vec<Gate>, Diagnostics> {
+        let pending = self.pending(step)?;
+        Ok(self.plan.kind_of(step).preconditions(&pending, observation))
+    }
+
+    /// The names of the preconditions of `step`, which only `advance` can check.
+    pub fn precondition_names(&self, step: &StepId) -> Result<Vec<&'static str>, Diagnostics> {
+        Ok(self.preconditions(step, &Observation::default())?.into_iter().map(|gate| gate.name).collect())
     }
 
     /// The gates of the current step over what was observed; `None` before the first step.

@@ -102,7 +102,7 @@ impl State {
 /// What `advance` and `retry` change in the state besides the step.
 #[derive(Debug, Clone, Default)]
 pub struct StateChange {
-    pub confirmation: Option<Confirmation>,
+    pub confirmations: Vec<Confirmation>,
     pub gates_skipped: Option<Confirmation>,
     pub retry: bool,
 }
@@ -110,7 +110,7 @@ pub struct StateChange {
 impl StateChange {
     pub fn applied_to(&self, state: &State) -> State {
         let mut next = state.clone();
-        next.confirmations.extend(self.confirmation.clone());
+        next.confirmations.extend(self.confirmations.iter().cloned());
         next.gates_skipped.extend(self.gates_skipped.clone());
         if self.retry {
             next.retry_counter += 1;
@@ -121,7 +121,7 @@ impl StateChange {
     /// Commit trailers that say what happened beyond rendering.
     pub fn trailers(&self) -> String {
         let mut trailers = String::new();
-        if let Some(confirmation) = &self.confirmation {
+        for confirmation in &self.confirmations {
             trailers.push_str(&format!("Migration-Confirmed: {} by {}\n", confirmation.step, confirmation.by));
         }
         if let Some(skipped) = &self.gates_skipped {

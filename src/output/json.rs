@@ -71,6 +71,7 @@ pub fn status(report: &crate::core::gate::GateReport) -> Value {
         "step": report.step.as_ref().map(|(step, _, _)| step.as_str()),
         "asm": report.asm,
         "gates": report.gates,
+        "next": report.next.as_ref().map(|(step, preconditions)| json!({"step": step.as_str(), "preconditions": preconditions})),
         "ready": report.all_met(),
     })
 }

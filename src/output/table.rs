@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::core::gate::{GateOutcome, GateReport};
+use crate::core::gate::{Gate, GateOutcome, GateReport};
 use crate::core::plan::Plan;
 use crate::core::step_id::StepId;
 
@@ -35,9 +35,19 @@ pub fn status(report: &GateReport) -> String {
             asm.message.as_deref().map(|message| format!(", message \"{message}\"")).unwrap_or_default()
         );
     }
-    let width = report.gates.iter().map(|gate| gate.name.len()).max().unwrap_or(4).max(4);
+    let preconditions = report.next.iter().flat_map(|(_, preconditions)| preconditions);
+    let width = report.gates.iter().chain(preconditions).map(|gate| gate.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(table, "{:width$}  OUTCOME", "GATE");
-    for gate in &report.gates {
+    gate_rows(&mut table, &report.gates, width);
+    if let Some((next, preconditions)) = &report.next {
+        let _ = writeln!(table, "before {next}:");
+        gate_rows(&mut table, preconditions, width);
+    }
+    table
+}
+
+fn gate_rows(table: &mut String, gates: &[Gate], width: usize) {
+    for gate in gates {
         let (outcome, reason) = match &gate.outcome {
             GateOutcome::Met => ("met", String::new()),
             GateOutcome::Unmet(reason) => ("unmet", format!("  {reason}")),
@@ -45,5 +55,4 @@ pub fn status(report: &GateReport) -> String {
         };
         let _ = writeln!(table, "{:width$}  {outcome}{reason}", gate.name);
     }
-    table
 }

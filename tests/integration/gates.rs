@@ -5,13 +5,13 @@ use crate::fake::{FakeWorld, Serving, World};
 use crate::support::{Repo, Run};
 
 /// Where the gates read from in a test.
-enum Via {
+pub enum Via {
     Snapshot,
     Live,
 }
 
 /// Runs `args` with the world observed through `via`; returns the run and, when live, the fake servers.
-fn observe(repo: &Repo, world: &World, via: Via, args: &[&str]) -> (Run, Option<FakeWorld>) {
+pub fn observe(repo: &Repo, world: &World, via: Via, args: &[&str]) -> (Run, Option<FakeWorld>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     match via {
         Via::Snapshot => {
@@ -169,7 +169,8 @@ fn several_networks_need_a_confirmation_recorded_with_its_author() {
     let (wrong, _) = observe(&repo, &migrating, Via::Snapshot, &["advance", "--confirm", "setup", "--commit"]);
     assert_eq!(
         wrong.failure(2).stderr,
-        "error: --confirm setup: the repository is at step migrating, and only the current step can be confirmed\n"
+        "error: --confirm setup: the repository is at step migrating; confirm migrating (its gates) or wave/canary (its \
+         preconditions)\n"
     );
 
     let (run, _) = observe(&repo, &migrating, Via::Snapshot, &["advance", "--confirm", "migrating", "--commit"]);

@@ -36,7 +36,7 @@ fn check_golden(case: &str) {
                 ));
             }
         }
-        repo.run(&["apply", "--step", step, "--commit"]).success();
+        repo.apply(step);
     }
     assert!(mismatches.is_empty(), "rendered diffs differ from the golden files:\n{}", mismatches.join("\n"));
 }

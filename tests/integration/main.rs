@@ -10,5 +10,6 @@ mod gitflow;
 mod golden;
 mod plan_errors;
 mod review;
+mod safety;
 mod support;
 mod walk;

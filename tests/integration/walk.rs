@@ -33,12 +33,12 @@ fn apply_step(
     sources: &[(&str, &str)],
 ) -> Builds {
     let before = repo.commit_count();
-    repo.run(&["apply", "--step", step, "--commit"]).success();
+    repo.apply(step);
     assert_eq!(repo.commit_count(), before + 1, "step {step} makes exactly one commit");
     assert_eq!(repo.head_subject(), format!("asm-migrate({plan}): {step} ({}/{total})", index + 1));
     assert_eq!(repo.git(&["status", "--porcelain"]), "", "step {step} leaves nothing uncommitted");
 
-    let again = repo.run(&["apply", "--step", step, "--commit"]).success();
+    let again = repo.apply_run(step).success();
     assert!(again.stdout.contains("nothing to change"), "{}", again.stdout);
     assert_eq!(repo.commit_count(), before + 1, "re-applying {step} makes no commit");
 
@@ -329,7 +329,7 @@ fn the_istio_config_map_gets_the_variable_inside_its_mesh_string() {
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "mesh config in the istio ConfigMap"]);
     for step in ["init", "setup"] {
-        repo.run(&["apply", "--step", step, "--commit"]).success();
+        repo.apply(step);
     }
     let built = repo.kustomize("clusters/hz");
     let config_map = built.get("ConfigMap", Some("istio-system"), "istio");
@@ -351,7 +351,7 @@ fn name_prefixes_of_included_kustomizations_are_followed() {
     repo.write("apps/tools/kustomization.yaml", &format!("{tools}namePrefix: ops-\nnameSuffix: -v2\n"));
     repo.git(&["commit", "-qam", "tools are prefixed"]);
     for step in ["init", "setup", "migrating", "wave/canary", "wave/payments", "wave/rest"] {
-        repo.run(&["apply", "--step", step, "--commit"]).success();
+        repo.apply(step);
     }
     let hz = repo.kustomize("clusters/hz");
     assert!(hz.workloads_where(restarted).contains(&"tools/ops-debug-v2".to_owned()));

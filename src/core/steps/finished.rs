@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::{confirmation, pods, Gate};
+use crate::core::gate::{named_confirmation, pods, Gate};
 use crate::core::observe::Observation;
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
@@ -58,18 +58,34 @@ impl StepKind for Finished {
         remove_install_references(context, &install_paths, rendering)
     }
 
-    fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+    /// Istio is gone: no pod runs its proxy any more, its own gateways included.
+    fn gates(&self, _pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let left = on_istios_proxy(observation, |_| true);
+        vec![Gate::unless_found("no Istio proxy left", &left, "pod(s) still run Istio's proxy")]
+    }
+
+    /// Before Istio is removed: no workload still depends on it (Istio's own gateways in istio-system go with
+    /// it), no traffic goes through its gateways, and its config lives in ASM.
+    fn preconditions(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let (step, state) = (&pending.step, pending.context.state);
-        let left: Vec<String> = pods(observation)
-            .filter(|(_, pod)| pod.istio_proxy && !pod.on_asm)
-            .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
-            .collect();
+        let left = on_istios_proxy(observation, |namespace| namespace != ISTIO_SYSTEM);
         vec![
-            Gate::unless_found("no Istio proxy left", &left, "pod(s) still run Istio's proxy"),
-            confirmation(
+            Gate::unless_found(
+                "no workload on Istio's proxy",
+                &left,
+                "pod(s) outside istio-system still run Istio's proxy",
+            ),
+            named_confirmation(
+                "no traffic through Istio's gateways",
                 step,
                 state,
-                "no traffic goes through Istio's east-west, ingress or egress gateways any more, and every Istio API object is imported into ASM",
+                "no traffic goes through Istio's east-west, ingress or egress gateways any more",
+            ),
+            named_confirmation(
+                "Istio's config imported into ASM",
+                step,
+                state,
+                "every Istio API object (VirtualService, Gateway, DestinationRule, ...) is imported into ASM",
             ),
         ]
     }
@@ -81,6 +97,16 @@ impl StepKind for Finished {
              `istioctl uninstall --purge`"
         )]
     }
+}
+
+const ISTIO_SYSTEM: &str = "istio-system";
+
+/// Pods still on Istio's proxy in the namespaces `counted` accepts, as `cluster: namespace/name`.
+fn on_istios_proxy(observation: &Observation, counted: impl Fn(&str) -> bool) -> Vec<String> {
+    pods(observation)
+        .filter(|(_, pod)| pod.istio_proxy && !pod.on_asm && counted(&pod.namespace))
+        .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
+        .collect()
 }
 
 /// Every kustomization in the repository stops listing Istio's install paths, so that each one still builds:

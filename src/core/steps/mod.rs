@@ -83,6 +83,12 @@ pub trait StepKind {
         Vec::new()
     }
 
+    /// What must hold before the pending step is taken (it removes or shifts something), over what was observed:
+    /// `advance` checks them before committing the step, and `apply` refuses the step without `--force`.
+    fn preconditions(&self, _pending: &PendingStep<'_>, _observation: &Observation) -> Vec<Gate> {
+        Vec::new()
+    }
+
     /// What the operator must do by hand around `step`, in words.
     fn notes(&self, _step: &StepId, _settings: &Settings) -> Vec<String> {
         Vec::new()

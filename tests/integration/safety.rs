@@ -1,0 +1,116 @@
+//! Issue 12, "never unsafe on a real repository": each test reproduces what would have taken production down.
+
+use crate::fake::World;
+use crate::gates::{observe, Via};
+use crate::support::Repo;
+
+/// From `setup`, `finished` switched ASM from SetupIstioForMigrate straight to Finished, moved every workload, sent
+/// all egress traffic and deleted Istio in one commit; Init -> Migrating went through too.
+#[test]
+fn issue_12_a_step_more_than_one_phase_ahead_is_refused() {
+    let repo = Repo::fixture("shop").at("setup");
+    let commits = repo.commit_count();
+    let refused = repo.run(&["apply", "--step", "finished", "--commit"]).failure(2);
+    assert_eq!(
+        refused.stderr,
+        "error: step `finished` (Finished) is more than one phase ahead of the repository, at setup \
+         (SetupIstioForMigrate): ASM switches one phase at a time; take migrating, wave/canary, wave/payments, \
+         wave/rest, egress/stripe/1, egress/stripe/10, egress/stripe/50, egress/stripe/100, ingress/public first (or \
+         pass --force)\n"
+    );
+    assert_eq!(repo.commit_count(), commits, "nothing committed");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "", "nothing written");
+    assert!(repo.exists("infra/istio/operator.yaml"), "Istio is still installed");
+
+    let repo = Repo::fixture("shop").at("init");
+    let refused = repo.run(&["apply", "--step", "migrating", "--commit"]).failure(2);
+    assert!(
+        refused.stderr.contains(", at init (Init): ASM switches one phase at a time; take setup first"),
+        "{}",
+        refused.stderr
+    );
+    let refused = Repo::fixture("shop").run(&["apply", "--step", "setup", "--commit"]).failure(2);
+    assert!(
+        refused.stderr.contains(
+            "ahead of the repository, which has no step yet: ASM switches one phase at a time; take init first"
+        ),
+        "{}",
+        refused.stderr
+    );
+
+    // One phase at a time: setup -> wave/canary (SetupIstioForMigrate -> Migrating) is allowed.
+    Repo::fixture("shop").at("setup").apply("wave/canary");
+
+    // --force takes the step anyway, and says who did in the state and the commit.
+    repo.run(&["apply", "--step", "migrating", "--commit", "--force"]).success();
+    assert!(repo.read("gitops/asm-migration/state.yaml").contains("gatesSkipped:\n- step: migrating\n"));
+    assert!(repo
+        .git(&["log", "-1", "--format=%B"])
+        .contains("Migration-Gates-Skipped: migrating by Platform Team <platform@example.com>\n"));
+}
+
+/// `advance --confirm ingress/public --commit` committed `finished` (which deletes Istio's install) while two pods
+/// still ran Istio's proxy: the checks that belong to `finished` ran only after it, with no next step to gate.
+#[test]
+fn issue_12_finished_is_taken_only_when_its_preconditions_hold() {
+    let repo = Repo::fixture("shop").at("ingress/public");
+    let commits = repo.commit_count();
+    let mut world = World::shop().switched("Migrating").every_workload(|workload| {
+        workload.xds_agent = true;
+        workload.on_asm = workload.namespace != "istio-system";
+    });
+    for workload in world.clusters.get_mut("hz").expect("hz") {
+        if workload.name == "frontend" {
+            workload.on_asm = false;
+        }
+    }
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &["advance", "--confirm", "ingress/public", "--commit"]);
+    let run = run.failure(1);
+    assert!(run.stdout.contains("before finished:\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "{:35}  unmet  2 pod(s) outside istio-system still run Istio's proxy: hz: storefront/frontend-5d8f7c-0, \
+             hz: storefront/frontend-5d8f7c-1\n",
+            "no workload on Istio's proxy"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&format!("{:35}  confirm  no API shows that no traffic goes through Istio's east-west, ingress or egress gateways any more: confirm it with `asm-migrate advance --confirm finished`\n", "no traffic through Istio's gateways")), "{}", run.stdout);
+    assert!(run.stdout.ends_with("not advancing to finished: 3 precondition(s) of finished unmet\n"), "{}", run.stdout);
+    assert_eq!(repo.commit_count(), commits, "no commit");
+    assert!(repo.exists("infra/istio/operator.yaml"), "Istio is still installed");
+
+    for workload in world.clusters.get_mut("hz").expect("hz") {
+        workload.on_asm = workload.namespace != "istio-system";
+    }
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &["advance", "--confirm", "ingress/public", "--commit"]);
+    assert!(run.failure(1).stdout.ends_with("not advancing to finished: 2 precondition(s) of finished unmet\n"));
+    let confirm_both = ["advance", "--confirm", "ingress/public", "--confirm", "finished", "--commit"];
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &confirm_both);
+    run.success();
+    assert_eq!(repo.head_subject(), "asm-migrate(shop-prod): finished (12/12)");
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(message.contains("Migration-Confirmed: ingress/public by Platform Team <platform@example.com>\n"));
+    assert!(message.contains("Migration-Confirmed: finished by Platform Team <platform@example.com>\n"));
+}
+
+/// `apply` has no cluster to look at: it refuses a step with preconditions, saying which, unless --force.
+#[test]
+fn issue_12_apply_refuses_a_step_whose_preconditions_it_cannot_check() {
+    let repo = Repo::fixture("shop").at("ingress/public");
+    let commits = repo.commit_count();
+    let refused = repo.run(&["apply", "--step", "finished", "--commit"]).failure(2);
+    assert_eq!(
+        refused.stderr,
+        "error: step `finished` has preconditions `apply` cannot check: no workload on Istio's proxy, no traffic \
+         through Istio's gateways, Istio's config imported into ASM; `asm-migrate advance` checks them against the \
+         clusters (or pass --force if you checked them yourself)\n"
+    );
+    assert_eq!(repo.commit_count(), commits);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    repo.run(&["apply", "--step", "finished", "--commit", "--force"]).success();
+    assert!(repo.read("gitops/asm-migration/state.yaml").contains("gatesSkipped:\n- step: finished\n"));
+    let again = repo.run(&["apply", "--step", "finished", "--commit"]).success();
+    assert!(again.stdout.contains("nothing to change"), "the step taken again needs nothing: {}", again.stdout);
+}
