@@ -21,9 +21,11 @@ pub struct Desired {
     pub restarts: ByCluster,
     /// Workloads moved to the ASM proxy.
     pub asm_proxy: ByCluster,
+    /// ASM's egress and ingress gateways exist (from `migrating` on), before any traffic moves to them.
+    pub asm_gateways: bool,
     /// Per egress name: the percentage sent to ASM's egress gateway.
     pub egress_weights: BTreeMap<String, u32>,
-    /// Ingress names whose ASM gateway exists.
+    /// Ingress names whose traffic moved to ASM's ingress gateway.
     pub ingress: BTreeSet<String>,
     /// Istio is uninstalled: its install paths are gone, and its egress gateway out of every route.
     pub finished: bool,

@@ -10,7 +10,7 @@ use crate::core::inventory::Inventory;
 use crate::core::migration::Migration;
 use crate::core::paths::is_within;
 use crate::core::step_id::Phase;
-use crate::core::steps::PendingStep;
+use crate::core::steps::{PendingStep, PlannedGateway};
 use crate::core::text::{and_more, listed};
 
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +30,10 @@ pub struct StepEffects {
     /// Workloads this step takes back off the ASM proxy (a rollback).
     pub off_asm_proxy: Vec<WorkloadEffect>,
     pub egress: Vec<EgressEffect>,
+    /// ASM gateways this step creates or removes, as `name (type)`.
+    pub gateways_created: Vec<String>,
+    pub gateways_removed: Vec<String>,
+    /// Ingress entries whose traffic this step moves to ASM's ingress gateway, or back.
     pub ingress_added: Vec<String>,
     pub ingress_removed: Vec<String>,
     /// Files of the repository (outside the tool's output) this step removes.
@@ -83,6 +87,18 @@ fn workloads(inventory: &Inventory, from: &ByCluster, to: &ByCluster) -> Vec<Wor
     found
 }
 
+/// `name (type)` of each gateway, once, when `changed`.
+fn gateways(planned: &[PlannedGateway], changed: bool) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for gateway in planned.iter().filter(|_| changed) {
+        let shown = format!("{} ({})", gateway.name, gateway.gateway_type);
+        if !names.contains(&shown) {
+            names.push(shown);
+        }
+    }
+    names
+}
+
 fn egress_shifts(before: &Desired, after: &Desired) -> Vec<EgressEffect> {
     let mut egress = Vec::new();
     let names: BTreeSet<&String> = before.egress_weights.keys().chain(after.egress_weights.keys()).collect();
@@ -123,6 +139,8 @@ impl StepEffects {
             to_asm_proxy: workloads(inventory, &from.asm_proxy, &after.asm_proxy),
             off_asm_proxy: workloads(inventory, &after.asm_proxy, &from.asm_proxy),
             egress: egress_shifts(from, after),
+            gateways_created: gateways(&pending.context.asm_gateways, !from.asm_gateways && after.asm_gateways),
+            gateways_removed: gateways(&pending.context.asm_gateways, from.asm_gateways && !after.asm_gateways),
             ingress_added: after.ingress.difference(&from.ingress).cloned().collect(),
             ingress_removed: from.ingress.difference(&after.ingress).cloned().collect(),
             removed_files: changes
@@ -167,11 +185,22 @@ impl StepEffects {
                 ));
             }
         }
+        if !self.gateways_created.is_empty() {
+            lines.push(format!(
+                "create ASM's gateways {}: no traffic moves to them before they are rolled out and a later step shifts it",
+                self.gateways_created.join(", ")
+            ));
+        }
+        if !self.gateways_removed.is_empty() {
+            lines.push(format!("remove ASM's gateways {}", self.gateways_removed.join(", ")));
+        }
         for name in &self.ingress_added {
-            lines.push(format!("ingress {name}: ASM's ingress gateway created; move the traffic (DNS or load-balancer weights), then confirm"));
+            lines.push(format!(
+                "ingress {name}: move its traffic to ASM's ingress gateway (DNS or load-balancer weights), then confirm"
+            ));
         }
         for name in &self.ingress_removed {
-            lines.push(format!("ingress {name}: ASM's ingress gateway removed"));
+            lines.push(format!("ingress {name}: move its traffic back to Istio's ingress gateway"));
         }
         if !self.removed_files.is_empty() {
             lines.push(format!(

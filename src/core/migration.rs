@@ -172,10 +172,12 @@ impl Migration {
 
     /// What the step kinds compute from for `step`.
     pub fn context(&self, step: &StepId) -> Result<StepContext<'_>, Diagnostics> {
+        let inventory = self.inventory(step)?;
         Ok(StepContext {
             settings: &self.plan.settings,
             repository: &self.repository,
-            inventory: self.inventory(step)?,
+            inventory,
+            asm_gateways: self.plan.kinds().iter().flat_map(|kind| kind.asm_gateways(inventory)).collect(),
             uninstalled: self.uninstalls(step),
             state: &self.state,
             fresh_stamp: &self.fresh_stamp,
@@ -199,7 +201,7 @@ impl Migration {
     /// shared with no other.
     fn gateway_name_problems(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
         let istio = istio_gateway_names(context.inventory);
-        let planned: Vec<_> = self.plan.kinds().iter().flat_map(|kind| kind.asm_gateways()).collect();
+        let planned = &context.asm_gateways;
         let mut problems = Vec::new();
         for (index, gateway) in planned.iter().enumerate() {
             let shared = planned.iter().enumerate().any(|(other, g)| other != index && g.name == gateway.name);

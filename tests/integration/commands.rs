@@ -64,7 +64,13 @@ fn waves_and_weights_roll_back_by_applying_an_earlier_step() {
     assert_eq!(repo.head_subject(), "asm-migrate(shop-prod): wave/canary (4/12)");
     let hz = repo.kustomize("clusters/hz");
     assert_eq!(hz.workloads_where(on_asm), ["payments/api"]);
-    assert!(!hz.text.contains("asm-egressgateway"), "the egress split comes after wave/canary, so it goes back too");
+    let route = hz.get("VirtualService", Some("payments"), "stripe-through-egress-gateway");
+    assert_eq!(
+        route["spec"]["http"][0]["route"].as_array().expect("destinations").len(),
+        1,
+        "the egress split comes after wave/canary, so it goes back too"
+    );
+    hz.get("Gateway", Some("payments"), "asm-egressgateway"); // created at migrating, it stays
     assert!(repo.read("gitops/asm-migration/state.yaml").contains("step: wave/canary\n"));
     repo.apply("egress/stripe/10");
     assert!(repo.kustomize("clusters/hz").text.contains("weight: 90"));
@@ -303,7 +309,14 @@ fn render_only_asm_prints_the_control_plane_manifests_for_a_config_management_pl
         .iter()
         .map(|object| (object["kind"].as_str().unwrap_or(""), object["metadata"]["name"].as_str().unwrap_or("")))
         .collect();
-    assert_eq!(kinds, [("ASMMigrateFromIstio", "default"), ("IstioGateway", "asm-egressgateway")]);
+    assert_eq!(
+        kinds,
+        [
+            ("ASMMigrateFromIstio", "default"),
+            ("IstioGateway", "asm-egressgateway"),
+            ("IstioGateway", "ingressgateway-asm")
+        ]
+    );
     assert_eq!(objects[0]["spec"]["desiredState"], "Migrating");
     let hz = repo.run(&["render", "--only", "cluster/hz", "--out", "-"]).success().stdout;
     assert!(hz.starts_with("# Source: gitops/asm-migration/clusters/hz/"), "{hz}");

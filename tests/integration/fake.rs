@@ -121,6 +121,21 @@ impl World {
         self
     }
 
+    /// ASM has rolled out these gateways (IstioGateway names) in every cluster: a Deployment `istio-<name>` in
+    /// istio-system, as ASM names it.
+    pub fn with_asm_gateways(mut self, names: &[&'static str]) -> World {
+        for workloads in self.clusters.values_mut() {
+            for name in names {
+                let deployment: &'static str = Box::leak(format!("istio-{name}").into_boxed_str());
+                let mut gateway = FakeWorkload::injected("Deployment", "istio-system", deployment, 1);
+                // ASM's own gateway pods: told apart from Istio's proxies by issue 8's gates; none here.
+                gateway.istio_proxy = false;
+                workloads.push(gateway);
+            }
+        }
+        self
+    }
+
     pub fn every_workload(mut self, change: impl Fn(&mut FakeWorkload)) -> World {
         for workloads in self.clusters.values_mut() {
             workloads.iter_mut().for_each(&change);

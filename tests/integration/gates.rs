@@ -156,11 +156,16 @@ fn the_engine_not_having_applied_the_step_is_unmet() {
 #[test]
 fn several_networks_need_a_confirmation_recorded_with_its_author() {
     let repo = Repo::fixture("shop").at("migrating");
-    let migrating = World::shop().switched("Migrating").every_workload(|workload| workload.xds_agent = true);
+    let migrating = World::shop()
+        .switched("Migrating")
+        .every_workload(|workload| workload.xds_agent = true)
+        .with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"]);
     let (run, _) = observe(&repo, &migrating, Via::Snapshot, &["advance", "--commit"]);
     let run = run.failure(1);
+    assert!(run.stdout.contains("ASM gateways rolled out  met\n"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("confirmed     confirm  no API shows that ASM's cross-cluster gateway is deployed"),
+        run.stdout
+            .contains("confirmed                confirm  no API shows that ASM's cross-cluster gateway is deployed"),
         "{}",
         run.stdout
     );

@@ -110,7 +110,58 @@ fn issue_12_apply_refuses_a_step_whose_preconditions_it_cannot_check() {
     assert_eq!(repo.commit_count(), commits);
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     repo.run(&["apply", "--step", "finished", "--commit", "--force"]).success();
-    assert!(repo.read("gitops/asm-migration/state.yaml").contains("gatesSkipped:\n- step: finished\n"));
+    let state: serde_json::Value =
+        serde_saphyr::from_str(&repo.read("gitops/asm-migration/state.yaml")).expect("the state parses");
+    let skipped = state["gatesSkipped"].as_array().expect("gatesSkipped");
+    assert_eq!(skipped.last().expect("an entry")["step"], "finished", "--force is recorded");
     let again = repo.run(&["apply", "--step", "finished", "--commit"]).success();
     assert!(again.stdout.contains("nothing to change"), "the step taken again needs nothing: {}", again.stdout);
+}
+
+/// The first egress step created ASM's egress gateway (ASM control plane) and sent traffic to it (the cluster)
+/// in one commit, although two Applications sync them separately: for a while traffic went to a Service that did
+/// not exist yet.
+#[test]
+fn issue_12_asm_gateways_exist_and_roll_out_before_traffic_moves_to_them() {
+    let repo = Repo::fixture("shop").at("migrating");
+    assert!(repo.exists("gitops/asm-migration/asm/istiogateway-asm-egressgateway.yaml"), "created at migrating");
+    assert!(repo.exists("gitops/asm-migration/asm/istiogateway-ingressgateway-asm.yaml"), "created at migrating");
+    let hz = repo.kustomize("clusters/hz");
+    hz.get("Gateway", Some("payments"), "asm-egressgateway");
+    let route = hz.get("VirtualService", Some("payments"), "stripe-through-egress-gateway");
+    assert_eq!(route["spec"]["http"][0]["route"].as_array().expect("routes").len(), 1, "no traffic moves yet");
+
+    // migrating waits for the gateways' rollout in each cluster.
+    let multi_network_confirmed = ["advance", "--confirm", "migrating", "--commit"];
+    let switched = World::shop().switched("Migrating").every_workload(|workload| workload.xds_agent = true);
+    let (run, _) = observe(&repo, &switched, Via::Snapshot, &multi_network_confirmed);
+    let run = run.failure(1);
+    assert!(
+        run.stdout.contains("ASM gateways rolled out  unmet  4 ASM gateway(s) not rolled out: hz: istio-system/istio-asm-egressgateway (not found), "),
+        "{}",
+        run.stdout
+    );
+    let rolled_out = switched.with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"]);
+    observe(&repo, &rolled_out, Via::Snapshot, &multi_network_confirmed).0.success();
+
+    // Each shift checks again that the gateway it sends traffic to is there.
+    let repo = Repo::fixture("shop").at("wave/rest");
+    let mut lost = rolled_out.clone().every_workload(|workload| workload.on_asm = workload.namespace != "istio-system");
+    lost.clusters.get_mut("sh").expect("sh").retain(|workload| workload.name != "istio-asm-egressgateway");
+    let (run, _) = observe(&repo, &lost, Via::Snapshot, &["advance", "--commit"]);
+    let run = run.failure(1);
+    assert!(run.stdout.contains("before egress/stripe/1:\n"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("unmet  1 ASM gateway(s) not rolled out: sh: istio-system/istio-asm-egressgateway (not found)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.ends_with("not advancing to egress/stripe/1: 1 precondition(s) of egress/stripe/1 unmet\n"));
+    let refused = repo.run(&["apply", "--step", "egress/stripe/1", "--commit"]).failure(2);
+    assert!(
+        refused.stderr.contains("has preconditions `apply` cannot check: ASM gateway rolled out;"),
+        "{}",
+        refused.stderr
+    );
 }

@@ -12,11 +12,13 @@ use serde_saphyr::Spanned;
 use crate::core::component::{AsmGateway, Rendering};
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
-use crate::core::inventory::{ClusterInventory, Object};
+use crate::core::gate::Gate;
+use crate::core::inventory::{ClusterInventory, Inventory, Object};
 use crate::core::names::check_dns_label;
+use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
+use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
 
 /// An egress entry as written in the plan.
 #[derive(Deserialize)]
@@ -139,11 +141,28 @@ impl StepKind for EgressRoutes {
         ))
     }
 
-    fn asm_gateways(&self) -> Vec<PlannedGateway> {
+    /// Each entry's ASM egress gateway, in the clusters whose sources define its VirtualService.
+    fn asm_gateways(&self, inventory: &Inventory) -> Vec<PlannedGateway> {
         self.0
             .iter()
-            .map(|entry| PlannedGateway::of(EgressRoutes::KIND, &entry.name, &entry.asm_gateway, false))
+            .map(|entry| {
+                let clusters = inventory
+                    .clusters
+                    .iter()
+                    .filter(|(_, cluster)| virtual_service(entry, cluster).is_some())
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                PlannedGateway::of(EgressRoutes::KIND, &entry.name, &entry.asm_gateway, false, clusters)
+            })
             .collect()
+    }
+
+    /// Before traffic moves to ASM's egress gateway (again): the gateway is rolled out where it is sent to.
+    fn preconditions(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let Some((entry, _)) = self.step(&pending.step) else { return Vec::new() };
+        let gateways: Vec<&PlannedGateway> =
+            pending.context.asm_gateways.iter().filter(|gateway| gateway.owner_is(Self::KIND, &entry.name)).collect();
+        vec![gateways_rolled_out("ASM gateway rolled out", &gateways, observation)]
     }
 
     /// Each VirtualService exists, routes mesh traffic through one Istio egress gateway the source defines.
@@ -193,10 +212,13 @@ impl StepKind for EgressRoutes {
 }
 
 impl EgressRoutes {
-    /// ASM's egress gateways, once their first weight is taken, on every cluster whose source routes through them.
+    /// ASM's egress gateways (from `migrating` on), on every cluster whose source routes through them.
     fn render_asm_gateways(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
-        let (context, desired) = (&pending.context, &pending.desired);
-        for entry in self.0.iter().filter(|entry| desired.egress_weights.contains_key(&entry.name)) {
+        let context = &pending.context;
+        if !pending.desired.asm_gateways {
+            return Ok(());
+        }
+        for entry in &self.0 {
             let name = &entry.asm_gateway.value;
             let sharing: Vec<&str> =
                 self.0.iter().filter(|e| &e.asm_gateway.value == name).map(|e| e.name.as_str()).collect();
@@ -224,8 +246,8 @@ impl EgressRoutes {
         Ok(())
     }
 
-    /// In one cluster: each VirtualService's route split (a patch), and a Gateway selecting ASM's egress pods per
-    /// namespace and ASM gateway, with the servers of the Istio Gateways it stands beside.
+    /// In one cluster: a Gateway selecting ASM's egress pods per namespace and ASM gateway, with the servers of the
+    /// Istio Gateways it stands beside (from `migrating` on), and each VirtualService's route split (a patch).
     fn render_cluster(
         &self,
         pending: &PendingStep<'_>,
@@ -235,8 +257,7 @@ impl EgressRoutes {
     ) -> Result<(), Diagnostics> {
         let (settings, desired) = (pending.context.settings, &pending.desired);
         let mut gateways: BTreeMap<(String, String), (Value, Vec<Value>, String)> = BTreeMap::new();
-        for entry in &self.0 {
-            let Some(weight) = desired.egress_weights.get(&entry.name) else { continue };
+        for entry in self.0.iter().filter(|_| desired.asm_gateways) {
             let Some(virtual_service) = virtual_service(entry, inventory) else { continue };
             let istio_gateway = istio_egress_gateway(inventory, virtual_service)?;
             let namespace = entry.virtual_service_namespace.clone();
@@ -248,6 +269,7 @@ impl EgressRoutes {
                     servers_so_far.push(server.clone());
                 }
             }
+            let Some(weight) = desired.egress_weights.get(&entry.name) else { continue };
             let text = route_patch(entry, virtual_service, *weight, desired.finished, rendering)?;
             rendering.component(cluster).patch(&format!("egress-{}-virtualservice-patch.yaml", entry.name), text);
         }

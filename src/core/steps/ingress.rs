@@ -8,10 +8,11 @@ use crate::core::component::{AsmGateway, Rendering};
 use crate::core::desired::Desired;
 use crate::core::diagnostic::Diagnostics;
 use crate::core::gate::{confirmation, Gate};
+use crate::core::inventory::Inventory;
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
+use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
 
 /// An ingress entry as written in the plan.
 #[derive(Deserialize)]
@@ -95,8 +96,21 @@ impl StepKind for Ingresses {
         self.0.iter().map(|entry| StepId::of_instance(Ingresses::KIND, &entry.name)).collect()
     }
 
-    fn asm_gateways(&self) -> Vec<PlannedGateway> {
-        self.0.iter().map(|entry| PlannedGateway::of(Ingresses::KIND, &entry.name, &entry.asm_gateway, true)).collect()
+    /// Each entry's ASM ingress gateway, in every cluster.
+    fn asm_gateways(&self, inventory: &Inventory) -> Vec<PlannedGateway> {
+        let clusters: Vec<String> = inventory.clusters.keys().cloned().collect();
+        self.0
+            .iter()
+            .map(|entry| PlannedGateway::of(Ingresses::KIND, &entry.name, &entry.asm_gateway, true, clusters.clone()))
+            .collect()
+    }
+
+    /// Before traffic moves to ASM's ingress gateway: the gateway is rolled out.
+    fn preconditions(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let name = pending.step.instance().unwrap_or_default();
+        let gateways: Vec<&PlannedGateway> =
+            pending.context.asm_gateways.iter().filter(|gateway| gateway.owner_is(Self::KIND, name)).collect();
+        vec![gateways_rolled_out("ASM gateway rolled out", &gateways, observation)]
     }
 
     fn add_to_desired(&self, step: &StepId, _context: &StepContext<'_>, desired: &mut Desired) {
@@ -105,10 +119,10 @@ impl StepKind for Ingresses {
         }
     }
 
-    /// ASM's ingress gateways whose step is taken, on every cluster.
+    /// ASM's ingress gateways (from `migrating` on), on every cluster.
     fn render(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
         let (context, desired) = (&pending.context, &pending.desired);
-        for entry in self.0.iter().filter(|entry| desired.ingress.contains(&entry.name)) {
+        for entry in self.0.iter().filter(|_| desired.asm_gateways) {
             rendering.asm_gateways.insert(
                 entry.asm_gateway.value.clone(),
                 AsmGateway {

@@ -6,7 +6,7 @@ use crate::core::gate::{confirmation, Gate};
 use crate::core::observe::Observation;
 use crate::core::settings::Settings;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
 
 pub struct Migrating;
 
@@ -15,18 +15,27 @@ impl StepKind for Migrating {
         KindInfo { name: "migrating", plural: "migrating", phase: Phase::Migrating, switches_phase: true }
     }
 
-    fn add_to_desired(&self, _step: &StepId, _context: &StepContext<'_>, _desired: &mut Desired) {}
+    /// ASM's gateways are created now, before any traffic moves to them.
+    fn add_to_desired(&self, _step: &StepId, _context: &StepContext<'_>, desired: &mut Desired) {
+        desired.asm_gateways = true;
+    }
 
-    fn gates(&self, pending: &PendingStep<'_>, _observation: &Observation) -> Vec<Gate> {
-        let (step, state) = (&pending.step, pending.context.state);
-        if !pending.context.settings.multi_network() {
-            return Vec::new();
+    /// ASM's gateways rolled out; with several networks, a confirmation of what no API shows.
+    fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let (step, context) = (&pending.step, &pending.context);
+        let mut gates = Vec::new();
+        if !context.asm_gateways.is_empty() {
+            let gateways: Vec<&PlannedGateway> = context.asm_gateways.iter().collect();
+            gates.push(gateways_rolled_out("ASM gateways rolled out", &gateways, observation));
         }
-        vec![confirmation(
-            step,
-            state,
-            "ASM's cross-cluster gateway is deployed and each cluster has its Istio network name in ASM",
-        )]
+        if context.settings.multi_network() {
+            gates.push(confirmation(
+                step,
+                context.state,
+                "ASM's cross-cluster gateway is deployed and each cluster has its Istio network name in ASM",
+            ));
+        }
+        gates
     }
 
     fn notes(&self, _step: &StepId, settings: &Settings) -> Vec<String> {

@@ -19,6 +19,7 @@ use crate::core::repository::Repository;
 use crate::core::settings::{Located, Settings};
 use crate::core::state::State;
 use crate::core::step_id::{Phase, StepId};
+use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 /// What names a kind and places its steps in the order rules.
 pub struct KindInfo {
@@ -59,8 +60,9 @@ pub trait StepKind {
         None
     }
 
-    /// The ASM gateways the kind creates, to check their names against each other and against Istio's.
-    fn asm_gateways(&self) -> Vec<PlannedGateway> {
+    /// The ASM gateways the kind creates, with the clusters they run in (their names are checked against each
+    /// other and Istio's, and `migrating` waits for their rollout).
+    fn asm_gateways(&self, _inventory: &Inventory) -> Vec<PlannedGateway> {
         Vec::new()
     }
 
@@ -104,6 +106,8 @@ pub struct PlannedGateway {
     /// Whether the gateway serves only this entry (an ingress) or may be shared by several (egress).
     pub exclusive: bool,
     pub gateway_type: &'static str,
+    /// The clusters its pods run in (its `clusterIds`).
+    pub clusters: Vec<String>,
 }
 
 /// A step as the migration would take it: what its kinds compute from, and the desired state after it.
@@ -115,15 +119,56 @@ pub struct PendingStep<'a> {
 
 impl PlannedGateway {
     /// The gateway `asm_gateway` of entry `entry` of the plan's `kind` section (an `ingress` is exclusive).
-    pub fn of(kind: &'static str, entry: &str, asm_gateway: &Located<String>, exclusive: bool) -> PlannedGateway {
+    pub fn of(
+        kind: &'static str,
+        entry: &str,
+        asm_gateway: &Located<String>,
+        exclusive: bool,
+        clusters: Vec<String>,
+    ) -> PlannedGateway {
         PlannedGateway {
             name: asm_gateway.value.clone(),
             pos: asm_gateway.pos,
             owner: format!("{kind} `{entry}`"),
             exclusive,
             gateway_type: kind,
+            clusters,
         }
     }
+
+    /// Whether the gateway is the one of entry `entry` of the plan's `kind` section.
+    pub fn owner_is(&self, kind: &str, entry: &str) -> bool {
+        self.gateway_type == kind && self.owner == format!("{kind} `{entry}`")
+    }
+
+    /// The Deployment ASM creates for the gateway in each of its clusters: `istio-<name>` in istio-system.
+    pub fn deployment(&self) -> WorkloadRef {
+        WorkloadRef::new(WorkloadKind::Deployment, "istio-system", &format!("istio-{}", self.name))
+    }
+}
+
+/// Met when ASM's Deployment of each gateway is rolled out in each of its clusters.
+pub fn gateways_rolled_out(name: &'static str, gateways: &[&PlannedGateway], observation: &Observation) -> Gate {
+    let mut pending = Vec::new();
+    for gateway in gateways {
+        let deployment = gateway.deployment();
+        for cluster in &gateway.clusters {
+            let rollout = observation
+                .clusters
+                .get(cluster)
+                .and_then(|observed| observed.rollouts.iter().find(|rollout| rollout.workload == deployment));
+            let shown = format!("{cluster}: {}/{}", deployment.namespace, deployment.name);
+            match rollout {
+                None => pending.push(format!("{shown} (not found)")),
+                Some(rollout) if !rollout.complete() || rollout.ready < 1 => pending.push(format!(
+                    "{shown} ({} of {} updated, {} ready)",
+                    rollout.updated, rollout.desired, rollout.ready
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    Gate::unless_found(name, &pending, "ASM gateway(s) not rolled out")
 }
 
 /// Everything a kind computes from: the plan's settings and the repository as loaded for the step.
@@ -139,6 +184,8 @@ pub struct StepContext<'a> {
     pub fresh_stamp: &'a str,
     /// Istio's mesh config with PROXY_CONFIG_XDS_AGENT set, computed once: `None` when it is set already.
     pub mesh_config: &'a Result<Option<String>, Diagnostic>,
+    /// Every ASM gateway the plan's kinds create.
+    pub asm_gateways: Vec<PlannedGateway>,
 }
 
 /// The kind's position in the order rules: phases in order, and within a phase the step switching into it first.
