@@ -165,3 +165,44 @@ fn issue_12_asm_gateways_exist_and_roll_out_before_traffic_moves_to_them() {
         refused.stderr
     );
 }
+
+/// The egress VirtualService patch replaced the whole route list with a frozen copy: a `timeout` or `retries` the
+/// team added later was silently dropped from the build for the whole migration.
+#[test]
+fn issue_12_a_later_edit_of_the_egress_virtualservice_survives() {
+    let repo = Repo::fixture("shop").at("egress/stripe/1");
+    let repo = repo
+        .edited(
+            "apps/payments/egress-stripe.yaml",
+            "              number: 80\n          weight: 100\n    - match:",
+            "              number: 80\n          weight: 100\n      timeout: 5s\n      retries:\n        attempts: 3\n    - match:",
+        )
+        .committed("payments: a timeout and retries on calls to Stripe");
+    for step in ["egress/stripe/1", "egress/stripe/10", "finished"] {
+        if step != "egress/stripe/1" {
+            repo.apply(step);
+        }
+        let hz = repo.kustomize("clusters/hz");
+        let route = &hz.get("VirtualService", Some("payments"), "stripe-through-egress-gateway")["spec"]["http"][0];
+        assert_eq!(route["timeout"], "5s", "{step}: the team's timeout is kept");
+        assert_eq!(route["retries"]["attempts"], 3, "{step}: the team's retries are kept");
+        let hosts: Vec<&str> = route["route"]
+            .as_array()
+            .expect("destinations")
+            .iter()
+            .filter_map(|d| d["destination"]["host"].as_str())
+            .collect();
+        let expected: &[&str] = match step {
+            "finished" => &["asm-egressgateway.istio-system.svc.cluster.local"],
+            _ => &[
+                "istio-egressgateway.istio-system.svc.cluster.local",
+                "asm-egressgateway.istio-system.svc.cluster.local",
+            ],
+        };
+        assert_eq!(hosts, expected, "{step}");
+    }
+    assert!(
+        repo.read("apps/payments/egress-stripe.yaml").contains("      timeout: 5s\n"),
+        "the team's file is untouched"
+    );
+}

@@ -174,7 +174,7 @@ impl StepKind for EgressRoutes {
                 let Some(virtual_service) = virtual_service(entry, cluster) else { continue };
                 found = true;
                 let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
-                if let Err(reason) = route_through_asm(&spec, &entry.asm_gateway.value, 1, false) {
+                if let Err(reason) = route_operations(&spec, &entry.asm_gateway.value, 1, false) {
                     problems.push(virtual_service.error(reason));
                 }
                 if let Err(problem) = istio_egress_gateway(cluster, virtual_service) {
@@ -271,7 +271,15 @@ impl EgressRoutes {
             }
             let Some(weight) = desired.egress_weights.get(&entry.name) else { continue };
             let text = route_patch(entry, virtual_service, *weight, desired.finished, rendering)?;
-            rendering.component(cluster).patch(&format!("egress-{}-virtualservice-patch.yaml", entry.name), text);
+            let file = format!("egress-{}-virtualservice-patch.yaml", entry.name);
+            let component = rendering.component(cluster);
+            component.files.insert(file.clone(), text);
+            let version = virtual_service.api_version.rsplit_once('/').map_or("v1", |(_, version)| version);
+            component.patches.push(json!({"path": file, "target": {
+                "group": "networking.istio.io", "version": version, "kind": "VirtualService",
+                // kustomize matches names as anchored regular expressions.
+                "namespace": entry.virtual_service_namespace, "name": virtual_service.name.replace('.', "\\."),
+            }}));
         }
         for ((namespace, name), (api_version, servers, istio_gateway)) in gateways {
             let egress: Vec<&str> = self
@@ -303,8 +311,8 @@ fn route_patch(
 ) -> Result<String, Diagnostics> {
     let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
     let asm_gateway = &entry.asm_gateway.value;
-    let routed =
-        route_through_asm(&spec, asm_gateway, weight, finished).map_err(|reason| virtual_service.error(reason))?;
+    let operations =
+        route_operations(&spec, asm_gateway, weight, finished).map_err(|reason| virtual_service.error(reason))?;
     let summary = if finished {
         format!("all mesh traffic to ASM's egress gateway {asm_gateway}, Istio's out of the routes")
     } else {
@@ -313,8 +321,8 @@ fn route_patch(
     rendering.template(
         "cluster/virtualservice-patch.yaml.j2",
         context! {
-            egress => entry.name, summary, api_version => virtual_service.api_version,
-            name => virtual_service.name, namespace => entry.virtual_service_namespace, spec => routed,
+            egress => entry.name, summary, name => virtual_service.name,
+            namespace => entry.virtual_service_namespace, operations,
         },
     )
 }
@@ -376,13 +384,17 @@ pub enum RouteError {
     NoMeshRoute,
 }
 
-/// The VirtualService's `gateways` and routes with ASM's egress gateway added: the mesh route split
-/// `100-weight` : `weight`, ASM's Gateway beside Istio's wherever routes match on it. `finished` takes Istio's
-/// egress gateway out altogether.
-pub fn route_through_asm(spec: &Value, asm_gateway: &str, weight: u32, finished: bool) -> Result<Value, RouteError> {
+/// JSON patch operations on a VirtualService that send its mesh traffic `100-weight` : `weight` to Istio's and
+/// ASM's egress gateways (at `finished`, all to ASM's, Istio's out), with ASM's Gateway beside Istio's wherever the
+/// VirtualService names it. Only those lists and destinations change, each tested first.
+pub fn route_operations(
+    spec: &Value,
+    asm_gateway: &str,
+    weight: u32,
+    finished: bool,
+) -> Result<Vec<Value>, RouteError> {
     let asm_host = format!("{asm_gateway}.istio-system.svc.cluster.local");
-    let gateways: Vec<&str> =
-        spec.get("gateways").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let gateways = names(spec.get("gateways"));
     if !gateways.contains(&"mesh") {
         return Err(RouteError::NoMesh);
     }
@@ -391,76 +403,110 @@ pub fn route_through_asm(spec: &Value, asm_gateway: &str, weight: u32, finished:
     if istio_gateways.is_empty() {
         return Err(RouteError::NoEgressGateway);
     }
-    let swap = |list: &[&str]| -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for gateway in list {
-            if istio_gateways.contains(gateway) {
-                if !finished {
-                    out.push((*gateway).to_owned());
-                }
-                if !out.iter().any(|g| g == asm_gateway) {
-                    out.push(asm_gateway.to_owned());
-                }
-            } else if *gateway != asm_gateway || !out.iter().any(|g| g == asm_gateway) {
-                out.push((*gateway).to_owned());
-            }
-        }
-        out
-    };
-    let mut result = serde_json::Map::new();
-    result.insert("gateways".to_owned(), json!(swap(&gateways)));
+    let swap = GatewaySwap { istio: &istio_gateways, asm: asm_gateway, finished };
+    let mut operations = swap.operations("/spec/gateways", &gateways);
     let mut mesh_routes = 0;
     for protocol in ["http", "tls", "tcp"] {
         let Some(routes) = spec.get(protocol).and_then(Value::as_array) else { continue };
-        let mut new_routes = Vec::new();
         for (index, route) in routes.iter().enumerate() {
-            let mut route = route.clone();
             let mut is_mesh = false;
-            for rule in route.get_mut("match").and_then(Value::as_array_mut).into_iter().flatten() {
-                let Some(list) = rule.get("gateways").and_then(Value::as_array) else { continue };
-                let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            for (rule, matched) in route.get("match").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let Some(list) = matched.get("gateways") else { continue };
+                let names = names(Some(list));
                 is_mesh |= names.contains(&"mesh");
-                rule["gateways"] = json!(swap(&names));
+                operations.extend(swap.operations(&format!("/spec/{protocol}/{index}/match/{rule}/gateways"), &names));
             }
             if is_mesh {
                 mesh_routes += 1;
-                route["route"] = json!(split_mesh_route(&route, &asm_host, weight, finished, protocol, index)?);
+                let at = MeshRoute { protocol, index, asm_host: &asm_host };
+                operations.extend(at.split(route, weight, finished)?);
             }
-            new_routes.push(route);
         }
-        result.insert(protocol.to_owned(), json!(new_routes));
     }
     if mesh_routes == 0 {
         return Err(RouteError::NoMeshRoute);
     }
-    Ok(Value::Object(result))
+    Ok(operations)
 }
 
-/// The destinations of a mesh route: Istio's egress gateway at `100-weight` and ASM's at `weight`, or ASM's alone.
-fn split_mesh_route(
-    route: &Value,
-    asm_host: &str,
-    weight: u32,
+fn names(list: Option<&Value>) -> Vec<&str> {
+    list.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
+}
+
+/// ASM's egress gateway beside Istio's in a list of gateway names (at `finished`, instead of them).
+struct GatewaySwap<'a> {
+    istio: &'a [&'a str],
+    asm: &'a str,
     finished: bool,
+}
+
+impl GatewaySwap<'_> {
+    fn swapped(&self, list: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for gateway in list {
+            if self.istio.contains(gateway) {
+                if !self.finished {
+                    out.push((*gateway).to_owned());
+                }
+                if !out.iter().any(|g| g == self.asm) {
+                    out.push(self.asm.to_owned());
+                }
+            } else if *gateway != self.asm || !out.iter().any(|g| g == self.asm) {
+                out.push((*gateway).to_owned());
+            }
+        }
+        out
+    }
+
+    /// The list at `path` tested, then replaced by its swapped version; nothing when the swap changes nothing.
+    fn operations(&self, path: &str, list: &[&str]) -> Vec<Value> {
+        let swapped = self.swapped(list);
+        if swapped == list {
+            return Vec::new();
+        }
+        vec![
+            json!({"op": "test", "path": path, "value": list}),
+            json!({"op": "replace", "path": path, "value": swapped}),
+        ]
+    }
+}
+
+/// The mesh route at `/spec/<protocol>/<index>`.
+struct MeshRoute<'a> {
     protocol: &'static str,
     index: usize,
-) -> Result<Vec<Value>, RouteError> {
-    let destinations = route.get("route").and_then(Value::as_array).cloned().unwrap_or_default();
-    let istio = destinations.iter().find(|d| d.pointer("/destination/host").and_then(Value::as_str) != Some(asm_host));
-    let Some(istio) = istio.filter(|_| destinations.len() == 1) else {
-        return Err(RouteError::MeshRouteDestinations { protocol, index, count: destinations.len() });
-    };
-    let mut asm = json!({"destination": {"host": asm_host}});
-    if let Some(port) = istio.pointer("/destination/port") {
-        asm["destination"]["port"] = port.clone();
+    asm_host: &'a str,
+}
+
+impl MeshRoute<'_> {
+    /// Its one destination (Istio's egress gateway) tested, then weighted beside ASM's, or replaced by ASM's.
+    fn split(&self, route: &Value, weight: u32, finished: bool) -> Result<Vec<Value>, RouteError> {
+        let destinations = route.get("route").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let istio = destinations
+            .iter()
+            .find(|d| d.pointer("/destination/host").and_then(Value::as_str) != Some(self.asm_host))
+            .filter(|_| destinations.len() == 1);
+        let Some(istio) = istio else {
+            let (protocol, index, count) = (self.protocol, self.index, destinations.len());
+            return Err(RouteError::MeshRouteDestinations { protocol, index, count });
+        };
+        let path = format!("/spec/{}/{}/route", self.protocol, self.index);
+        let mut asm = json!({"destination": {"host": self.asm_host}});
+        if let Some(port) = istio.pointer("/destination/port") {
+            asm["destination"]["port"] = port.clone();
+        }
+        let host = istio.pointer("/destination/host").cloned().unwrap_or(Value::Null);
+        let test = json!({"op": "test", "path": format!("{path}/0/destination/host"), "value": host});
+        if finished {
+            return Ok(vec![test, json!({"op": "replace", "path": format!("{path}/0"), "value": asm})]);
+        }
+        asm["weight"] = json!(weight);
+        Ok(vec![
+            test,
+            json!({"op": "add", "path": format!("{path}/0/weight"), "value": 100 - weight}),
+            json!({"op": "add", "path": format!("{path}/1"), "value": asm}),
+        ])
     }
-    if finished {
-        return Ok(vec![asm]);
-    }
-    let mut istio = istio.clone();
-    istio["weight"] = json!(100 - weight);
-    asm["weight"] = json!(weight);
-    Ok(vec![istio, asm])
 }
 
 #[cfg(test)]
@@ -473,6 +519,7 @@ mod tests {
             "gateways": ["istio-egressgateway", "mesh"],
             "http": [
                 {"match": [{"gateways": ["mesh"], "port": 80}],
+                 "timeout": "5s",
                  "route": [{"destination": {"host": "istio-egressgateway.istio-system.svc.cluster.local", "subset": "cnn", "port": {"number": 80}}, "weight": 100}]},
                 {"match": [{"gateways": ["istio-egressgateway"], "port": 80}],
                  "route": [{"destination": {"host": "edition.cnn.com", "port": {"number": 80}}, "weight": 100}]}
@@ -481,24 +528,33 @@ mod tests {
     }
 
     #[test]
-    fn splits_the_mesh_route_and_adds_the_asm_gateway_where_istios_is_matched() {
-        let spec = route_through_asm(&cnn(), "asm-egressgateway", 10, false).unwrap();
-        assert_eq!(spec["gateways"], json!(["istio-egressgateway", "asm-egressgateway", "mesh"]));
-        assert_eq!(spec["http"][0]["route"][0]["weight"], json!(90));
-        assert_eq!(spec["http"][0]["route"][0]["destination"]["subset"], json!("cnn"));
+    fn the_mesh_route_is_split_and_asms_gateway_added_beside_istios_nothing_else_touched() {
+        let operations = route_operations(&cnn(), "asm-egressgateway", 10, false).unwrap();
+        let istio_host = "istio-egressgateway.istio-system.svc.cluster.local";
         assert_eq!(
-            spec["http"][0]["route"][1],
-            json!({"destination": {"host": "asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}, "weight": 10})
+            operations,
+            [
+                json!({"op": "test", "path": "/spec/gateways", "value": ["istio-egressgateway", "mesh"]}),
+                json!({"op": "replace", "path": "/spec/gateways", "value": ["istio-egressgateway", "asm-egressgateway", "mesh"]}),
+                json!({"op": "test", "path": "/spec/http/0/route/0/destination/host", "value": istio_host}),
+                json!({"op": "add", "path": "/spec/http/0/route/0/weight", "value": 90}),
+                json!({"op": "add", "path": "/spec/http/0/route/1", "value": {"destination": {"host": "asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}, "weight": 10}}),
+                json!({"op": "test", "path": "/spec/http/1/match/0/gateways", "value": ["istio-egressgateway"]}),
+                json!({"op": "replace", "path": "/spec/http/1/match/0/gateways", "value": ["istio-egressgateway", "asm-egressgateway"]}),
+            ]
         );
-        assert_eq!(spec["http"][1]["match"][0]["gateways"], json!(["istio-egressgateway", "asm-egressgateway"]));
+        assert!(!operations.iter().any(|op| op["path"].as_str().unwrap().contains("timeout")));
     }
 
     #[test]
     fn finished_leaves_only_asm() {
-        let spec = route_through_asm(&cnn(), "asm-egressgateway", 100, true).unwrap();
-        assert_eq!(spec["gateways"], json!(["asm-egressgateway", "mesh"]));
-        assert_eq!(spec["http"][0]["route"].as_array().unwrap().len(), 1);
-        assert_eq!(spec["http"][1]["match"][0]["gateways"], json!(["asm-egressgateway"]));
+        let operations = route_operations(&cnn(), "asm-egressgateway", 100, true).unwrap();
+        assert!(operations
+            .contains(&json!({"op": "replace", "path": "/spec/gateways", "value": ["asm-egressgateway", "mesh"]})));
+        assert!(operations.contains(&json!({"op": "replace", "path": "/spec/http/0/route/0", "value": {"destination": {"host": "asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}}})));
+        assert!(operations.contains(
+            &json!({"op": "replace", "path": "/spec/http/1/match/0/gateways", "value": ["asm-egressgateway"]})
+        ));
     }
 
     #[test]
@@ -506,7 +562,7 @@ mod tests {
         let mut spec = cnn();
         spec["http"][0]["route"].as_array_mut().unwrap().push(json!({"destination": {"host": "x"}}));
         assert_eq!(
-            route_through_asm(&spec, "asm-egressgateway", 1, false).unwrap_err(),
+            route_operations(&spec, "asm-egressgateway", 1, false).unwrap_err(),
             RouteError::MeshRouteDestinations { protocol: "http", index: 0, count: 2 }
         );
     }

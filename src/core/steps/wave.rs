@@ -255,13 +255,15 @@ fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadRef>, inventory: &Cl
             whole.entry(kind).or_default().push(namespace);
         } else {
             entries.push(
-                json!({"path": path, "target": {"kind": kind.name(), "namespace": namespace, "name": names.join("|")}}),
+                json!({"path": path, "target": {"group": "apps", "version": "v1", "kind": kind.name(), "namespace": namespace, "name": names.join("|")}}),
             );
         }
     }
     let mut targets: Vec<Value> = whole
         .into_iter()
-        .map(|(kind, namespaces)| json!({"path": path, "target": {"kind": kind.name(), "namespace": namespaces.join("|")}}))
+        .map(|(kind, namespaces)| {
+            json!({"path": path, "target": {"group": "apps", "version": "v1", "kind": kind.name(), "namespace": namespaces.join("|")}})
+        })
         .collect();
     targets.extend(entries);
     targets
