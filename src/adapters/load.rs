@@ -11,7 +11,7 @@ use crate::adapters::RepoFiles;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::paths::{is_within, join};
 use crate::core::plan::Plan;
-use crate::core::repository::{included_entries, resolve_entry, EntryTarget, Repository};
+use crate::core::repository::{included_entries, is_kustomization_file, resolve_entry, EntryTarget, Repository};
 
 /// Everything the commands compute from, read through `files`.
 pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
@@ -30,6 +30,13 @@ pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
     }
     for kustomization in &kustomizations {
         loader.read(kustomization);
+    }
+    // What Istio's install paths hold says how Istio is uninstalled at `finished`.
+    for install_path in settings.install_paths() {
+        let yaml: Vec<String> = loader.repository.files_under(install_path).filter(|f| is_yaml(f)).cloned().collect();
+        for file in yaml {
+            loader.parse(&file, is_kustomization_file(&file));
+        }
     }
     for cluster in &settings.clusters {
         loader.follow(&cluster.source.value);
@@ -115,6 +122,10 @@ impl Loader<'_> {
             }
         }
     }
+}
+
+fn is_yaml(path: &str) -> bool {
+    path.ends_with(".yaml") || path.ends_with(".yml")
 }
 
 fn parse_yaml(path: &str, text: &str, kustomization: bool) -> Result<Vec<Value>, Diagnostic> {

@@ -114,6 +114,9 @@ pub struct Target {
     /// One asm-migrate at a time: held until the step is written.
     _lock: Option<RepoLock>,
     branch: Option<BranchTarget>,
+    /// A commit of the checked-out branch is rendered from HEAD, not from work in progress beside it (except with
+    /// --allow-dirty, which takes the working tree as it is).
+    from_head: Option<Oid>,
 }
 
 /// A branch the step is committed onto without touching the checkout.
@@ -146,7 +149,11 @@ impl Target {
             (_, None) if options.commit || options.push.is_some() => return Err(ApplyError::NotInGit(root).into()),
             _ => None,
         };
-        Ok((Target { root, git, _lock: lock, branch }, plan))
+        let from_head = match (&branch, &git, options.commit && !options.allow_dirty) {
+            (None, Some(git), true) => git.head_commit(),
+            _ => None,
+        };
+        Ok((Target { root, git, _lock: lock, branch, from_head }, plan))
     }
 
     /// Who is at work, as git's identity says, for what the state records.
@@ -161,10 +168,11 @@ impl Target {
         }
     }
 
-    /// The files of the step's base: the branch's commit, or the working tree.
+    /// The files of the step's base: the branch's commit, HEAD for a commit of the checkout, or the working tree.
     pub fn files(&self) -> anyhow::Result<Box<dyn RepoFiles>> {
-        Ok(match (&self.branch, &self.git) {
-            (Some(branch), Some(git)) => Box::new(git.tree_files(branch.base)?),
+        let base = self.branch.as_ref().map(|branch| branch.base).or(self.from_head);
+        Ok(match (base, &self.git) {
+            (Some(commit), Some(git)) => Box::new(git.tree_files(commit)?),
             _ => Box::new(Workspace::new(&self.root)),
         })
     }
@@ -340,9 +348,18 @@ fn write_to_work_tree(
         _ => None,
     };
     if let (Some(git), false) = (git, options.allow_dirty) {
-        let dirty = git.uncommitted(&paths)?;
-        if !dirty.is_empty() {
-            return Err(ApplyError::Dirty(dirty).into());
+        let work_tree = Workspace::new(root);
+        // A file already holding what the step writes (an earlier run without --commit) is no work at risk.
+        let at_risk: Vec<String> = git
+            .uncommitted(&paths)?
+            .into_iter()
+            .filter(|path| {
+                let wanted = prepared.changes.iter().find(|change| &change.path == path).and_then(|c| c.after.clone());
+                work_tree.read(path).ok().flatten() != wanted
+            })
+            .collect();
+        if !at_risk.is_empty() {
+            return Err(ApplyError::Dirty(at_risk).into());
         }
     }
     workspace::write(&Workspace::new(root), &prepared.changes).map_err(ApplyError::Write)?;

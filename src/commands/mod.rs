@@ -42,14 +42,15 @@ pub enum WorkplaceError {
 }
 
 impl Workplace {
-    /// The repository: `--repo`, else the plan's directory, else the current directory.
+    /// The repository: `--repo`, else the plan's directory, else the nearest directory with a `migration.yaml`
+    /// from the current one up to the root of its git work tree (as git finds `.git`), else the current directory.
     pub fn root(&self) -> PathBuf {
         match (&self.repo, &self.plan) {
             (Some(repo), _) => repo.clone(),
             (None, Some(plan)) => {
                 plan.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
             }
-            (None, None) => PathBuf::from("."),
+            (None, None) => plan_directory_above(Path::new(".")).unwrap_or_else(|| PathBuf::from(".")),
         }
     }
 
@@ -92,6 +93,21 @@ impl Workplace {
         let repository = load_repository(files, &plan);
         Migration::new(plan, repository, fresh_stamp(git))
     }
+}
+
+/// The nearest directory holding a `migration.yaml`, from `start` up to its git work tree's root.
+fn plan_directory_above(start: &Path) -> Option<PathBuf> {
+    let start = start.canonicalize().ok()?;
+    let top = GitRepo::open(&start).ok().and_then(|git| git.work_tree()).and_then(|dir| dir.canonicalize().ok());
+    for dir in start.ancestors() {
+        if dir.join("migration.yaml").is_file() {
+            return Some(if dir == start { PathBuf::from(".") } else { dir.to_owned() });
+        }
+        if top.as_deref().is_none_or(|top| dir == top) {
+            return None;
+        }
+    }
+    None
 }
 
 /// The restart stamp for a first `setup`: `SOURCE_DATE_EPOCH` when set (reproducible builds' convention), else

@@ -21,6 +21,14 @@ pub enum OutputPart {
     Cluster(String),
 }
 
+/// `--out -` without `--only`: a stream of mixed kustomize inputs is nothing a tool can apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--out - prints one YAML stream: say which with --only asm (the ASM control plane's manifests) or --only \
+     cluster/<name> (the files of that cluster's component), or render everything into a directory with --out DIR"
+)]
+pub struct StreamNeedsOnly;
+
 /// Why `--only` names no part of the output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("--only takes `asm` or `cluster/<name>` of a cluster of the plan, not `{0}`")]
@@ -45,6 +53,9 @@ pub fn run(
     only: Option<&OutputPart>,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
+    if target == "-" && only.is_none() {
+        return Err(StreamNeedsOnly.into());
+    }
     let migration = workplace.open()?;
     let templates = workplace.templates()?;
     let step = migration.resolve(selector)?;
@@ -71,6 +82,7 @@ pub fn run(
         return Ok(0);
     }
     if target == "-" {
+        // One cluster's component: its files, each named.
         for (index, (path, text)) in files.enumerate() {
             if index > 0 {
                 writeln!(out, "---")?;

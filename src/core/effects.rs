@@ -148,7 +148,7 @@ impl StepEffects {
                 .filter(|change| change.after.is_none() && !is_within(&change.path, &plan.settings.output.value))
                 .map(|change| change.path.clone())
                 .collect(),
-            notes: plan.kind_of(&pending.step).notes(&pending.step, &plan.settings),
+            notes: plan.kind_of(&pending.step).notes(pending),
         }
     }
     /// The effects in words, one line each, each list of names cut to `max_names`.

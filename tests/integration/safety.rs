@@ -206,3 +206,84 @@ fn issue_12_a_later_edit_of_the_egress_virtualservice_survives() {
         "the team's file is untouched"
     );
 }
+
+/// `apply --commit` rendered from the working tree: an uncommitted workload appeared in the commit's body (and in
+/// the committed component) although the file itself was not committed.
+#[test]
+fn issue_12_a_commit_is_rendered_from_what_is_committed() {
+    let repo = Repo::fixture("shop").at("init");
+    let deployment = repo.read("apps/payments/api.yaml").replace("name: api\n", "name: fraud-check\n");
+    repo.write("apps/payments/fraud-check.yaml", &deployment);
+    let kustomization = repo.read("apps/payments/kustomization.yaml");
+    repo.write(
+        "apps/payments/kustomization.yaml",
+        &kustomization.replace("resources:\n", "resources:\n  - fraud-check.yaml\n"),
+    );
+    repo.apply("setup");
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(!message.contains("fraud-check"), "{message}");
+    let committed = repo.git(&["show", "HEAD:gitops/asm-migration/state.yaml"]);
+    assert!(committed.contains("step: setup"));
+    assert_eq!(
+        repo.git(&["status", "--porcelain"]),
+        " M apps/payments/kustomization.yaml\n?? apps/payments/fraud-check.yaml\n",
+        "the work in progress is left as it was"
+    );
+}
+
+/// Run from a subdirectory, asm-migrate said "no plan here" although the plan is at the repository's root.
+#[test]
+fn issue_12_the_plan_is_found_from_a_subdirectory() {
+    let repo = Repo::fixture("shop");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_asm-migrate"))
+        .arg("validate")
+        .current_dir(repo.path().join("apps/payments"))
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("plan shop-prod is valid:"));
+}
+
+/// `retry` without --commit wrote the step; `retry --commit` then refused the files it had written itself, and
+/// would have counted the retry twice.
+#[test]
+fn issue_12_retry_then_retry_commit_commits_the_one_retry() {
+    let repo = Repo::fixture("shop").at("init");
+    let mut failed = World::shop();
+    failed.status_retry_counter = 0;
+    failed.message = "istio-system still has istio-injection: disable";
+    observe(&repo, &failed, Via::Snapshot, &["retry"]).0.success();
+    let (run, _) = observe(&repo, &failed, Via::Snapshot, &["retry", "--commit"]);
+    run.success();
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let migrate = repo.read("gitops/asm-migration/asm/asmmigratefromistio.yaml");
+    assert!(migrate.contains("  retryCounter: 1\n"), "one retry, counted once: {migrate}");
+}
+
+/// `finished` suggested `istioctl uninstall` although Flux installed Istio from HelmReleases it will prune.
+#[test]
+fn issue_12_finished_says_how_this_istio_is_uninstalled() {
+    let repo = Repo::fixture("bookinfo-flux").at("egress/cnn/100");
+    let markdown = repo.run(&["diff", "--step", "finished", "--format", "markdown"]).success().stdout;
+    assert!(!markdown.contains("istioctl"), "{markdown}");
+    assert!(
+        markdown.contains("Istio's HelmReleases istio-system/istio-base, istio-system/istio-egressgateway, istio-system/istiod are removed from the repository: Flux uninstalls them as it prunes"),
+        "{markdown}"
+    );
+    let shop = Repo::fixture("shop").at("ingress/public");
+    let markdown = shop.run(&["diff", "--step", "finished", "--format", "markdown"]).success().stdout;
+    assert!(markdown.contains("`istioctl uninstall --purge`"), "an IstioOperator: {markdown}");
+}
+
+/// `render --out -` without --only printed kustomize inputs (patches, transformers), not manifests.
+#[test]
+fn issue_12_render_to_stdout_needs_to_know_what_to_print() {
+    let repo = Repo::fixture("shop").at("init");
+    let refused = repo.run(&["render", "--out", "-"]).failure(2);
+    assert_eq!(
+        refused.stderr,
+        "error: --out - prints one YAML stream: say which with --only asm (the ASM control plane's manifests) or \
+         --only cluster/<name> (the files of that cluster's component), or render everything into a directory \
+         with --out DIR\n"
+    );
+}

@@ -8,10 +8,11 @@ use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{named_confirmation, pods, Gate};
+use crate::core::inventory::str_at;
 use crate::core::observe::Observation;
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
-use crate::core::settings::Settings;
+use crate::core::settings::MeshConfigKind;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::yaml_edit::remove_list_items;
@@ -90,16 +91,65 @@ impl StepKind for Finished {
         ]
     }
 
-    fn notes(&self, _step: &StepId, settings: &Settings) -> Vec<String> {
+    /// How the Istio being removed is uninstalled, as its install paths show it.
+    fn notes(&self, pending: &PendingStep<'_>) -> Vec<String> {
+        let context = &pending.context;
+        let settings = context.settings;
+        let installed = installed_objects(context);
+        let of_kind = |kind: &str| -> Vec<String> {
+            installed.iter().filter(|(k, _)| k == kind).map(|(_, name)| name.clone()).collect()
+        };
         let (major, minor, patch) = settings.istio.version;
-        vec![format!(
-            "Istio installed with istioctl rather than these manifests? run istioctl {major}.{minor}.{patch}'s \
-             `istioctl uninstall --purge`"
-        )]
+        let istioctl = format!("run istioctl {major}.{minor}.{patch}'s `istioctl uninstall --purge`");
+        let releases = of_kind("HelmRelease");
+        let note = if !releases.is_empty() {
+            format!(
+                "Istio's HelmReleases {} are removed from the repository: {} uninstalls them as it prunes",
+                releases.join(", "),
+                settings.engine.display_name()
+            )
+        } else if !of_kind("IstioOperator").is_empty() {
+            format!("the IstioOperator is removed from the repository: if istioctl installed Istio from it, {istioctl}")
+        } else if !installed.is_empty() {
+            format!(
+                "Istio's install manifests are removed from the repository: {} prunes them",
+                settings.engine.display_name()
+            )
+        } else if settings.istio.mesh_config_kind == MeshConfigKind::HelmValues {
+            "Istio was installed with Helm outside this repository: run `helm uninstall` for its releases (istiod, \
+             istio-base and its gateways) in istio-system"
+                .to_owned()
+        } else {
+            format!("Istio was installed outside this repository: if with istioctl, {istioctl}")
+        };
+        vec![note]
     }
 }
 
 const ISTIO_SYSTEM: &str = "istio-system";
+
+/// `(kind, namespace/name)` of the objects in Istio's install paths, sorted.
+fn installed_objects(context: &StepContext<'_>) -> Vec<(String, String)> {
+    let mut objects = Vec::new();
+    for dir in context.settings.install_paths() {
+        for file in context.repository.files_under(dir) {
+            let Ok(documents) = context.repository.documents(file) else { continue };
+            for document in documents {
+                let (Some(kind), Some(name)) = (str_at(document, &["kind"]), str_at(document, &["metadata", "name"]))
+                else {
+                    continue;
+                };
+                let shown = match str_at(document, &["metadata", "namespace"]) {
+                    Some(namespace) => format!("{namespace}/{name}"),
+                    None => name.to_owned(),
+                };
+                objects.push((kind.to_owned(), shown));
+            }
+        }
+    }
+    objects.sort();
+    objects
+}
 
 /// Pods still on Istio's proxy in the namespaces `counted` accepts, as `cluster: namespace/name`.
 fn on_istios_proxy(observation: &Observation, counted: impl Fn(&str) -> bool) -> Vec<String> {

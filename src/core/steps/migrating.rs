@@ -4,7 +4,6 @@
 use crate::core::desired::Desired;
 use crate::core::gate::{confirmation, Gate};
 use crate::core::observe::Observation;
-use crate::core::settings::Settings;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
 
@@ -38,8 +37,8 @@ impl StepKind for Migrating {
         gates
     }
 
-    fn notes(&self, _step: &StepId, settings: &Settings) -> Vec<String> {
-        if !settings.multi_network() {
+    fn notes(&self, pending: &PendingStep<'_>) -> Vec<String> {
+        if !pending.context.settings.multi_network() {
             return Vec::new();
         }
         vec!["several networks: configure ASM's cross-cluster gateway and give each cluster its Istio network name \

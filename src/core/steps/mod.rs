@@ -91,8 +91,8 @@ pub trait StepKind {
         Vec::new()
     }
 
-    /// What the operator must do by hand around `step`, in words.
-    fn notes(&self, _step: &StepId, _settings: &Settings) -> Vec<String> {
+    /// What the operator must do by hand around the pending step, in words.
+    fn notes(&self, _pending: &PendingStep<'_>) -> Vec<String> {
         Vec::new()
     }
 }
