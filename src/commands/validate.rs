@@ -31,6 +31,9 @@ pub fn run(workplace: &Workplace, out: &mut dyn Write) -> anyhow::Result<i32> {
         asm.context.as_deref().unwrap_or("(not set)"),
         asm.api_version
     )?;
+    if let Some(target) = migration.mesh_config_target() {
+        writeln!(out, "  mesh config: {target} in {}", plan.settings.istio.mesh_config_path.value)?;
+    }
     for cluster in &plan.settings.clusters {
         let Some(found) = inventory.clusters.get(&cluster.name) else { continue };
         writeln!(

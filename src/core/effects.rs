@@ -23,6 +23,8 @@ pub struct StepEffects {
     pub total: usize,
     pub phase_from: Option<&'static str>,
     pub phase_to: &'static str,
+    /// Where PROXY_CONFIG_XDS_AGENT is set, when this step sets it: `HelmRelease istio-system/istiod (file)`.
+    pub mesh_config: Option<String>,
     /// Workloads restarted by this step (pod template stamp), with how many pods that is.
     pub restarts: Vec<WorkloadEffect>,
     /// Workloads this step puts on the ASM proxy.
@@ -87,6 +89,14 @@ fn workloads(inventory: &Inventory, from: &ByCluster, to: &ByCluster) -> Vec<Wor
     found
 }
 
+/// `<object> (<file>)` when the step changes the mesh config file.
+fn mesh_config_effect(pending: &PendingStep<'_>, changes: &[FileChange]) -> Option<String> {
+    let path = &pending.context.settings.istio.mesh_config_path.value;
+    let changed = changes.iter().any(|change| &change.path == path && change.after.is_some());
+    let edit = pending.context.mesh_config.as_ref().ok().filter(|_| changed)?;
+    Some(format!("{} ({path})", edit.target))
+}
+
 /// `name (type)` of each gateway, once, when `changed`.
 fn gateways(planned: &[PlannedGateway], changed: bool) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
@@ -135,6 +145,7 @@ impl StepEffects {
             total,
             phase_from: before.as_ref().and_then(|desired| desired.phase).map(Phase::name),
             phase_to: after.phase.unwrap_or(Phase::Init).name(),
+            mesh_config: mesh_config_effect(pending, changes),
             restarts,
             to_asm_proxy: workloads(inventory, &from.asm_proxy, &after.asm_proxy),
             off_asm_proxy: workloads(inventory, &after.asm_proxy, &from.asm_proxy),
@@ -160,6 +171,9 @@ impl StepEffects {
             }
             Some(_) => {}
             None => lines.push(format!("ASMMigrateFromIstio desiredState: {}", self.phase_to)),
+        }
+        if let Some(target) = &self.mesh_config {
+            lines.push(format!("set PROXY_CONFIG_XDS_AGENT in {target}"));
         }
         let workload_effects = [
             (&self.restarts, "restart", "Istio-injected workload(s)", "to pick up PROXY_CONFIG_XDS_AGENT"),

@@ -11,7 +11,7 @@ use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{asm_switched, Gate};
 use crate::core::inventory::Inventory;
-use crate::core::mesh_config::enable_xds_agent;
+use crate::core::mesh_config::{enable_xds_agent, MeshConfigEdit};
 use crate::core::observe::Observation;
 use crate::core::paths::join;
 use crate::core::plan::Plan;
@@ -68,8 +68,8 @@ pub struct Migration {
     pub state: State,
     /// The restart stamp for a first `setup`.
     pub fresh_stamp: String,
-    /// Istio's mesh config with PROXY_CONFIG_XDS_AGENT set (`None`: set already), or why it cannot be.
-    mesh_config: Result<Option<String>, Diagnostic>,
+    /// Istio's mesh config with PROXY_CONFIG_XDS_AGENT set, or why it cannot be.
+    mesh_config: Result<MeshConfigEdit, Diagnostic>,
     /// The cluster sources with Istio's install paths, and without them (from `finished` on).
     installed: OnceCell<Result<Inventory, Diagnostics>>,
     uninstalled: OnceCell<Result<Inventory, Diagnostics>>,
@@ -102,6 +102,11 @@ impl Migration {
             installed: OnceCell::new(),
             uninstalled: OnceCell::new(),
         })
+    }
+
+    /// The object of the mesh config PROXY_CONFIG_XDS_AGENT goes into, in words, when it can be edited.
+    pub fn mesh_config_target(&self) -> Option<&str> {
+        self.mesh_config.as_ref().ok().map(|edit| edit.target.as_str())
     }
 
     /// The step the repository is at.
@@ -268,12 +273,13 @@ impl Migration {
 }
 
 /// PROXY_CONFIG_XDS_AGENT set in the plan's mesh config file, as `setup` renders it and every step checks it.
-fn mesh_config_edit(plan: &Plan, repository: &Repository) -> Result<Option<String>, Diagnostic> {
-    let mesh = &plan.settings.istio.mesh_config_path;
+fn mesh_config_edit(plan: &Plan, repository: &Repository) -> Result<MeshConfigEdit, Diagnostic> {
+    let istio = &plan.settings.istio;
+    let mesh = &istio.mesh_config_path;
     let text = repository
         .text(&mesh.value)?
         .ok_or_else(|| plan.settings.error_at(mesh.pos, format!("meshConfig.path `{}` does not exist", mesh.value)))?;
-    enable_xds_agent(plan.settings.istio.mesh_config_kind, text).map_err(|reason| {
+    enable_xds_agent(istio.mesh_config_kind, istio.mesh_config_release.as_deref(), text).map_err(|reason| {
         Diagnostic::in_file(Path::new(&mesh.value), format!("cannot set PROXY_CONFIG_XDS_AGENT here: {reason}"))
     })
 }

@@ -74,6 +74,8 @@ pub struct IstioSettings {
     pub version: (u32, u32, u32),
     pub mesh_config_kind: MeshConfigKind,
     pub mesh_config_path: Located<String>,
+    /// The HelmRelease of the mesh config file to edit, when it holds several.
+    pub mesh_config_release: Option<String>,
     pub install_paths: Vec<Located<String>>,
 }
 
@@ -134,6 +136,7 @@ pub struct RawIstio {
 pub struct RawMeshConfig {
     kind: Spanned<String>,
     path: Spanned<String>,
+    release: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -300,8 +303,15 @@ impl<'a> Checker<'a> {
             }
         };
         let mesh_config_path = self.repo_path(&raw.mesh_config.path, "meshConfig.path");
+        if let Some(release) = &raw.mesh_config.release {
+            if mesh_config_kind != MeshConfigKind::HelmValues {
+                self.fail(pos(release), "meshConfig.release names a HelmRelease: it goes with kind HelmValues");
+            }
+            self.dns_label(release, "meshConfig.release");
+        }
+        let mesh_config_release = raw.mesh_config.release.map(|release| release.value);
         let install_paths = raw.install_paths.iter().map(|path| self.repo_path(path, "installPaths entry")).collect();
-        IstioSettings { version, mesh_config_kind, mesh_config_path, install_paths }
+        IstioSettings { version, mesh_config_kind, mesh_config_path, mesh_config_release, install_paths }
     }
 
     fn clusters(&mut self, raw: Vec<RawCluster>) -> Vec<Cluster> {

@@ -287,3 +287,81 @@ fn issue_12_render_to_stdout_needs_to_know_what_to_print() {
          with --out DIR\n"
     );
 }
+
+const TWO_RELEASES: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: istio-base
+  namespace: istio-system
+spec:
+  chart:
+    spec:
+      chart: base
+      version: 1.22.3
+      sourceRef: {kind: HelmRepository, name: istio}
+  values:
+    defaultRevision: default
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: istiod
+  namespace: istio-system
+spec:
+  chart:
+    spec:
+      chart: istiod
+      version: 1.22.3
+      sourceRef: {kind: HelmRepository, name: istio}
+  values:
+    meshConfig:
+      accessLogFile: /dev/stdout
+";
+
+/// `meshConfig.kind: HelmValues` pointing at a file with several HelmReleases edited the first one (istio-base).
+#[test]
+fn issue_12_the_istiod_release_is_the_one_edited_and_named() {
+    let file = "infrastructure/controllers/istio/releases.yaml";
+    let repo = Repo::fixture("bookinfo-flux");
+    repo.write(file, TWO_RELEASES);
+    let repo = repo
+        .edited("migration.yaml", "path: infrastructure/controllers/istio/istiod-values.yaml", &format!("path: {file}"))
+        .committed("the istio releases in one file");
+    let validated = repo.run(&["validate"]).success().stdout;
+    assert!(validated.contains(&format!("  mesh config: HelmRelease istio-system/istiod in {file}\n")), "{validated}");
+    repo.apply("init");
+    repo.apply("setup");
+    let releases: Vec<serde_json::Value> = serde_saphyr::from_multiple(&repo.read(file)).expect("the file parses");
+    assert_eq!(
+        releases[0]["spec"]["values"],
+        serde_json::json!({"defaultRevision": "default"}),
+        "istio-base untouched"
+    );
+    assert_eq!(
+        releases[1]["spec"]["values"]["meshConfig"]["defaultConfig"]["proxyMetadata"]["PROXY_CONFIG_XDS_AGENT"],
+        "true"
+    );
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains(&format!("- set PROXY_CONFIG_XDS_AGENT in HelmRelease istio-system/istiod ({file})\n")),
+        "{message}"
+    );
+
+    // No release of the istiod chart, and none named: validate says which releases there are.
+    let repo = Repo::fixture("bookinfo-flux");
+    repo.write(file, &TWO_RELEASES.replace("chart: istiod", "chart: istio-discovery"));
+    let repo = repo
+        .edited("migration.yaml", "path: infrastructure/controllers/istio/istiod-values.yaml", &format!("path: {file}"))
+        .committed("istiod from a chart of another name");
+    let refused = repo.run(&["validate"]).failure(2);
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "error: cannot set PROXY_CONFIG_XDS_AGENT here: it holds the HelmReleases istio-base, istiod and none of the \
+             istiod chart: name the one to edit in the plan's istio.meshConfig.release\n  --> {file}\n"
+        )
+    );
+    let named =
+        repo.edited("migration.yaml", &format!("path: {file}"), &format!("path: {file}\n      release: istiod"));
+    assert!(named.run(&["validate"]).success().stdout.contains("  mesh config: HelmRelease istio-system/istiod in "));
+}

@@ -14,6 +14,7 @@ use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::gate::Gate;
 use crate::core::inventory::Inventory;
+use crate::core::mesh_config::MeshConfigEdit;
 use crate::core::observe::Observation;
 use crate::core::repository::Repository;
 use crate::core::settings::{Located, Settings};
@@ -182,8 +183,8 @@ pub struct StepContext<'a> {
     pub state: &'a State,
     /// The restart stamp to use when the state has none yet.
     pub fresh_stamp: &'a str,
-    /// Istio's mesh config with PROXY_CONFIG_XDS_AGENT set, computed once: `None` when it is set already.
-    pub mesh_config: &'a Result<Option<String>, Diagnostic>,
+    /// Istio's mesh config with PROXY_CONFIG_XDS_AGENT set, computed once, or why it cannot be.
+    pub mesh_config: &'a Result<MeshConfigEdit, Diagnostic>,
     /// Every ASM gateway the plan's kinds create.
     pub asm_gateways: Vec<PlannedGateway>,
 }

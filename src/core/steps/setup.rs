@@ -49,7 +49,7 @@ impl StepKind for Setup {
         let mesh_path = &settings.istio.mesh_config_path.value;
         let mesh_removed = desired.finished && settings.install_paths().iter().any(|dir| is_within(mesh_path, dir));
         if desired.xds_agent && !mesh_removed {
-            if let Some(edited) = context.mesh_config.clone()? {
+            if let Some(edited) = context.mesh_config.clone()?.text {
                 rendering.writes.insert(mesh_path.clone(), edited);
             }
         }
