@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::core::observe::{AsmObservation, Observation, PodObservation};
+use crate::core::settings::Settings;
 use crate::core::state::State;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::text::listed;
@@ -105,6 +106,49 @@ pub fn named_confirmation(name: &'static str, step: &StepId, state: &State, what
             )),
         },
     )
+}
+
+/// Which proxy a pod runs, told by its istio-proxy container's image (ASM documents nothing more to tell them
+/// apart by): the image the plan names as ASM's (`spec.asm.proxyImage`), else, for a pod labelled for ASM, any
+/// image whose tag is not the installed Istio's version.
+pub struct ProxyJudge {
+    asm_image: Option<String>,
+    istio_version: String,
+}
+
+impl ProxyJudge {
+    pub fn of(settings: &Settings) -> ProxyJudge {
+        let (major, minor, patch) = settings.istio.version;
+        ProxyJudge { asm_image: settings.asm.proxy_image.clone(), istio_version: format!("{major}.{minor}.{patch}") }
+    }
+
+    pub fn on_asm(&self, pod: &PodObservation) -> bool {
+        pod.istio_proxy && self.not_on_asm_because(pod).is_none()
+    }
+
+    /// Whether the pod runs Istio's own proxy (not ASM's).
+    pub fn on_istio(&self, pod: &PodObservation) -> bool {
+        pod.istio_proxy && !self.on_asm(pod)
+    }
+
+    /// Why a pod with a proxy is not on ASM's, in words; `None` when it is.
+    pub fn not_on_asm_because(&self, pod: &PodObservation) -> Option<String> {
+        let image = pod.proxy_image.as_deref().unwrap_or_default();
+        match &self.asm_image {
+            Some(asm) if image.contains(asm.as_str()) => None,
+            Some(_) => Some(format!("runs {image}, not ASM's proxy")),
+            None if !pod.asm_label => Some("not on the ASM proxy".to_owned()),
+            None if self.is_istios(image) => Some(format!("runs Istio's proxy {image}")),
+            None => None,
+        }
+    }
+
+    /// An image tagged with the installed Istio's version (`1.22.3`, `1.22.3-distroless`).
+    fn is_istios(&self, image: &str) -> bool {
+        let name = image.split('@').next().unwrap_or(image);
+        let tag = name.rsplit_once(':').map(|(_, tag)| tag).filter(|tag| !tag.contains('/')).unwrap_or_default();
+        tag == self.istio_version || tag.starts_with(&format!("{}-", self.istio_version))
+    }
 }
 
 /// Every observed pod, with its cluster's name.

@@ -47,8 +47,10 @@ pub struct PodObservation {
     pub istio_proxy: bool,
     /// `PROXY_CONFIG_XDS_AGENT=true` in that container's environment.
     pub xds_agent: bool,
+    /// The image of that container: which proxy the pod really runs.
+    pub proxy_image: Option<String>,
     /// Created from a template carrying `sidecar.asm.aliyun.com/inject: "true"`.
-    pub on_asm: bool,
+    pub asm_label: bool,
     pub ready: bool,
 }
 
@@ -79,7 +81,8 @@ impl PodObservation {
             name: text("/metadata/name"),
             istio_proxy: proxy.is_some(),
             xds_agent,
-            on_asm: pod
+            proxy_image: proxy.and_then(|container| container["image"].as_str()).map(str::to_owned),
+            asm_label: pod
                 .pointer(&format!("/metadata/labels/{}", ASM_INJECT_LABEL.replace('/', "~1")))
                 .and_then(Value::as_str)
                 == Some("true"),
@@ -197,7 +200,7 @@ mod tests {
             observed.workload,
             Some(WorkloadRef { kind: WorkloadKind::Deployment, namespace: "payments".into(), name: "api".into() })
         );
-        assert!(observed.istio_proxy && observed.xds_agent && observed.on_asm && observed.ready);
+        assert!(observed.istio_proxy && observed.xds_agent && observed.asm_label && observed.ready);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct Settings {
 pub struct AsmSettings {
     pub api_version: String,
     pub context: Option<String>,
+    /// A part of the image of ASM's istio-proxy container, which tells a pod on ASM's proxy from one on Istio's.
+    pub proxy_image: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +122,7 @@ impl Settings {
 pub struct RawAsm {
     api_version: Option<Spanned<String>>,
     context: Option<String>,
+    proxy_image: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -266,7 +269,10 @@ impl<'a> Checker<'a> {
             }
             None => DEFAULT_ASM_API_VERSION.to_owned(),
         };
-        AsmSettings { api_version, context: raw.context }
+        if let Some(image) = raw.proxy_image.as_ref().filter(|image| image.value.trim().is_empty()) {
+            self.fail(pos(image), "asm.proxyImage must not be empty: a part of the image of ASM's istio-proxy");
+        }
+        AsmSettings { api_version, context: raw.context, proxy_image: raw.proxy_image.map(|image| image.value) }
     }
 
     fn istio(&mut self, raw: RawIstio) -> IstioSettings {

@@ -9,9 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+/// The proxy images pods run: Istio 1.22.3's, and (a stand-in for) ASM's.
+pub const ISTIO_PROXY: &str = "docker.io/istio/proxyv2:1.22.3";
+pub const ASM_PROXY: &str = "registry.example.com/asm/proxyv2:1.24.6";
+
 /// One workload and its pods, as a cluster would show them.
 #[derive(Clone)]
 pub struct FakeWorkload {
+    /// The image of its pods' istio-proxy, when a test sets it; else Istio's, or ASM's once on ASM.
+    pub proxy_image: Option<&'static str>,
     pub kind: &'static str,
     pub namespace: &'static str,
     pub name: &'static str,
@@ -26,6 +32,7 @@ pub struct FakeWorkload {
 impl FakeWorkload {
     pub fn injected(kind: &'static str, namespace: &'static str, name: &'static str, replicas: i64) -> FakeWorkload {
         FakeWorkload {
+            proxy_image: None,
             kind,
             namespace,
             name,
@@ -55,7 +62,8 @@ impl FakeWorkload {
                 let mut containers = vec![json!({"name": "app", "image": "app"})];
                 if self.istio_proxy {
                     let env = if self.xds_agent { json!([{"name": "PROXY_CONFIG_XDS_AGENT", "value": "true"}]) } else { json!([]) };
-                    containers.push(json!({"name": "istio-proxy", "image": "proxy", "env": env}));
+                    let image = self.proxy_image.unwrap_or(if self.on_asm { ASM_PROXY } else { ISTIO_PROXY });
+                    containers.push(json!({"name": "istio-proxy", "image": image, "env": env}));
                 }
                 let mut labels = json!({"app": self.name, "pod-template-hash": "5d8f7c"});
                 if self.on_asm {

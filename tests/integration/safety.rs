@@ -365,3 +365,73 @@ fn issue_12_the_istiod_release_is_the_one_edited_and_named() {
         repo.edited("migration.yaml", &format!("path: {file}"), &format!("path: {file}\n      release: istiod"));
     assert!(named.run(&["validate"]).success().stdout.contains("  mesh config: HelmRelease istio-system/istiod in "));
 }
+
+/// The setup gate blocked on pods the tool never restarts (Istio's operator-managed ingress gateway): they are
+/// named as outside the plan, with what to do, and do not count against the plan's workloads.
+#[test]
+fn issue_12_proxies_outside_the_plan_are_named_not_counted() {
+    let repo = Repo::fixture("shop").at("setup");
+    let mut world = World::shop().switched("SetupIstioForMigrate").every_workload(|workload| workload.xds_agent = true);
+    world.clusters.get_mut("hz").expect("hz").push(crate::fake::FakeWorkload::injected(
+        "Deployment",
+        "istio-system",
+        "istio-ingressgateway",
+        2,
+    ));
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &["advance", "--commit"]);
+    let run = run.failure(1);
+    assert!(run.stdout.contains("proxies carry PROXY_CONFIG_XDS_AGENT  met\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "proxies outside the plan              confirm  2 pod(s) run Istio's proxy without PROXY_CONFIG_XDS_AGENT=true \
+             in workloads the plan does not restart: hz: istio-system/istio-ingressgateway-5d8f7c-0, \
+             hz: istio-system/istio-ingressgateway-5d8f7c-1; restart them yourself (for a Deployment: kubectl \
+             rollout restart), then confirm it with `asm-migrate advance --confirm setup`\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    observe(&repo, &world, Via::Snapshot, &["advance", "--confirm", "setup", "--commit"]).0.success();
+}
+
+/// "On the ASM proxy" was the label the tool itself wrote: a pod labelled but still running Istio's proxy passed.
+#[test]
+fn issue_12_on_the_asm_proxy_is_what_the_running_proxy_is() {
+    let repo = Repo::fixture("shop").at("wave/canary");
+    let mut world = World::shop()
+        .switched("Migrating")
+        .every_workload(|workload| workload.xds_agent = true)
+        .with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"]);
+    for workload in world.clusters.get_mut("hz").expect("hz") {
+        if workload.name == "api" {
+            workload.on_asm = true;
+            workload.proxy_image = Some(crate::fake::ISTIO_PROXY); // labelled, but Istio's injector answered
+        }
+    }
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &["advance", "--commit"]);
+    let run = run.failure(1);
+    assert!(
+        run.stdout.contains("3 pod(s) of moved workloads not on the ASM proxy and ready: hz: payments/api-5d8f7c-0 (runs Istio's proxy docker.io/istio/proxyv2:1.22.3)"),
+        "{}",
+        run.stdout
+    );
+    for workload in world.clusters.get_mut("hz").expect("hz") {
+        if workload.name == "api" {
+            workload.proxy_image = Some(crate::fake::ASM_PROXY);
+        }
+    }
+    observe(&repo, &world, Via::Snapshot, &["advance", "--commit"]).0.success();
+
+    // With the plan naming ASM's proxy image, only that image counts.
+    let repo = Repo::fixture("shop")
+        .edited("migration.yaml", "  asm:\n", "  asm:\n    proxyImage: registry.example.com/asm/\n")
+        .committed("ASM's proxy image")
+        .at("wave/canary");
+    for workload in world.clusters.get_mut("hz").expect("hz") {
+        if workload.name == "api" {
+            workload.proxy_image = Some("registry.example.com/other/proxyv2:1.24.6");
+        }
+    }
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &["advance", "--commit"]);
+    assert!(run.failure(1).stdout.contains("(runs registry.example.com/other/proxyv2:1.24.6, not ASM's proxy)"));
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::{named_confirmation, pods, Gate};
+use crate::core::gate::{named_confirmation, pods, Gate, ProxyJudge};
 use crate::core::inventory::str_at;
 use crate::core::observe::Observation;
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
@@ -60,8 +60,8 @@ impl StepKind for Finished {
     }
 
     /// Istio is gone: no pod runs its proxy any more, its own gateways included.
-    fn gates(&self, _pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
-        let left = on_istios_proxy(observation, |_| true);
+    fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let left = on_istios_proxy(pending, observation, |_| true);
         vec![Gate::unless_found("no Istio proxy left", &left, "pod(s) still run Istio's proxy")]
     }
 
@@ -69,7 +69,7 @@ impl StepKind for Finished {
     /// it), no traffic goes through its gateways, and its config lives in ASM.
     fn preconditions(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let (step, state) = (&pending.step, pending.context.state);
-        let left = on_istios_proxy(observation, |namespace| namespace != ISTIO_SYSTEM);
+        let left = on_istios_proxy(pending, observation, |namespace| namespace != ISTIO_SYSTEM);
         vec![
             Gate::unless_found(
                 "no workload on Istio's proxy",
@@ -152,9 +152,14 @@ fn installed_objects(context: &StepContext<'_>) -> Vec<(String, String)> {
 }
 
 /// Pods still on Istio's proxy in the namespaces `counted` accepts, as `cluster: namespace/name`.
-fn on_istios_proxy(observation: &Observation, counted: impl Fn(&str) -> bool) -> Vec<String> {
+fn on_istios_proxy(
+    pending: &PendingStep<'_>,
+    observation: &Observation,
+    counted: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let judge = ProxyJudge::of(pending.context.settings);
     pods(observation)
-        .filter(|(_, pod)| pod.istio_proxy && !pod.on_asm && counted(&pod.namespace))
+        .filter(|(_, pod)| judge.on_istio(pod) && counted(&pod.namespace))
         .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
         .collect()
 }

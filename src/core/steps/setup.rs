@@ -9,12 +9,15 @@ use serde_json::{json, Value};
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::{pods, Gate};
+use crate::core::gate::{pods, Gate, GateOutcome, ProxyJudge};
 use crate::core::inventory::ClusterInventory;
 use crate::core::observe::Observation;
+use crate::core::observe::PodObservation;
 use crate::core::paths::is_within;
+use crate::core::state::State;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::text::listed;
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 pub struct Setup;
@@ -80,16 +83,31 @@ impl StepKind for Setup {
         Ok(())
     }
 
+    /// The plan's restarted workloads carry the variable; pods it does not restart are named apart, for the
+    /// operator to restart and confirm.
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
-        let missing: Vec<String> = pods(observation)
-            .filter(|(_, pod)| pod.istio_proxy && !pod.on_asm && !pod.xds_agent)
-            .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
-            .collect();
-        let mut gates = vec![Gate::unless_found(
-            "proxies carry PROXY_CONFIG_XDS_AGENT",
-            &missing,
-            "Istio-injected pod(s) without PROXY_CONFIG_XDS_AGENT=true (not restarted yet?)",
-        )];
+        let judge = ProxyJudge::of(pending.context.settings);
+        let restarted = |cluster: &String, pod: &PodObservation| {
+            let planned = pending.desired.restarts.get(cluster);
+            pod.workload.as_ref().is_some_and(|workload| planned.is_some_and(|set| set.contains(workload)))
+        };
+        let (mut missing, mut outside) = (Vec::new(), Vec::new());
+        for (cluster, pod) in pods(observation).filter(|(_, pod)| judge.on_istio(pod) && !pod.xds_agent) {
+            let shown = format!("{cluster}: {}", pod.display());
+            if restarted(cluster, pod) {
+                missing.push(shown);
+            } else {
+                outside.push(shown);
+            }
+        }
+        let mut gates = vec![
+            Gate::unless_found(
+                "proxies carry PROXY_CONFIG_XDS_AGENT",
+                &missing,
+                "Istio-injected pod(s) without PROXY_CONFIG_XDS_AGENT=true (not restarted yet?)",
+            ),
+            outside_the_plan(&pending.step, pending.context.state, &outside),
+        ];
         if pending.desired.release_istio_system {
             gates.push(istio_system_injectable(observation));
         }
@@ -137,6 +155,25 @@ fn replacement_targets(workloads: &BTreeSet<WorkloadRef>, inventory: &ClusterInv
         }
     }
     targets
+}
+
+/// Pods with Istio's proxy in workloads the plan does not restart (an operator's or a Helm chart's): the operator
+/// restarts them, then confirms.
+fn outside_the_plan(step: &StepId, state: &State, outside: &[String]) -> Gate {
+    const NAME: &str = "proxies outside the plan";
+    if outside.is_empty() || state.confirmed(step) {
+        return Gate::new(NAME, GateOutcome::Met);
+    }
+    Gate::new(
+        NAME,
+        GateOutcome::NeedsConfirmation(format!(
+            "{} pod(s) run Istio's proxy without PROXY_CONFIG_XDS_AGENT=true in workloads the plan does not restart: \
+             {}; restart them yourself (for a Deployment: kubectl rollout restart), then confirm it with \
+             `asm-migrate advance --confirm {step}`",
+            outside.len(),
+            listed(outside, 10)
+        )),
+    )
 }
 
 /// No istio-system still carries ASM's `istio-injection` label, so the east-west gateway is injected again (Argo CD

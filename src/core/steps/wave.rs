@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::Gate;
+use crate::core::gate::{Gate, ProxyJudge};
 use crate::core::inventory::ClusterInventory;
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
@@ -165,7 +165,8 @@ impl StepKind for Waves {
     }
 
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
-        let (off_asm, rollouts) = moved_workloads_not_ready(&pending.desired, observation);
+        let judge = ProxyJudge::of(pending.context.settings);
+        let (off_asm, rollouts) = moved_workloads_not_ready(&pending.desired, observation, &judge);
         vec![
             Gate::unless_found(
                 "pods on the ASM proxy",
@@ -270,16 +271,25 @@ fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadRef>, inventory: &Cl
 }
 
 /// Pods of the workloads moved so far that are not on the ASM proxy and ready, and their incomplete rollouts.
-fn moved_workloads_not_ready(desired: &Desired, observation: &Observation) -> (Vec<String>, Vec<String>) {
+fn moved_workloads_not_ready(
+    desired: &Desired,
+    observation: &Observation,
+    judge: &ProxyJudge,
+) -> (Vec<String>, Vec<String>) {
     let mut off_asm = Vec::new();
     let mut rollouts = Vec::new();
     for (cluster, moved) in &desired.asm_proxy {
         let Some(observed) = observation.clusters.get(cluster) else { continue };
         for pod in &observed.pods {
-            if pod.workload.as_ref().is_some_and(|workload| moved.contains(workload)) && !(pod.on_asm && pod.ready) {
-                let why = if pod.on_asm { "not ready" } else { "not on the ASM proxy" };
-                off_asm.push(format!("{cluster}: {} ({why})", pod.display()));
+            if !pod.workload.as_ref().is_some_and(|workload| moved.contains(workload)) {
+                continue;
             }
+            let why = match judge.not_on_asm_because(pod) {
+                Some(why) => why,
+                None if !pod.ready => "not ready".to_owned(),
+                None => continue,
+            };
+            off_asm.push(format!("{cluster}: {} ({why})", pod.display()));
         }
         let observed_workloads: BTreeSet<_> = observed.rollouts.iter().map(|rollout| &rollout.workload).collect();
         for workload in moved {
