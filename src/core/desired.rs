@@ -2,11 +2,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::core::inventory::Inventory;
 use crate::core::step_id::Phase;
 use crate::core::workload::WorkloadRef;
 
 /// Workloads per cluster name.
 pub type ByCluster = BTreeMap<String, BTreeSet<WorkloadRef>>;
+
+/// The workloads of `set` (as the plan and the component name them) as each cluster shows them, after its source's
+/// own renaming: what the pods and rollouts the gates look at belong to.
+pub fn in_clusters(set: &ByCluster, inventory: &Inventory) -> ByCluster {
+    set.iter()
+        .map(|(cluster, workloads)| {
+            let shown = inventory.clusters.get(cluster).map(|found| found.as_in_cluster(workloads)).unwrap_or_default();
+            (cluster.clone(), shown)
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Desired {

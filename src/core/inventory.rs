@@ -49,7 +49,11 @@ impl Object {
 
 #[derive(Debug, Clone)]
 pub struct Workload {
+    /// As the kustomizations the cluster source includes name it: what the plan and the component address (kustomize
+    /// applies the component before the source's own `namespace:`, `namePrefix:` and `nameSuffix:`).
     pub workload: WorkloadRef,
+    /// As the cluster shows it, after the source's own renaming: what its pods and rollouts belong to.
+    pub cluster: WorkloadRef,
     pub injected: bool,
     /// Pods the workload runs (`None` for a DaemonSet: one per node).
     pub replicas: Option<u64>,
@@ -80,6 +84,11 @@ impl ClusterInventory {
 
     pub fn workload(&self, workload: &WorkloadRef) -> Option<&Workload> {
         self.workloads.iter().find(|candidate| &candidate.workload == workload)
+    }
+
+    /// The workloads of `set` as the cluster shows them.
+    pub fn as_in_cluster(&self, set: &BTreeSet<WorkloadRef>) -> BTreeSet<WorkloadRef> {
+        self.workloads.iter().filter(|w| set.contains(&w.workload)).map(|w| w.cluster.clone()).collect()
     }
 
     /// `set` split into the kinds of which it holds every workload of this source (kustomize's builtin
@@ -141,27 +150,14 @@ impl Inventory {
                 visited: BTreeSet::new(),
                 cluster: ClusterInventory { kustomization_file, ..ClusterInventory::default() },
                 objects: Vec::new(),
-                root_rename: None,
+                root: NameTransforms::default(),
             };
             if let Err(problem) = walk.kustomization(&cluster.source.value, &NameTransforms::default()) {
                 problems.push(problem);
                 continue;
             }
-            // The source's own namespace:, namePrefix: or nameSuffix: would rename objects after the component has
-            // addressed them by name: asm-migrate asks for them one level down.
-            if let Some(field) = walk.root_rename {
-                problems.push(settings.error_at(
-                    cluster.source.pos,
-                    format!(
-                        "cluster `{}`: {} sets `{field}:`, which kustomize applies after the asm-migrate component and \
-                         would rename what the component targets: move it into the kustomizations the source includes",
-                        cluster.name, walk.cluster.kustomization_file
-                    ),
-                ));
-                continue;
-            }
             let mut cluster_inventory = walk.cluster;
-            classify(walk.objects, &mut cluster_inventory);
+            classify(walk.objects, &walk.root, &mut cluster_inventory);
             inventory.clusters.insert(cluster.name.clone(), cluster_inventory);
         }
         if problems.is_empty() {
@@ -185,6 +181,20 @@ struct NameTransforms {
     suffix: String,
 }
 
+impl NameTransforms {
+    /// A namespaced object's name and namespace after these transforms (`None`: the namespace kustomize leaves).
+    fn object(&self, namespace: Option<&str>, name: &str) -> (Option<String>, String) {
+        let namespace = self.namespace.as_deref().or(namespace).map(str::to_owned);
+        (namespace, format!("{}{name}{}", self.prefix, self.suffix))
+    }
+
+    /// A Namespace object's name after these transforms: kustomize's namespace transformer renames Namespace objects
+    /// too; prefixes and suffixes spare them.
+    fn namespace_object(&self, name: &str) -> String {
+        self.namespace.clone().unwrap_or_else(|| name.to_owned())
+    }
+}
+
 struct Walk<'a> {
     repository: &'a Repository,
     output: &'a str,
@@ -193,8 +203,9 @@ struct Walk<'a> {
     visited: BTreeSet<String>,
     cluster: ClusterInventory,
     objects: Vec<Object>,
-    /// The renaming field the cluster source's own kustomization sets, if any.
-    root_rename: Option<&'static str>,
+    /// The cluster source's own `namespace:`, `namePrefix:` and `nameSuffix:`: kustomize applies them after the
+    /// component, so objects are recorded without them, and they give the names the cluster shows.
+    root: NameTransforms,
 }
 
 impl Walk<'_> {
@@ -211,21 +222,37 @@ impl Walk<'_> {
             return Ok(());
         }
         let document = self.repository.documents(&file)?.first().cloned().unwrap_or_default();
-        if self.visited.len() == 1 {
-            self.root_rename =
-                ["namespace", "namePrefix", "nameSuffix"].into_iter().find(|field| document.get(*field).is_some());
-        }
         let own = |field: &str| document.get(field).and_then(Value::as_str).unwrap_or_default();
+        let own_namespace = Some(own("namespace").to_owned()).filter(|namespace| !namespace.is_empty());
+        if self.visited.len() == 1 {
+            self.root = NameTransforms {
+                namespace: own_namespace,
+                prefix: own("namePrefix").to_owned(),
+                suffix: own("nameSuffix").to_owned(),
+            };
+            return self.entries(dir, &file, &document, &NameTransforms::default());
+        }
         // The outermost namespace wins; prefixes and suffixes wrap: outer + inner + name + inner + outer.
         let transforms = NameTransforms {
-            namespace: outer.namespace.clone().or_else(|| Some(own("namespace").to_owned()).filter(|n| !n.is_empty())),
+            namespace: outer.namespace.clone().or(own_namespace),
             prefix: format!("{}{}", outer.prefix, own("namePrefix")),
             suffix: format!("{}{}", own("nameSuffix"), outer.suffix),
         };
+        self.entries(dir, &file, &document, &transforms)
+    }
+
+    /// Follows the including fields of a kustomization, with `transforms` applied to what they include.
+    fn entries(
+        &mut self,
+        dir: &str,
+        file: &str,
+        document: &Value,
+        transforms: &NameTransforms,
+    ) -> Result<(), Diagnostic> {
         for field in INCLUDING_FIELDS {
             let Some(entries) = document.get(field).and_then(Value::as_array) else { continue };
             for entry in entries.iter().filter_map(Value::as_str) {
-                self.entry(dir, &file, entry, &transforms)?;
+                self.entry(dir, file, entry, transforms)?;
             }
         }
         Ok(())
@@ -256,20 +283,15 @@ impl Walk<'_> {
     }
 
     fn manifest(&mut self, file: &str, transforms: &NameTransforms) -> Result<(), Diagnostic> {
-        let namespace = transforms.namespace.as_deref();
         for value in self.repository.documents(file)? {
             let (Some(kind), Some(api_version)) = (str_at(value, &["kind"]), str_at(value, &["apiVersion"])) else {
                 continue;
             };
             let name = str_at(value, &["metadata", "name"]).unwrap_or_default().to_owned();
             let own_namespace = str_at(value, &["metadata", "namespace"]);
-            let is_namespace = kind == "Namespace";
-            let object_namespace = if is_namespace { None } else { namespace.or(own_namespace).map(str::to_owned) };
-            // kustomize's namespace transformer renames Namespace objects too; prefixes and suffixes spare them.
-            let name = if is_namespace {
-                namespace.map(str::to_owned).unwrap_or(name)
-            } else {
-                format!("{}{name}{}", transforms.prefix, transforms.suffix)
+            let (object_namespace, name) = match kind {
+                "Namespace" => (None, transforms.namespace_object(&name)),
+                _ => transforms.object(own_namespace, &name),
             };
             self.objects.push(Object {
                 kind: kind.to_owned(),
@@ -284,12 +306,15 @@ impl Walk<'_> {
     }
 }
 
-/// Sorts the objects of a cluster into workloads, namespaces and Istio objects, deciding injection.
-fn classify(objects: Vec<Object>, cluster: &mut ClusterInventory) {
+/// Sorts the objects of a cluster into workloads, namespaces and Istio objects, deciding injection as the cluster
+/// will see it (after the source's own renaming, `root`).
+fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterInventory) {
     cluster.object_count = objects.len();
     let mut workloads = Vec::new();
+    let mut in_cluster: BTreeMap<String, Object> = BTreeMap::new();
     for object in objects {
         if object.kind == "Namespace" {
+            in_cluster.insert(root.namespace_object(&object.name), object.clone());
             cluster.namespaces.insert(object.name.clone(), object);
         } else if object.group() == "networking.istio.io" {
             cluster.istio_objects.push(object);
@@ -299,13 +324,16 @@ fn classify(objects: Vec<Object>, cluster: &mut ClusterInventory) {
     }
     for (kind, object) in workloads {
         let namespace = object.namespace.clone().unwrap_or_else(|| "default".to_owned());
-        let injected = is_injected(&object.value, cluster.namespaces.get(&namespace));
+        let (cluster_namespace, cluster_name) = root.object(Some(&namespace), &object.name);
+        let cluster_namespace = cluster_namespace.unwrap_or(namespace.clone());
+        let injected = is_injected(&object.value, in_cluster.get(&cluster_namespace));
         let replicas = object.value.pointer("/spec/replicas").and_then(Value::as_u64).or(match kind {
             WorkloadKind::DaemonSet => None,
             _ => Some(1),
         });
         cluster.workloads.push(Workload {
             workload: WorkloadRef { kind, namespace, name: object.name.clone() },
+            cluster: WorkloadRef { kind, namespace: cluster_namespace, name: cluster_name },
             injected,
             replicas,
         });

@@ -359,23 +359,60 @@ fn name_prefixes_of_included_kustomizations_are_followed() {
     assert!(hz.workloads_where(on_asm).contains(&"tools/ops-debug-v2".to_owned()));
 }
 
+/// Issue 12: a cluster source that sets `namespace:`, `namePrefix:` or `nameSuffix:` itself was refused, although
+/// kustomize applies the component before them, so that targets written against the unprefixed names apply.
 #[test]
-fn a_cluster_source_that_renames_what_it_includes_is_refused() {
+fn issue_12_a_cluster_source_that_renames_what_it_includes_is_followed() {
     let repo = Repo::fixture("shop");
     let source = repo.read("clusters/sh/kustomization.yaml");
-    repo.write("clusters/sh/kustomization.yaml", &format!("{source}namePrefix: sh-\n"));
-    repo.git(&["commit", "-qam", "sh prefixes everything"]);
-    let failed = repo.run(&["validate"]).failure(2);
+    repo.write("clusters/sh/kustomization.yaml", &format!("{source}namePrefix: sh-\nnameSuffix: -v2\n"));
+    let repo = repo.committed("sh prefixes everything");
+    repo.run(&["validate"]).success();
+    for step in ["init", "setup", "migrating", "wave/canary", "wave/payments"] {
+        repo.apply(step);
+    }
+    let sh = repo.kustomize("clusters/sh");
     assert_eq!(
-        failed.stderr,
-        concat!(
-            "error: cluster `sh`: clusters/sh/kustomization.yaml sets `namePrefix:`, which kustomize applies after the ",
-            "asm-migrate component and would rename what the component targets: move it into the kustomizations the ",
-            "source includes\n",
-            "  --> migration.yaml:28:15\n",
-            "   |\n",
-            "28 |       source: clusters/sh\n",
-            "   |               ^\n",
-        )
+        sh.workloads_where(on_asm),
+        ["payments/sh-api-v2", "payments/sh-ledger-v2", "payments/sh-worker-v2"],
+        "the wave's patches reach the renamed workloads"
     );
+    assert!(sh.workloads_where(restarted).contains(&"catalog/sh-web-v2".to_owned()));
+    let effects = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(effects.contains("sh: payments/api, payments/worker, payments/ledger"), "the plan's names: {effects}");
+
+    // The gates find the moved workloads' pods under the names sh gives them.
+    let mut world = crate::fake::World::shop()
+        .switched("Migrating")
+        .every_workload(|workload| workload.xds_agent = true)
+        .with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"]);
+    for (cluster, workloads) in world.clusters.iter_mut() {
+        for workload in workloads.iter_mut() {
+            workload.on_asm = workload.namespace == "payments" || (*cluster == "hz" && workload.name == "api");
+            if *cluster == "sh" {
+                workload.name = Box::leak(format!("sh-{}-v2", workload.name).into_boxed_str());
+            }
+        }
+    }
+    let (run, _) = crate::gates::observe(&repo, &world, crate::gates::Via::Snapshot, &["status"]);
+    let status = run.success().stdout;
+    assert!(
+        status.contains("pods on the ASM proxy  met\n") && status.contains("rollouts complete      met\n"),
+        "{status}"
+    );
+
+    // A source that puts everything into a namespace of its own: the plan and the component keep the bases' names.
+    let repo = Repo::fixture("bookinfo-flux");
+    let source = repo.read("apps/production/kustomization.yaml");
+    repo.write("apps/production/kustomization.yaml", &format!("{source}namespace: prod-bookinfo\nnamePrefix: prod-\n"));
+    let repo = repo.committed("production renames bookinfo");
+    for step in ["init", "setup", "migrating", "wave/reviews"] {
+        repo.apply(step);
+    }
+    let production = repo.kustomize("apps/production");
+    assert_eq!(
+        production.workloads_where(on_asm),
+        ["prod-bookinfo/prod-reviews-v1", "prod-bookinfo/prod-reviews-v2", "prod-bookinfo/prod-reviews-v3"]
+    );
+    assert_eq!(production.workloads_where(restarted).len(), 6, "every Istio-injected workload restarts");
 }

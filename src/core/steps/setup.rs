@@ -7,7 +7,7 @@ use minijinja::context;
 use serde_json::{json, Value};
 
 use crate::core::component::Rendering;
-use crate::core::desired::Desired;
+use crate::core::desired::{in_clusters, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{pods, Gate, GateOutcome, ProxyJudge};
 use crate::core::inventory::ClusterInventory;
@@ -87,8 +87,9 @@ impl StepKind for Setup {
     /// operator to restart and confirm.
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let judge = ProxyJudge::of(pending.context.settings);
+        let planned = in_clusters(&pending.desired.restarts, pending.context.inventory);
         let restarted = |cluster: &String, pod: &PodObservation| {
-            let planned = pending.desired.restarts.get(cluster);
+            let planned = planned.get(cluster);
             pod.workload.as_ref().is_some_and(|workload| planned.is_some_and(|set| set.contains(workload)))
         };
         let (mut missing, mut outside) = (Vec::new(), Vec::new());

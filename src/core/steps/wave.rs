@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use serde_saphyr::Spanned;
 
 use crate::core::component::Rendering;
-use crate::core::desired::Desired;
+use crate::core::desired::{in_clusters, ByCluster, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{Gate, ProxyJudge};
 use crate::core::inventory::ClusterInventory;
@@ -166,7 +166,8 @@ impl StepKind for Waves {
 
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let judge = ProxyJudge::of(pending.context.settings);
-        let (off_asm, rollouts) = moved_workloads_not_ready(&pending.desired, observation, &judge);
+        let moved = in_clusters(&pending.desired.asm_proxy, pending.context.inventory);
+        let (off_asm, rollouts) = moved_workloads_not_ready(&moved, observation, &judge);
         vec![
             Gate::unless_found(
                 "pods on the ASM proxy",
@@ -272,13 +273,13 @@ fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadRef>, inventory: &Cl
 
 /// Pods of the workloads moved so far that are not on the ASM proxy and ready, and their incomplete rollouts.
 fn moved_workloads_not_ready(
-    desired: &Desired,
+    moved_by_cluster: &ByCluster,
     observation: &Observation,
     judge: &ProxyJudge,
 ) -> (Vec<String>, Vec<String>) {
     let mut off_asm = Vec::new();
     let mut rollouts = Vec::new();
-    for (cluster, moved) in &desired.asm_proxy {
+    for (cluster, moved) in moved_by_cluster {
         let Some(observed) = observation.clusters.get(cluster) else { continue };
         for pod in &observed.pods {
             if !pod.workload.as_ref().is_some_and(|workload| moved.contains(workload)) {
