@@ -11,7 +11,9 @@ use crate::adapters::RepoFiles;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::paths::{is_within, join};
 use crate::core::plan::Plan;
-use crate::core::repository::{included_entries, is_kustomization_file, resolve_entry, EntryTarget, Repository};
+use crate::core::repository::{
+    included_entries, is_kustomization_file, patch_files, resolve_entry, EntryTarget, Repository,
+};
 
 /// Everything the commands compute from, read through `files`.
 pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
@@ -41,6 +43,7 @@ pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
     for cluster in &settings.clusters {
         loader.follow(&cluster.source.value);
     }
+    loader.engine_objects();
     loader.repository
 }
 
@@ -89,6 +92,37 @@ impl Loader<'_> {
         self.repository.add_documents(path, documents);
     }
 
+    /// The YAML files that declare how Argo CD and Flux deliver the sources (Applications, Kustomizations,
+    /// HelmReleases, artifacts), wherever they are in the repository: each read once, parsed when it names one of
+    /// their API groups.
+    fn engine_objects(&mut self) {
+        let output = self.output.to_owned();
+        let candidates: Vec<String> =
+            self.repository.files_under("").filter(|f| is_yaml(f) && !is_within(f, &output)).cloned().collect();
+        for file in candidates {
+            let declares = |text: &str| ENGINE_GROUPS.iter().any(|group| text.contains(group));
+            let engine = match self.repository.has_documents(&file) {
+                true => self.repository.documents(&file).is_ok_and(|documents| {
+                    documents.iter().any(|document| {
+                        document.get("apiVersion").and_then(Value::as_str).is_some_and(&declares)
+                    })
+                }),
+                false => {
+                    let text = match self.repository.text(&file) {
+                        Ok(Some(text)) => Some(text.to_owned()),
+                        _ => self.files.read(&file).ok().flatten(),
+                    };
+                    let Some(text) = text.filter(|text| declares(text)) else { continue };
+                    self.repository.add_documents(&file, parse_yaml(&file, &text, is_kustomization_file(&file)));
+                    true
+                }
+            };
+            if engine {
+                self.repository.add_engine_file(&file);
+            }
+        }
+    }
+
     /// Follows a kustomization directory and everything it includes, as kustomize would (without the renaming,
     /// which is the inventory's business). The tool's own output is never input.
     fn follow(&mut self, dir: &str) {
@@ -100,12 +134,19 @@ impl Loader<'_> {
                 continue;
             }
             self.parse(&file, true);
-            let entries: Vec<String> = match self.repository.documents(&file) {
-                Ok(documents) => {
-                    documents.iter().flat_map(|document| included_entries(document)).map(str::to_owned).collect()
-                }
+            let (entries, patches): (Vec<String>, Vec<String>) = match self.repository.documents(&file) {
+                Ok(documents) => (
+                    documents.iter().flat_map(|document| included_entries(document)).map(str::to_owned).collect(),
+                    documents.iter().flat_map(|document| patch_files(document)).map(str::to_owned).collect(),
+                ),
                 Err(_) => continue,
             };
+            // Patches are read to know whether they decide Istio's injection.
+            for patch in patches {
+                if let EntryTarget::Path(target) = resolve_entry(&dir, &patch) {
+                    self.read(&target);
+                }
+            }
             for entry in entries {
                 let EntryTarget::Path(target) = resolve_entry(&dir, &entry) else { continue };
                 if is_within(&target, self.output) {
@@ -123,6 +164,9 @@ impl Loader<'_> {
         }
     }
 }
+
+/// The API groups of Argo CD's and Flux's own objects.
+const ENGINE_GROUPS: [&str; 2] = ["argoproj.io/", "fluxcd.io/"];
 
 fn is_yaml(path: &str) -> bool {
     path.ends_with(".yaml") || path.ends_with(".yml")

@@ -49,6 +49,20 @@ pub fn run(workplace: &Workplace, out: &mut dyn Write) -> anyhow::Result<i32> {
     for notice in notices(&migration, inventory) {
         writeln!(out, "note: {notice}")?;
     }
+    for cluster in &plan.settings.clusters {
+        let Some(found) = inventory.clusters.get(&cluster.name) else { continue };
+        for warning in &found.delivery.warnings {
+            writeln!(out, "warning: cluster `{}`: {warning}", cluster.name)?;
+        }
+        for unseen in found.delivery.unseen.iter().filter(|u| cluster.unseen.iter().any(|entry| entry.value == u.id)) {
+            writeln!(
+                out,
+                "note: cluster `{}`: {} ({}), acknowledged as unseen: restart and move its workloads yourself; the \
+                 setup gate lists their pods as outside the plan",
+                cluster.name, unseen.what, unseen.file
+            )?;
+        }
+    }
     Ok(0)
 }
 

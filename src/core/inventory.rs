@@ -7,13 +7,19 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
+use crate::core::delivery::{delivery_of, Delivery, Unseen};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::paths::is_within;
-use crate::core::repository::{resolve_entry, EntryTarget, Repository, INCLUDING_FIELDS};
+use crate::core::repository::{
+    included_entries, patch_texts, resolve_entry, EntryTarget, PatchText, Repository, INCLUDING_FIELDS,
+};
 use crate::core::settings::Settings;
+use crate::core::value::str_at;
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 const INJECT: &str = "sidecar.istio.io/inject";
+/// The labels that decide Istio's injection: a namespace's, and a pod template's.
+const INJECTION_KEYS: [&str; 3] = ["istio-injection", "istio.io/rev", INJECT];
 
 /// A Kubernetes object read from the repository.
 #[derive(Debug, Clone)]
@@ -73,6 +79,10 @@ pub struct ClusterInventory {
     pub istio_objects: Vec<Object>,
     /// How many objects the source builds (as far as it could be read).
     pub object_count: usize,
+    /// How Argo CD or Flux delivers the source, and what it deploys that asm-migrate cannot see.
+    pub delivery: Delivery,
+    /// What in the source asm-migrate cannot follow (patches deciding injection), located in the file at fault.
+    pub findings: Vec<Diagnostic>,
 }
 
 impl ClusterInventory {
@@ -142,13 +152,14 @@ impl Inventory {
                 ));
                 continue;
             };
+            let delivery = delivery_of(repository, settings, cluster);
             let mut walk = Walk {
                 repository,
                 output: &settings.output.value,
                 excluded,
                 own_component: settings.component_dir(&cluster.name),
                 visited: BTreeSet::new(),
-                cluster: ClusterInventory { kustomization_file, ..ClusterInventory::default() },
+                cluster: ClusterInventory { kustomization_file, delivery, ..ClusterInventory::default() },
                 objects: Vec::new(),
                 root: NameTransforms::default(),
             };
@@ -173,12 +184,17 @@ impl Inventory {
     }
 }
 
-/// What the kustomizations above an object do to its name and namespace.
+/// What the kustomizations above an object do to its name and namespace, and to the labels that decide Istio's
+/// injection (`commonLabels`, `labels`).
 #[derive(Default)]
 struct NameTransforms {
     namespace: Option<String>,
     prefix: String,
     suffix: String,
+    /// Injection labels given to every object's metadata (and so to Namespaces).
+    labels: BTreeMap<String, String>,
+    /// Injection labels given to pod templates.
+    template_labels: BTreeMap<String, String>,
 }
 
 impl NameTransforms {
@@ -192,6 +208,57 @@ impl NameTransforms {
     /// too; prefixes and suffixes spare them.
     fn namespace_object(&self, name: &str) -> String {
         self.namespace.clone().unwrap_or_else(|| name.to_owned())
+    }
+
+    /// The injection labels a kustomization document gives what it includes, outer ones winning.
+    fn with_labels_of(mut self, document: &Value, outer: &NameTransforms) -> NameTransforms {
+        let injection = |labels: Option<&Value>| -> Vec<(String, String)> {
+            labels
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter(|(key, _)| INJECTION_KEYS.contains(&key.as_str()))
+                .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                .collect()
+        };
+        // commonLabels label metadata and pod templates; `labels` metadata, and pod templates when asked to.
+        let common = injection(document.get("commonLabels"));
+        self.labels.extend(common.iter().cloned());
+        self.template_labels.extend(common);
+        for entry in document.get("labels").and_then(Value::as_array).into_iter().flatten() {
+            let pairs = injection(entry.get("pairs"));
+            self.labels.extend(pairs.iter().cloned());
+            let templates =
+                ["includeTemplates", "includeSelectors"].iter().any(|flag| entry[*flag] == Value::Bool(true));
+            if templates {
+                self.template_labels.extend(pairs);
+            }
+        }
+        self.labels.extend(outer.labels.clone());
+        self.template_labels.extend(outer.template_labels.clone());
+        self
+    }
+
+    /// `value` with these injection labels, when it is a Namespace or a workload they concern.
+    fn labelled(&self, kind: &str, value: &Rc<Value>) -> Rc<Value> {
+        let (labels, pointer) = match kind {
+            "Namespace" => (&self.labels, "/metadata"),
+            _ if WorkloadKind::parse(kind).is_some() => (&self.template_labels, "/spec/template/metadata"),
+            _ => return Rc::clone(value),
+        };
+        if labels.is_empty() {
+            return Rc::clone(value);
+        }
+        let mut labelled = value.as_ref().clone();
+        if let Some(metadata) = labelled.pointer_mut(pointer).and_then(Value::as_object_mut) {
+            let target = metadata.entry("labels").or_insert_with(|| Value::Object(Default::default()));
+            if let Some(target) = target.as_object_mut() {
+                for (key, label) in labels {
+                    target.insert(key.clone(), Value::String(label.clone()));
+                }
+            }
+        }
+        Rc::new(labelled)
     }
 }
 
@@ -224,21 +291,69 @@ impl Walk<'_> {
         let document = self.repository.documents(&file)?.first().cloned().unwrap_or_default();
         let own = |field: &str| document.get(field).and_then(Value::as_str).unwrap_or_default();
         let own_namespace = Some(own("namespace").to_owned()).filter(|namespace| !namespace.is_empty());
+        self.unseen_and_patches(dir, &file, &document);
         if self.visited.len() == 1 {
             self.root = NameTransforms {
                 namespace: own_namespace,
                 prefix: own("namePrefix").to_owned(),
                 suffix: own("nameSuffix").to_owned(),
+                ..NameTransforms::default()
             };
-            return self.entries(dir, &file, &document, &NameTransforms::default());
+            let labels_only = NameTransforms::default().with_labels_of(&document, outer);
+            return self.entries(dir, &file, &document, &labels_only);
         }
         // The outermost namespace wins; prefixes and suffixes wrap: outer + inner + name + inner + outer.
         let transforms = NameTransforms {
             namespace: outer.namespace.clone().or(own_namespace),
             prefix: format!("{}{}", outer.prefix, own("namePrefix")),
             suffix: format!("{}{}", own("nameSuffix"), outer.suffix),
-        };
+            ..NameTransforms::default()
+        }
+        .with_labels_of(&document, outer);
         self.entries(dir, &file, &document, &transforms)
+    }
+
+    /// What a kustomization includes that asm-migrate cannot see (Helm charts, remote bases), and patches that
+    /// decide Istio's injection, which it does not evaluate.
+    fn unseen_and_patches(&mut self, dir: &str, file: &str, document: &Value) {
+        for chart in document.get("helmCharts").and_then(Value::as_array).into_iter().flatten() {
+            let name = str_at(chart, &["name"]).unwrap_or("(unnamed)");
+            self.cluster.delivery.unseen.push(Unseen {
+                id: format!("helmChart/{name}"),
+                file: file.to_owned(),
+                what: format!("the helmCharts entry {name} renders a Helm chart at build time"),
+            });
+        }
+        for entry in included_entries(document).filter(|entry| resolve_entry(dir, entry) == EntryTarget::Remote) {
+            self.cluster.delivery.unseen.push(Unseen {
+                id: format!("remote/{entry}"),
+                file: file.to_owned(),
+                what: format!("the remote base {entry} is built by kustomize from elsewhere"),
+            });
+        }
+        for patch in patch_texts(document) {
+            let (text, shown) = match patch {
+                PatchText::Inline(text) => (Some(text.to_owned()), "an inline patch".to_owned()),
+                PatchText::File(path) => match resolve_entry(dir, path) {
+                    EntryTarget::Path(target) => {
+                        (self.repository.text(&target).ok().flatten().map(str::to_owned), format!("the patch {path}"))
+                    }
+                    _ => (None, String::new()),
+                },
+            };
+            // A JSON patch writes a key with a '/' as a JSON pointer (`sidecar.istio.io~1inject`).
+            let decides = |text: &str, key: &str| text.contains(key) || text.contains(&key.replace('/', "~1"));
+            let Some(key) = text.and_then(|text| INJECTION_KEYS.into_iter().find(|key| decides(&text, key))) else {
+                continue;
+            };
+            self.cluster.findings.push(Diagnostic::in_file(
+                Path::new(file),
+                format!(
+                    "{shown} sets `{key}`, which decides Istio's injection, and asm-migrate does not evaluate patches: \
+                     set it in the manifests it patches (or with commonLabels/labels), so the plan sees what Istio does"
+                ),
+            ));
+        }
     }
 
     /// Follows the including fields of a kustomization, with `transforms` applied to what they include.
@@ -293,6 +408,15 @@ impl Walk<'_> {
                 "Namespace" => (None, transforms.namespace_object(&name)),
                 _ => transforms.object(own_namespace, &name),
             };
+            if kind == "HelmRelease" && api_version.starts_with("helm.toolkit.fluxcd.io/") {
+                let namespace = object_namespace.clone().unwrap_or_else(|| "default".to_owned());
+                self.cluster.delivery.unseen.push(Unseen {
+                    id: format!("HelmRelease/{namespace}/{name}"),
+                    file: file.to_owned(),
+                    what: format!("HelmRelease {namespace}/{name} has Flux render a Helm chart in the cluster"),
+                });
+            }
+            let value = &transforms.labelled(kind, value);
             self.objects.push(Object {
                 kind: kind.to_owned(),
                 api_version: api_version.to_owned(),
@@ -307,14 +431,23 @@ impl Walk<'_> {
 }
 
 /// Sorts the objects of a cluster into workloads, namespaces and Istio objects, deciding injection as the cluster
-/// will see it (after the source's own renaming, `root`).
+/// will see it: after the source's own renaming (`root`) and what the GitOps engine adds (its delivery).
 fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterInventory) {
     cluster.object_count = objects.len();
+    let delivery = cluster.delivery.clone();
     let mut workloads = Vec::new();
-    let mut in_cluster: BTreeMap<String, Object> = BTreeMap::new();
+    // The labels of each namespace as the cluster will have them: declared, given by the engine (Argo CD's managed
+    // namespace metadata, Flux's common metadata).
+    let mut namespace_labels: BTreeMap<String, BTreeMap<String, String>> = delivery.namespace_labels.clone();
     for object in objects {
         if object.kind == "Namespace" {
-            in_cluster.insert(root.namespace_object(&object.name), object.clone());
+            let in_cluster = delivery.target_namespace.clone().unwrap_or_else(|| root.namespace_object(&object.name));
+            let labels = namespace_labels.entry(in_cluster).or_default();
+            for (key, value) in
+                object.value.pointer("/metadata/labels").and_then(Value::as_object).into_iter().flatten()
+            {
+                labels.entry(key.clone()).or_insert_with(|| value.as_str().unwrap_or_default().to_owned());
+            }
             cluster.namespaces.insert(object.name.clone(), object);
         } else if object.group() == "networking.istio.io" {
             cluster.istio_objects.push(object);
@@ -322,11 +455,25 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
             workloads.push((kind, object));
         }
     }
+    for labels in namespace_labels.values_mut() {
+        labels.extend(
+            delivery
+                .common_labels
+                .iter()
+                .filter(|(key, _)| INJECTION_KEYS.contains(&key.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
     for (kind, object) in workloads {
         let namespace = object.namespace.clone().unwrap_or_else(|| "default".to_owned());
-        let (cluster_namespace, cluster_name) = root.object(Some(&namespace), &object.name);
-        let cluster_namespace = cluster_namespace.unwrap_or(namespace.clone());
-        let injected = is_injected(&object.value, in_cluster.get(&cluster_namespace));
+        let (cluster_namespace, cluster_name) = root.object(object.namespace.as_deref(), &object.name);
+        let cluster_namespace = delivery
+            .target_namespace
+            .clone()
+            .or(cluster_namespace)
+            .or(delivery.default_namespace.clone())
+            .unwrap_or_else(|| "default".to_owned());
+        let injected = is_injected(&object.value, namespace_labels.get(&cluster_namespace));
         let replicas = object.value.pointer("/spec/replicas").and_then(Value::as_u64).or(match kind {
             WorkloadKind::DaemonSet => None,
             _ => Some(1),
@@ -344,7 +491,7 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
 /// Istio's injector: a pod template opts out with `sidecar.istio.io/inject: "false"`; otherwise the namespace
 /// decides (`istio-injection: enabled`, or an `istio.io/rev` label), or the pod opts in with "true" when the
 /// namespace carries no `istio-injection` label at all (any other value disables the webhook there).
-pub fn is_injected(workload: &Value, namespace: Option<&Object>) -> bool {
+pub fn is_injected(workload: &Value, namespace: Option<&BTreeMap<String, String>>) -> bool {
     let template = |field: &str| {
         workload
             .pointer(&format!("/spec/template/metadata/{field}/{}", INJECT.replace('/', "~1")))
@@ -354,18 +501,10 @@ pub fn is_injected(workload: &Value, namespace: Option<&Object>) -> bool {
     if pod == Some("false") {
         return false;
     }
-    let label = |name: &str| {
-        namespace
-            .and_then(|ns| ns.value.pointer(&format!("/metadata/labels/{}", name.replace('/', "~1"))))
-            .and_then(Value::as_str)
-    };
+    let label = |name: &str| namespace.and_then(|labels| labels.get(name)).map(String::as_str);
     match label("istio-injection") {
         Some("enabled") => true,
         Some(_) => false,
         None => label("istio.io/rev").is_some() || pod == Some("true"),
     }
-}
-
-pub fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
-    path.iter().try_fold(value, |value, key| value.get(key)).and_then(Value::as_str)
 }

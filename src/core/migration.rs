@@ -195,6 +195,7 @@ impl Migration {
         let context = self.context(step)?;
         let mut problems: Vec<Diagnostic> = self.plan.kinds().iter().flat_map(|kind| kind.check(&context)).collect();
         problems.extend(self.gateway_name_problems(&context));
+        problems.extend(self.unseen_problems(context.inventory));
         if problems.is_empty() {
             Ok(())
         } else {
@@ -223,6 +224,52 @@ impl Migration {
                 problems.push(settings.error_at(
                     gateway.pos,
                     format!("{}: asmGateway `{}` is the name of one of Istio's gateways", gateway.owner, gateway.name),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// What asm-migrate cannot see in a cluster's source must be acknowledged in the plan (and an acknowledgment must
+    /// name something it found); patches that decide injection are not followed; a cluster whose source shows no
+    /// Istio-injected workload has nothing the plan can migrate.
+    fn unseen_problems(&self, inventory: &Inventory) -> Vec<Diagnostic> {
+        let settings = &self.plan.settings;
+        let mut problems = Vec::new();
+        for cluster in &settings.clusters {
+            let Some(found) = inventory.clusters.get(&cluster.name) else { continue };
+            problems.extend(found.findings.iter().cloned());
+            let acknowledged = |id: &str| cluster.unseen.iter().any(|entry| entry.value == id);
+            for unseen in found.delivery.unseen.iter().filter(|unseen| !acknowledged(&unseen.id)) {
+                problems.push(Diagnostic::in_file(
+                    Path::new(&unseen.file),
+                    format!(
+                        "cluster `{}`: {}, whose workloads asm-migrate cannot see, so it neither restarts nor moves \
+                         them: render them into the repository, or acknowledge it with `unseen: [{}]` on the cluster \
+                         in the plan and restart and move them yourself",
+                        cluster.name, unseen.what, unseen.id
+                    ),
+                ));
+            }
+            for entry in
+                cluster.unseen.iter().filter(|entry| !found.delivery.unseen.iter().any(|u| u.id == entry.value))
+            {
+                problems.push(settings.error_at(
+                    entry.pos,
+                    format!(
+                        "cluster `{}`: unseen entry `{}` names nothing asm-migrate finds in its source",
+                        cluster.name, entry.value
+                    ),
+                ));
+            }
+            if cluster.unseen.is_empty() && !found.workloads.iter().any(|workload| workload.injected) {
+                problems.push(settings.error_at(
+                    cluster.source.pos,
+                    format!(
+                        "cluster `{}`: asm-migrate sees no Istio-injected workload in {}: nothing for the plan to \
+                         migrate there; if its workloads come from where it cannot see, acknowledge that with `unseen`",
+                        cluster.name, cluster.source.value
+                    ),
                 ));
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod change;
 pub mod component;
+pub mod delivery;
 pub mod desired;
 pub mod diagnostic;
 pub mod effects;
@@ -22,5 +23,6 @@ pub mod step_id;
 pub mod steps;
 pub mod templates;
 pub mod text;
+pub mod value;
 pub mod workload;
 pub mod yaml_edit;

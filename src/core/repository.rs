@@ -28,6 +28,8 @@ pub struct Repository {
     /// The YAML documents of the kustomizations and manifests the cluster sources include, shared with the
     /// objects read from them (a manifest that no step rewrites keeps no text, only these).
     documents: BTreeMap<String, Result<Vec<Rc<Value>>, Diagnostic>>,
+    /// Files that declare Argo CD's or Flux's own objects (their documents are among `documents`).
+    engine_files: BTreeSet<String>,
 }
 
 /// Where an entry of a kustomization's `resources`, `bases` or `components` leads.
@@ -59,6 +61,50 @@ pub fn included_entries(document: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|field| document.get(*field).and_then(Value::as_array))
         .flatten()
         .filter_map(Value::as_str)
+}
+
+/// The files a kustomization document applies as patches (`patches[].path`, `patchesJson6902[].path`, and the
+/// entries of `patchesStrategicMerge` that are paths rather than inline patches).
+pub fn patch_files(document: &Value) -> impl Iterator<Item = &str> {
+    let with_path = ["patches", "patchesJson6902"]
+        .into_iter()
+        .filter_map(|field| document.get(field).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|patch| patch.get("path").and_then(Value::as_str));
+    let strategic = document
+        .get("patchesStrategicMerge")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|entry| !entry.contains('\n') && !entry.contains(": "));
+    with_path.chain(strategic)
+}
+
+/// The text of every patch a kustomization document applies: inline, or the file it names (read through `file`).
+pub fn patch_texts<'d>(document: &'d Value) -> impl Iterator<Item = PatchText<'d>> {
+    let inline = ["patches", "patchesJson6902"]
+        .into_iter()
+        .filter_map(|field| document.get(field).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|patch| patch.get("patch").and_then(Value::as_str))
+        .chain(
+            document
+                .get("patchesStrategicMerge")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|entry| entry.contains('\n') || entry.contains(": ")),
+        )
+        .map(PatchText::Inline);
+    inline.chain(patch_files(document).map(PatchText::File))
+}
+
+/// A patch of a kustomization: its text, or the file holding it.
+pub enum PatchText<'d> {
+    Inline(&'d str),
+    File(&'d str),
 }
 
 /// Whether a repository-relative path is a kustomization file.
@@ -96,6 +142,19 @@ impl Repository {
     /// Records the YAML documents parsed from `path`.
     pub fn add_documents(&mut self, path: &str, documents: Result<Vec<Value>, Diagnostic>) {
         self.documents.insert(path.to_owned(), documents.map(|documents| documents.into_iter().map(Rc::new).collect()));
+    }
+
+    /// Records a file that declares Argo CD's or Flux's objects.
+    pub fn add_engine_file(&mut self, path: &str) {
+        self.engine_files.insert(path.to_owned());
+    }
+
+    /// Argo CD's and Flux's objects in the repository, with their files: how the sources are delivered.
+    pub fn engine_objects(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.engine_files.iter().flat_map(move |file| {
+            let documents = self.documents.get(file).and_then(|documents| documents.as_ref().ok());
+            documents.into_iter().flatten().map(move |document| (file, document.as_ref()))
+        })
     }
 
     pub fn has_text(&self, path: &str) -> bool {

@@ -92,6 +92,9 @@ pub struct Cluster {
     pub cluster_id: String,
     /// Whether `apply` lists the component in the source kustomization (false: Argo CD or Flux includes it).
     pub include_component: bool,
+    /// What the source deploys that asm-migrate cannot see, acknowledged: its workloads are restarted and moved by
+    /// hand (`HelmRelease/<namespace>/<name>`, `helmChart/<name>`, `remote/<url>`, `Application/<name>`).
+    pub unseen: Vec<Located<String>>,
 }
 
 impl Settings {
@@ -153,6 +156,8 @@ pub struct RawCluster {
     source: Spanned<String>,
     cluster_id: Option<Spanned<String>>,
     include_component: Option<bool>,
+    #[serde(default)]
+    unseen: Vec<Spanned<String>>,
 }
 
 /// The settings as written, before they are checked.
@@ -342,6 +347,11 @@ impl<'a> Checker<'a> {
                     source,
                     cluster_id,
                     include_component: cluster.include_component.unwrap_or(true),
+                    unseen: cluster
+                        .unseen
+                        .iter()
+                        .map(|entry| Located { value: entry.value.clone(), pos: pos(entry) })
+                        .collect(),
                 }
             },
         )

@@ -65,7 +65,7 @@ fn unknown_field() {
     assert_eq!(
         validate_stderr(&[("      eastWestGateway: true\n", "      eastWestGateways: true\n")]),
         concat!(
-            "error: unknown field `eastWestGateways`, expected one of name, context, network, eastWestGateway, source, clusterId, includeComponent\n",
+            "error: unknown field `eastWestGateways`, expected one of name, context, network, eastWestGateway, source, clusterId, includeComponent, unseen\n",
             "  --> migration.yaml:23:7\n",
             "   |\n",
             "23 |       eastWestGateways: true\n",

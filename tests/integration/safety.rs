@@ -2,7 +2,7 @@
 
 use crate::fake::World;
 use crate::gates::{observe, Via};
-use crate::support::Repo;
+use crate::support::{restarted, Repo};
 
 /// From `setup`, `finished` switched ASM from SetupIstioForMigrate straight to Finished, moved every workload, sent
 /// all egress traffic and deleted Istio in one commit; Init -> Migrating went through too.
@@ -434,4 +434,178 @@ fn issue_12_on_the_asm_proxy_is_what_the_running_proxy_is() {
     }
     let (run, _) = observe(&repo, &world, Via::Snapshot, &["advance", "--commit"]);
     assert!(run.failure(1).stdout.contains("(runs registry.example.com/other/proxyv2:1.24.6, not ASM's proxy)"));
+}
+
+/// Point 5: workloads in a Flux HelmRelease (the flux2-kustomize-helm-example's podinfo layout) passed validate
+/// unseen; waves then committed only state.yaml and finished removed Istio under them.
+#[test]
+fn issue_12_a_helm_release_in_a_source_is_named_until_acknowledged() {
+    let repo = Repo::fixture("bookinfo-flux");
+    repo.write(
+        "apps/base/podinfo/namespace.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n  labels:\n    istio-injection: enabled\n",
+    );
+    repo.write(
+        "apps/base/podinfo/release.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n  namespace: podinfo\nspec:\n  releaseName: podinfo\n  chart:\n    spec:\n      chart: podinfo\n      sourceRef:\n        kind: HelmRepository\n        name: podinfo\n  interval: 50m\n  values:\n    replicaCount: 2\n",
+    );
+    repo.write("apps/base/podinfo/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: podinfo\nresources:\n  - namespace.yaml\n  - release.yaml\n");
+    let repo = repo
+        .edited(
+            "apps/production/kustomization.yaml",
+            "  - ../base/egress\n",
+            "  - ../base/egress\n  - ../base/podinfo\n",
+        )
+        .committed("podinfo from its Helm chart");
+    let refused = repo.run(&["validate"]).failure(2);
+    assert_eq!(
+        refused.stderr,
+        "error: cluster `production`: HelmRelease podinfo/podinfo has Flux render a Helm chart in the cluster, whose \
+         workloads asm-migrate cannot see, so it neither restarts nor moves them: render them into the repository, or \
+         acknowledge it with `unseen: [HelmRelease/podinfo/podinfo]` on the cluster in the plan and restart and move \
+         them yourself\n  --> apps/base/podinfo/release.yaml\n"
+    );
+    let repo = repo
+        .edited(
+            "migration.yaml",
+            "      source: apps/production\n",
+            "      source: apps/production\n      unseen: [HelmRelease/podinfo/podinfo]\n",
+        )
+        .committed("podinfo is migrated by hand");
+    let validated = repo.run(&["validate"]).success().stdout;
+    assert!(validated.contains("note: cluster `production`: HelmRelease podinfo/podinfo has Flux render a Helm chart in the cluster (apps/base/podinfo/release.yaml), acknowledged as unseen:"), "{validated}");
+    let stale =
+        repo.edited("migration.yaml", "unseen: [HelmRelease/podinfo/podinfo]", "unseen: [HelmRelease/podinfo/gone]");
+    assert!(stale
+        .run(&["validate"])
+        .failure(2)
+        .stderr
+        .contains("unseen entry `HelmRelease/podinfo/gone` names nothing asm-migrate finds in its source"));
+}
+
+/// Point 5: namespaces labelled by Argo CD's managedNamespaceMetadata, and the namespace its destination gives
+/// (the argocd-example-apps guestbook has no namespace of its own): its workloads were not seen as injected.
+#[test]
+fn issue_12_argo_cds_destination_namespace_and_managed_labels_are_understood() {
+    let repo = Repo::fixture("shop");
+    repo.write(
+        "apps/guestbook/guestbook-ui-deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: guestbook-ui\nspec:\n  replicas: 1\n  revisionHistoryLimit: 3\n  selector:\n    matchLabels:\n      app: guestbook-ui\n  template:\n    metadata:\n      labels:\n        app: guestbook-ui\n    spec:\n      containers:\n      - image: gcr.io/heptio-images/ks-guestbook-demo:0.2\n        name: guestbook-ui\n        ports:\n        - containerPort: 80\n",
+    );
+    repo.write("apps/guestbook/kustomization.yaml", "resources:\n  - guestbook-ui-deployment.yaml\n");
+    let repo = repo
+        .edited("clusters/hz/kustomization.yaml", "resources:\n", "resources:\n  - ../../apps/guestbook\n")
+        .edited(
+            "argocd/shop-hz.yaml",
+            "  destination:\n    name: ack-hz\n  syncPolicy:\n",
+            "  destination:\n    name: ack-hz\n    namespace: guestbook\n  syncPolicy:\n    managedNamespaceMetadata:\n      labels:\n        istio-injection: enabled\n",
+        )
+        .edited("argocd/shop-hz.yaml", "      - ServerSideApply=true\n", "      - ServerSideApply=true\n      - CreateNamespace=true\n")
+        .committed("the guestbook, in the namespace Argo CD creates");
+    let validated = repo.run(&["validate"]).success().stdout;
+    assert!(
+        validated.contains("  cluster hz: context ack-hz, network network-1, 11 workload(s), 9 Istio-injected\n"),
+        "{validated}"
+    );
+    repo.apply("init");
+    repo.apply("setup");
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(message.contains("default/guestbook-ui"), "restarted, addressed as kustomize builds it: {message}");
+    let hz = repo.kustomize("clusters/hz");
+    assert!(
+        hz.workloads_where(restarted).contains(&"/guestbook-ui".to_owned()),
+        "no namespace until Argo CD gives it one"
+    );
+}
+
+/// Point 5: a patch deciding injection (an opt-in written as a kustomize patch) was not evaluated.
+#[test]
+fn issue_12_a_patch_that_decides_injection_is_reported() {
+    let repo = Repo::fixture("shop")
+        .edited(
+            "clusters/hz/kustomization.yaml",
+            "patches:\n",
+            "patches:\n  - target:\n      kind: Deployment\n      name: batch\n    patch: |-\n      - op: add\n        path: /spec/template/metadata/labels/sidecar.istio.io~1inject\n        value: \"true\"\n",
+        )
+        .committed("batch opts in");
+    let refused = repo.run(&["validate"]).failure(2);
+    assert!(
+        refused.stderr.starts_with(
+            "error: an inline patch sets `sidecar.istio.io/inject`, which decides Istio's injection, and asm-migrate \
+             does not evaluate patches: set it in the manifests it patches (or with commonLabels/labels), so the plan \
+             sees what Istio does\n  --> clusters/hz/kustomization.yaml\n"
+        ),
+        "{}",
+        refused.stderr
+    );
+}
+
+/// Point 5: an injection label given through kustomize's `labels:` is understood.
+#[test]
+fn issue_12_injection_labels_of_kustomize_labels_are_understood() {
+    let before = Repo::fixture("shop").run(&["validate"]).success().stdout;
+    assert!(
+        before.contains("  cluster hz: context ack-hz, network network-1, 10 workload(s), 8 Istio-injected\n"),
+        "{before}"
+    );
+    let repo = Repo::fixture("shop")
+        .edited(
+            "apps/tools/kustomization.yaml",
+            "namespace: tools\n",
+            "namespace: tools\nlabels:\n  - pairs:\n      istio-injection: enabled\n",
+        )
+        .committed("the tools namespace is injected");
+    let after = repo.run(&["validate"]).success().stdout;
+    assert!(
+        after.contains("  cluster hz: context ack-hz, network network-1, 10 workload(s), 9 Istio-injected\n"),
+        "{after}"
+    );
+}
+
+/// Point 5: a remote base, and an Argo CD Application with a Helm source beside the cluster's path.
+#[test]
+fn issue_12_remote_bases_and_argo_cd_helm_sources_are_named() {
+    let repo = Repo::fixture("shop")
+        .edited(
+            "clusters/sh/kustomization.yaml",
+            "resources:\n",
+            "resources:\n  - https://github.com/acme-shop/platform//observability?ref=v1.4.0\n",
+        )
+        .edited(
+            "argocd/shop-hz.yaml",
+            "  source:\n    repoURL: https://github.com/acme-shop/shop-gitops.git\n    targetRevision: main\n    path: clusters/hz\n",
+            "  sources:\n    - repoURL: https://github.com/acme-shop/shop-gitops.git\n      targetRevision: main\n      path: clusters/hz\n    - repoURL: https://charts.example.com\n      chart: redis\n      targetRevision: 18.1.0\n",
+        )
+        .committed("a remote base and a chart");
+    let refused = repo.run(&["validate"]).failure(2).stderr;
+    assert!(refused.contains("error: cluster `hz`: Application shop-hz deploys the Helm chart redis, whose workloads asm-migrate cannot see,"), "{refused}");
+    assert!(refused.contains("acknowledge it with `unseen: [Application/shop-hz]` on the cluster"), "{refused}");
+    assert!(refused.contains("error: cluster `sh`: the remote base https://github.com/acme-shop/platform//observability?ref=v1.4.0 is built by kustomize from elsewhere,"), "{refused}");
+}
+
+/// Point 7: the flux2-kustomize-helm-example builds its apps from an ArtifactGenerator's artifact holding only
+/// apps/: Flux would not find the component.
+#[test]
+fn issue_12_a_flux_artifact_without_the_output_is_said() {
+    let repo = Repo::fixture("bookinfo-flux");
+    repo.write(
+        "clusters/production/artifacts.yaml",
+        "apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  sources:\n    - alias: monorepo\n      kind: GitRepository\n      name: flux-system\n  artifacts:\n    - name: apps\n      originRevision: \"@monorepo\"\n      copy:\n        - from: \"@monorepo/apps/base/**\"\n          to: \"@artifact/base/\"\n        - from: \"@monorepo/apps/production/**\"\n          to: \"@artifact/production/\"\n",
+    );
+    let repo = repo
+        .edited(
+            "clusters/production/apps.yaml",
+            "    kind: GitRepository\n    name: flux-system\n  path: ./apps/production\n",
+            "    kind: ExternalArtifact\n    name: apps\n  path: ./production\n",
+        )
+        .committed("apps from an artifact");
+    let validated = repo.run(&["validate"]).success().stdout;
+    assert!(
+        validated.contains(
+            "warning: cluster `production`: Flux builds apps/production from the artifact `apps` of ArtifactGenerator \
+             flux-system (clusters/production/artifacts.yaml), which holds only apps/base/**, apps/production/**: the \
+             component under gitops/asm-migration is not in it"
+        ),
+        "{validated}"
+    );
 }

@@ -8,13 +8,13 @@ use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{named_confirmation, pods, Gate, ProxyJudge};
-use crate::core::inventory::str_at;
 use crate::core::observe::Observation;
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
 use crate::core::settings::MeshConfigKind;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::value::str_at;
 use crate::core::yaml_edit::remove_list_items;
 
 pub struct Finished;
