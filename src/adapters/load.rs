@@ -103,9 +103,9 @@ impl Loader<'_> {
             let declares = |text: &str| ENGINE_GROUPS.iter().any(|group| text.contains(group));
             let engine = match self.repository.has_documents(&file) {
                 true => self.repository.documents(&file).is_ok_and(|documents| {
-                    documents.iter().any(|document| {
-                        document.get("apiVersion").and_then(Value::as_str).is_some_and(&declares)
-                    })
+                    documents
+                        .iter()
+                        .any(|document| document.get("apiVersion").and_then(Value::as_str).is_some_and(&declares))
                 }),
                 false => {
                     let text = match self.repository.text(&file) {

@@ -18,7 +18,8 @@ use crate::core::step_id::Phase;
 use crate::core::steps::PendingStep;
 use crate::core::steps::StepContext;
 use crate::core::templates::Templates;
-use crate::core::yaml_edit::add_list_item;
+use crate::core::value::str_at;
+use crate::core::yaml_edit::{add_list_item, document_ranges, set_scalar, with_newline, EditError};
 
 /// Everything the pending step renders, after checking the plan against the repository.
 pub fn render_step(
@@ -34,6 +35,7 @@ pub fn render_step(
         list_component_in_source(context, cluster, inventory, &mut rendering)?;
         render_istio_system(context, cluster, inventory, desired, &mut rendering)?;
     }
+    keep_istio_system(context, desired, &mut rendering)?;
     for kind in migration.plan.kinds() {
         kind.render(pending, &mut rendering)?;
     }
@@ -95,7 +97,9 @@ fn render_istio_system(
     let mut annotations = BTreeMap::new();
     if declared {
         if engine == Engine::ArgoCd {
-            annotations.insert("argocd.argoproj.io/sync-options", "Replace=true");
+            // The patch replaces the annotation: it keeps the no-prune option keep_istio_system gives it.
+            let options = if desired.asm_gateways { "Prune=false,Replace=true" } else { "Replace=true" };
+            annotations.insert("argocd.argoproj.io/sync-options", options);
         }
         let text = rendering
             .template("cluster/istio-system-patch.yaml.j2", context! { engine_name, takeover_label, annotations })?;
@@ -118,6 +122,73 @@ fn render_istio_system(
     )?;
     rendering.component(&cluster.name).resource("istio-system-namespace.yaml", text);
     Ok(())
+}
+
+/// From `migrating` on, ASM's gateways live in istio-system: the Namespace Istio's install paths declare carries
+/// the engine's no-prune annotation, synced long before `finished` removes the file (and with it, without the
+/// annotation on the live object, the namespace and everything in it).
+fn keep_istio_system(
+    context: &StepContext<'_>,
+    desired: &Desired,
+    rendering: &mut Rendering<'_>,
+) -> Result<(), Diagnostics> {
+    if !desired.asm_gateways || desired.finished {
+        return Ok(());
+    }
+    for dir in context.settings.install_paths() {
+        let files: Vec<String> = context
+            .repository
+            .files_under(dir)
+            .filter(|file| file.ends_with(".yaml") || file.ends_with(".yml"))
+            .cloned()
+            .collect();
+        for file in files {
+            let Some(text) = rendering.current_text(&file)? else { continue };
+            let kept = no_prune(context.settings.engine, &text).map_err(|reason| {
+                Diagnostic::in_file(
+                    Path::new(&file),
+                    format!("cannot keep istio-system from being pruned with Istio: {reason}"),
+                )
+            })?;
+            if let Some(kept) = kept {
+                rendering.writes.insert(file, kept);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `text` with its istio-system Namespace (if it declares one) annotated never to be pruned by `engine`; `None`
+/// when there is none or it is annotated already.
+fn no_prune(engine: Engine, text: &str) -> Result<Option<String>, EditError> {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    for (start, end) in document_ranges(&lines) {
+        let document: serde_json::Value = serde_saphyr::from_str(&lines[start..end].join("\n")).unwrap_or_default();
+        let is_istio_system = str_at(&document, &["kind"]) == Some("Namespace")
+            && str_at(&document, &["metadata", "name"]) == Some("istio-system");
+        if !is_istio_system {
+            continue;
+        }
+        let (key, value) = match engine {
+            Engine::Flux => ("kustomize.toolkit.fluxcd.io/prune", "disabled".to_owned()),
+            Engine::ArgoCd => {
+                let key = "argocd.argoproj.io/sync-options";
+                match str_at(&document, &["metadata", "annotations", key]) {
+                    Some(options) if options.split(',').any(|option| option.trim() == "Prune=false") => {
+                        return Ok(None)
+                    }
+                    Some(options) => (key, format!("{options},Prune=false")),
+                    None => (key, "Prune=false".to_owned()),
+                }
+            }
+        };
+        let quoted = serde_json::Value::String(value).to_string();
+        return match set_scalar(&mut lines, start, end, &["metadata", "annotations", key], &quoted)? {
+            true => Ok(Some(with_newline(lines))),
+            false => Ok(None),
+        };
+    }
+    Ok(None)
 }
 
 /// The ASM control plane's objects: ASMMigrateFromIstio, the IstioGateways the kinds created, their kustomization.

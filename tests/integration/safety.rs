@@ -609,3 +609,21 @@ fn issue_12_a_flux_artifact_without_the_output_is_said() {
         "{validated}"
     );
 }
+
+/// Found on the way: removing Istio's install paths at `finished` let the engine prune the istio-system
+/// Namespace they declared (Flux's infrastructure Kustomization reconciles before the apps), deleting ASM's
+/// gateways, which live there from `migrating` on.
+#[test]
+fn issue_12_istio_system_is_never_pruned_with_istios_install() {
+    let repo = Repo::fixture("bookinfo-flux").at("migrating");
+    let infrastructure = repo.kustomize("infrastructure/controllers");
+    let namespace = infrastructure.get("Namespace", None, "istio-system");
+    assert_eq!(namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"], "disabled");
+    assert_eq!(namespace["metadata"]["labels"]["toolkit.fluxcd.io/tenant"], "sre-team", "the rest of it is kept");
+
+    let repo = Repo::fixture("shop").at("migrating");
+    let hz = repo.kustomize("clusters/hz");
+    let options =
+        &hz.get("Namespace", None, "istio-system")["metadata"]["annotations"]["argocd.argoproj.io/sync-options"];
+    assert_eq!(options, "Prune=false,Replace=true", "kept through the release of ASM's label too");
+}
