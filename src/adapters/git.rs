@@ -294,6 +294,16 @@ impl RepoFiles for GitTree {
         matches!(self.entry(path), Some((ObjectType::Tree, _)))
     }
 
+    fn symlink(&self, path: &str) -> Option<String> {
+        let tree = self.repository.find_tree(self.tree).ok()?;
+        let entry = tree.get_path(Path::new(&join(&self.prefix, path))).ok()?;
+        if entry.filemode() != i32::from(FileMode::Link) {
+            return None;
+        }
+        let blob = self.repository.find_blob(entry.id()).ok()?;
+        Some(String::from_utf8_lossy(blob.content()).into_owned())
+    }
+
     fn files_under(&self, dir: &str) -> Vec<String> {
         let mut files = Vec::new();
         match self.entry(dir) {

@@ -20,6 +20,14 @@ pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
     let settings = &plan.settings;
     let mut loader =
         Loader { files, repository: Repository::listing(files.files_under("")), output: &settings.output.value };
+    // Symbolic links on the output's path: the tool must not write through them.
+    let mut prefix = String::new();
+    for part in settings.output.value.split('/') {
+        prefix = join(&prefix, part);
+        if let Some(target) = files.symlink(&prefix) {
+            loader.repository.add_symlink(&prefix, &target);
+        }
+    }
     let state = join(&settings.output.value, "state.yaml");
     let edited = [state.as_str(), settings.istio.mesh_config_path.value.as_str()];
     let under: Vec<String> = std::iter::once(settings.output.value.as_str())

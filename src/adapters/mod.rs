@@ -19,6 +19,9 @@ pub trait RepoFiles {
     fn read(&self, path: &str) -> Result<Option<String>, Diagnostic>;
     fn is_file(&self, path: &str) -> bool;
     fn is_dir(&self, path: &str) -> bool;
-    /// Every file under a directory ("" for the whole repository), repository-relative and sorted.
+    /// Every file under a directory ("" for the whole repository), repository-relative and sorted; a symbolic
+    /// link is listed as a file (as git keeps it), never followed.
     fn files_under(&self, dir: &str) -> Vec<String>;
+    /// Where `path` points, when it is a symbolic link.
+    fn symlink(&self, path: &str) -> Option<String>;
 }

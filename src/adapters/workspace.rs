@@ -40,9 +40,13 @@ impl RepoFiles for Workspace {
         self.path(path).is_dir()
     }
 
+    fn symlink(&self, path: &str) -> Option<String> {
+        std::fs::read_link(self.path(path)).ok().map(|target| target.to_string_lossy().into_owned())
+    }
+
     fn files_under(&self, dir: &str) -> Vec<String> {
         let root = self.path(dir);
-        if root.is_file() {
+        if root.symlink_metadata().is_ok_and(|metadata| !metadata.is_dir()) {
             return vec![dir.to_owned()];
         }
         let mut files = Vec::new();
@@ -54,7 +58,8 @@ impl RepoFiles for Workspace {
                 if entry.file_name() == ".git" {
                     continue;
                 }
-                if path.is_dir() {
+                // A symbolic link is a file, as git keeps it: never followed.
+                if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                     pending.push(path);
                 } else if let Ok(relative) = path.strip_prefix(&self.root) {
                     files.push(relative.to_string_lossy().replace('\\', "/"));
@@ -70,11 +75,10 @@ impl RepoFiles for Workspace {
 /// the files are renamed into place and the removed ones removed. If any of that fails, what was already done is
 /// put back from the contents the changes remember, so the repository is as it was.
 pub fn write(repo: &Workspace, changes: &[FileChange]) -> std::io::Result<()> {
-    let root = repo.root.canonicalize()?;
     for change in changes {
-        if !resolves_inside(&root, &repo.path(&change.path)) {
+        if let Some(link) = symlink_on_path(&repo.root, &change.path) {
             return Err(std::io::Error::other(format!(
-                "{} leads outside the repository through a symbolic link: refusing to write through it",
+                "{} goes through the symbolic link {link}: refusing to write through it",
                 change.path
             )));
         }
@@ -142,14 +146,20 @@ pub fn write(repo: &Workspace, changes: &[FileChange]) -> std::io::Result<()> {
     outcome
 }
 
-/// Whether `path`, followed through every symbolic link that exists so far, stays under `root`.
-fn resolves_inside(root: &Path, path: &Path) -> bool {
-    let existing = path.ancestors().find(|ancestor| ancestor.exists() || ancestor.is_symlink());
-    match existing.map(Path::canonicalize) {
-        Some(Ok(resolved)) => resolved.starts_with(root),
-        Some(Err(_)) => false,
-        None => true,
+/// The first symbolic link on the way from `root` to the repository-relative `path` (the path itself included).
+fn symlink_on_path(root: &Path, path: &str) -> Option<String> {
+    let mut current = root.to_owned();
+    let mut shown = String::new();
+    for part in path.split('/') {
+        current.push(part);
+        shown = crate::core::paths::join(&shown, part);
+        match current.symlink_metadata() {
+            Ok(metadata) if metadata.file_type().is_symlink() => return Some(shown),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
     }
+    None
 }
 
 /// Puts one file back as it was before `change`.

@@ -553,6 +553,9 @@ mod tests {
         fn files_under(&self, dir: &str) -> Vec<String> {
             self.files.files_under(dir)
         }
+        fn symlink(&self, path: &str) -> Option<String> {
+            self.files.symlink(path)
+        }
     }
 
     fn copy_dir(from: &Path, to: &Path) {

@@ -196,6 +196,7 @@ impl Migration {
         let mut problems: Vec<Diagnostic> = self.plan.kinds().iter().flat_map(|kind| kind.check(&context)).collect();
         problems.extend(self.gateway_name_problems(&context));
         problems.extend(self.unseen_problems(context.inventory));
+        problems.extend(self.output_problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -228,6 +229,40 @@ impl Migration {
             }
         }
         problems
+    }
+
+    /// The output is a directory the tool owns: no symbolic link on its path (it would write or remove files
+    /// elsewhere), and, when it exists, its state.yaml (else what is there is someone else's).
+    fn output_problems(&self) -> Vec<Diagnostic> {
+        let settings = &self.plan.settings;
+        let output = &settings.output;
+        let mut path = String::new();
+        for part in output.value.split('/') {
+            path = join(&path, part);
+            if let Some(target) = self.repository.symlink(&path) {
+                let how = if path == output.value { "is".to_owned() } else { format!("goes through {path}, which is") };
+                return vec![settings.error_at(
+                    output.pos,
+                    format!(
+                        "output `{}` {how} a symbolic link (to {target}): asm-migrate writes only into a directory of its own",
+                        output.value
+                    ),
+                )];
+            }
+        }
+        let files: Vec<&String> = self.repository.files_under(&output.value).collect();
+        let state = join(&output.value, "state.yaml");
+        if files.is_empty() || self.repository.is_file(&state) {
+            return Vec::new();
+        }
+        vec![settings.error_at(
+            output.pos,
+            format!(
+                "output `{}` holds files asm-migrate did not write ({}): give the tool a directory of its own",
+                output.value,
+                listed(&files.iter().map(|file| file.as_str()).collect::<Vec<_>>(), 10)
+            ),
+        )]
     }
 
     /// What asm-migrate cannot see in a cluster's source must be acknowledged in the plan (and an acknowledgment must

@@ -13,6 +13,8 @@ pub enum RepoPathError {
     LeavesRepository,
     #[error("is the repository root itself")]
     RepositoryRoot,
+    #[error("is inside .git, which is git's own")]
+    InsideGit,
 }
 
 /// Normalizes a repository-relative path; rejects absolute paths and paths that leave the repository.
@@ -37,6 +39,9 @@ pub fn normalize_repo_path(text: &str) -> Result<String, RepoPathError> {
     }
     if parts.is_empty() {
         return Err(RepoPathError::RepositoryRoot);
+    }
+    if parts.contains(&".git") {
+        return Err(RepoPathError::InsideGit);
     }
     Ok(parts.join("/"))
 }

@@ -30,6 +30,8 @@ pub struct Repository {
     documents: BTreeMap<String, Result<Vec<Rc<Value>>, Diagnostic>>,
     /// Files that declare Argo CD's or Flux's own objects (their documents are among `documents`).
     engine_files: BTreeSet<String>,
+    /// Symbolic links on the paths the tool writes, with where they point.
+    symlinks: BTreeMap<String, String>,
 }
 
 /// Where an entry of a kustomization's `resources`, `bases` or `components` leads.
@@ -142,6 +144,16 @@ impl Repository {
     /// Records the YAML documents parsed from `path`.
     pub fn add_documents(&mut self, path: &str, documents: Result<Vec<Value>, Diagnostic>) {
         self.documents.insert(path.to_owned(), documents.map(|documents| documents.into_iter().map(Rc::new).collect()));
+    }
+
+    /// Records a symbolic link (`path` -> `target`).
+    pub fn add_symlink(&mut self, path: &str, target: &str) {
+        self.symlinks.insert(path.to_owned(), target.to_owned());
+    }
+
+    /// Where `path` points, when it is a symbolic link the loader looked at.
+    pub fn symlink(&self, path: &str) -> Option<&str> {
+        self.symlinks.get(path).map(String::as_str)
     }
 
     /// Records a file that declares Argo CD's or Flux's objects.

@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 
 use crate::core::diagnostic::{Diagnostic, Pos};
 use crate::core::names::check_dns_label;
-use crate::core::paths::normalize_repo_path;
+use crate::core::paths::{is_within, normalize_repo_path};
 
 pub const DEFAULT_ASM_API_VERSION: &str = "istio.alibabacloud.com/v1beta1";
 /// The vendor procedure needs Istio 1.10 or newer.
@@ -243,6 +243,7 @@ impl<'a> Checker<'a> {
         let asm = self.asm(raw.asm);
         let istio = self.istio(raw.istio);
         let clusters = self.clusters(raw.clusters);
+        self.output_of_its_own(&output, &istio, &clusters);
         Settings {
             source: PlanSource { file: self.file.to_owned(), text: self.source.to_owned() },
             name: raw.name.value,
@@ -251,6 +252,31 @@ impl<'a> Checker<'a> {
             asm,
             istio,
             clusters,
+        }
+    }
+
+    /// The output is the tool's own directory: it rewrites and removes what is there, so it must not overlap what
+    /// the user keeps (the mesh config, Istio's install paths, the cluster sources).
+    fn output_of_its_own(&mut self, output: &Located<String>, istio: &IstioSettings, clusters: &[Cluster]) {
+        let overlap = |a: &str, b: &str| is_within(a, b) || is_within(b, a);
+        let mut theirs =
+            vec![(format!("meshConfig.path `{}`", istio.mesh_config_path.value), &istio.mesh_config_path.value)];
+        theirs.extend(
+            istio.install_paths.iter().map(|path| (format!("installPaths entry `{}`", path.value), &path.value)),
+        );
+        theirs.extend(clusters.iter().map(|cluster| {
+            (format!("the source `{}` of cluster `{}`", cluster.source.value, cluster.name), &cluster.source.value)
+        }));
+        for (what, path) in theirs {
+            if overlap(&output.value, path) {
+                self.fail(
+                    output.pos,
+                    format!(
+                        "output `{}` overlaps {what}: the output is the tool's own directory, which it rewrites",
+                        output.value
+                    ),
+                );
+            }
         }
     }
 

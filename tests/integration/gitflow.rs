@@ -235,6 +235,10 @@ fn a_failure_while_writing_leaves_the_repository_as_it_was() {
     let repo = Repo::fixture("shop");
     // A file where the step needs a directory: staging the cluster components fails after others were staged.
     repo.write("gitops/asm-migration/clusters", "not a directory\n");
+    repo.write(
+        "gitops/asm-migration/state.yaml",
+        "apiVersion: asm-migrate/v1alpha1\nkind: MigrationState\nplan: shop-prod\n",
+    );
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "a file in the way"]);
     let failed = repo.run(&["apply", "--step", "init", "--commit"]).failure(2);

@@ -8,6 +8,7 @@ mod fake;
 mod gates;
 mod gitflow;
 mod golden;
+mod hostile;
 mod plan_errors;
 mod review;
 mod safety;
