@@ -163,7 +163,7 @@ impl Inventory {
                 objects: Vec::new(),
                 root: NameTransforms::default(),
             };
-            if let Err(problem) = walk.kustomization(&cluster.source.value, &NameTransforms::default()) {
+            if let Err(problem) = walk.run(&cluster.source.value) {
                 problems.push(problem);
                 continue;
             }
@@ -275,10 +275,35 @@ struct Walk<'a> {
     root: NameTransforms,
 }
 
+/// What the walk has still to follow, in kustomize's order. The walk keeps them on a stack of its own rather
+/// than recursing: a chain of 10,000 nested kustomizations (kustomize builds it) must not overflow the call stack.
+enum Visit {
+    Kustomization { dir: String, outer: Rc<NameTransforms> },
+    Entry { dir: Rc<str>, file: Rc<str>, entry: String, transforms: Rc<NameTransforms> },
+}
+
 impl Walk<'_> {
-    /// Follows a kustomization directory the way kustomize does: `resources`, `components` (and the
-    /// legacy `bases`), with `namespace:` applied to everything below it (the outermost one wins).
-    fn kustomization(&mut self, dir: &str, outer: &NameTransforms) -> Result<(), Diagnostic> {
+    /// Follows the cluster source and everything it includes, depth first, as kustomize does.
+    fn run(&mut self, source: &str) -> Result<(), Diagnostic> {
+        let mut pending =
+            vec![Visit::Kustomization { dir: source.to_owned(), outer: Rc::new(NameTransforms::default()) }];
+        while let Some(visit) = pending.pop() {
+            match visit {
+                Visit::Kustomization { dir, outer } => self.kustomization(&dir, &outer, &mut pending)?,
+                Visit::Entry { dir, file, entry, transforms } => {
+                    if let Some(next) = self.entry(&dir, &file, &entry, &transforms)? {
+                        pending.push(next);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a kustomization directory the way kustomize does: `resources`, `components` (and the legacy `bases`),
+    /// with `namespace:` applied to everything below it (the outermost one wins); what it includes is pushed on
+    /// `pending`, first entry on top.
+    fn kustomization(&mut self, dir: &str, outer: &NameTransforms, pending: &mut Vec<Visit>) -> Result<(), Diagnostic> {
         let Some(file) = self.repository.kustomization_in(dir) else {
             return Err(Diagnostic::in_file(
                 Path::new(dir),
@@ -292,25 +317,40 @@ impl Walk<'_> {
         let own = |field: &str| document.get(field).and_then(Value::as_str).unwrap_or_default();
         let own_namespace = Some(own("namespace").to_owned()).filter(|namespace| !namespace.is_empty());
         self.unseen_and_patches(dir, &file, &document);
-        if self.visited.len() == 1 {
+        let transforms = if self.visited.len() == 1 {
             self.root = NameTransforms {
                 namespace: own_namespace,
                 prefix: own("namePrefix").to_owned(),
                 suffix: own("nameSuffix").to_owned(),
                 ..NameTransforms::default()
             };
-            let labels_only = NameTransforms::default().with_labels_of(&document, outer);
-            return self.entries(dir, &file, &document, &labels_only);
-        }
-        // The outermost namespace wins; prefixes and suffixes wrap: outer + inner + name + inner + outer.
-        let transforms = NameTransforms {
-            namespace: outer.namespace.clone().or(own_namespace),
-            prefix: format!("{}{}", outer.prefix, own("namePrefix")),
-            suffix: format!("{}{}", own("nameSuffix"), outer.suffix),
-            ..NameTransforms::default()
-        }
-        .with_labels_of(&document, outer);
-        self.entries(dir, &file, &document, &transforms)
+            NameTransforms::default().with_labels_of(&document, outer)
+        } else {
+            // The outermost namespace wins; prefixes and suffixes wrap: outer + inner + name + inner + outer.
+            NameTransforms {
+                namespace: outer.namespace.clone().or(own_namespace),
+                prefix: format!("{}{}", outer.prefix, own("namePrefix")),
+                suffix: format!("{}{}", own("nameSuffix"), outer.suffix),
+                ..NameTransforms::default()
+            }
+            .with_labels_of(&document, outer)
+        };
+        let (dir, file, transforms): (Rc<str>, Rc<str>, _) = (dir.into(), file.into(), Rc::new(transforms));
+        let entries = INCLUDING_FIELDS
+            .iter()
+            .filter_map(|field| document.get(field).and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str);
+        let first_on_top: Vec<Visit> = entries
+            .map(|entry| Visit::Entry {
+                dir: Rc::clone(&dir),
+                file: Rc::clone(&file),
+                entry: entry.to_owned(),
+                transforms: Rc::clone(&transforms),
+            })
+            .collect();
+        pending.extend(first_on_top.into_iter().rev());
+        Ok(())
     }
 
     /// What a kustomization includes that asm-migrate cannot see (Helm charts, remote bases), and patches that
@@ -356,26 +396,16 @@ impl Walk<'_> {
         }
     }
 
-    /// Follows the including fields of a kustomization, with `transforms` applied to what they include.
-    fn entries(
+    /// One entry of a kustomization's including fields: a manifest is read now, a directory is what to visit next.
+    fn entry(
         &mut self,
         dir: &str,
         file: &str,
-        document: &Value,
-        transforms: &NameTransforms,
-    ) -> Result<(), Diagnostic> {
-        for field in INCLUDING_FIELDS {
-            let Some(entries) = document.get(field).and_then(Value::as_array) else { continue };
-            for entry in entries.iter().filter_map(Value::as_str) {
-                self.entry(dir, file, entry, transforms)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn entry(&mut self, dir: &str, file: &str, entry: &str, transforms: &NameTransforms) -> Result<(), Diagnostic> {
+        entry: &str,
+        transforms: &Rc<NameTransforms>,
+    ) -> Result<Option<Visit>, Diagnostic> {
         let target = match resolve_entry(dir, entry) {
-            EntryTarget::Remote => return Ok(()),
+            EntryTarget::Remote => return Ok(None),
             EntryTarget::OutsideRepository => {
                 return Err(Diagnostic::in_file(Path::new(file), format!("`{entry}` leaves the repository")))
             }
@@ -383,15 +413,15 @@ impl Walk<'_> {
         };
         if target == self.own_component {
             self.cluster.includes_component = true;
-            return Ok(());
+            return Ok(None);
         }
         if is_within(&target, self.output) || self.excluded.iter().any(|excluded| is_within(&target, excluded)) {
-            return Ok(());
+            return Ok(None);
         }
         if self.repository.is_dir(&target) {
-            self.kustomization(&target, transforms)
+            Ok(Some(Visit::Kustomization { dir: target, outer: Rc::clone(transforms) }))
         } else if self.repository.is_file(&target) {
-            self.manifest(&target, transforms)
+            self.manifest(&target, transforms).map(|()| None)
         } else {
             Err(Diagnostic::in_file(Path::new(file), format!("lists `{entry}`, which does not exist")))
         }
