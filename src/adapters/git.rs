@@ -248,7 +248,8 @@ impl GitRepo {
 
 fn branch_ref(branch: &str) -> Result<String, GitError> {
     let name = format!("refs/heads/{branch}");
-    if git2::Reference::is_valid_name(&name) {
+    // git's own rules for a branch name (`git check-ref-format --branch`): not HEAD, not an option.
+    if branch != "HEAD" && !branch.starts_with('-') && git2::Reference::is_valid_name(&name) {
         Ok(name)
     } else {
         Err(GitError::BadBranchName(branch.to_owned()))

@@ -183,10 +183,10 @@ fn is_yaml(path: &str) -> bool {
 fn parse_yaml(path: &str, text: &str, kustomization: bool) -> Result<Vec<Value>, Diagnostic> {
     let file = Path::new(path);
     if kustomization {
-        serde_saphyr::from_str(text)
+        crate::core::yaml::document(text)
             .map(|document| vec![document])
             .map_err(|error| Diagnostic::from_yaml(file, text, &error))
     } else {
-        serde_saphyr::from_multiple(text).map_err(|error| Diagnostic::from_yaml(file, text, &error))
+        crate::core::yaml::documents(text).map_err(|error| Diagnostic::from_yaml(file, text, &error))
     }
 }

@@ -26,7 +26,7 @@ fn read(dir: &Path, relative: &str) -> Result<Value, Diagnostic> {
         Diagnostic::in_file(&path, format!("cannot read the snapshot file: {error}"))
             .with_help("see README, \"Gates from a snapshot\", for the kubectl command that writes it")
     })?;
-    serde_saphyr::from_str(&text).map_err(|error| Diagnostic::from_yaml(&path, &text, &error))
+    crate::core::yaml::document(&text).map_err(|error| Diagnostic::from_yaml(&path, &text, &error))
 }
 
 /// Everything the gates need, from the snapshot directory `dir`.

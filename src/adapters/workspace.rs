@@ -23,6 +23,16 @@ impl Workspace {
 
 impl RepoFiles for Workspace {
     fn read(&self, path: &str) -> Result<Option<String>, Diagnostic> {
+        // A FIFO or a device would hang the read, or never end.
+        match std::fs::metadata(self.path(path)) {
+            Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => {
+                return Err(Diagnostic::in_file(
+                    Path::new(path),
+                    "is not a regular file: asm-migrate reads only regular files",
+                ))
+            }
+            _ => {}
+        }
         match std::fs::read_to_string(self.path(path)) {
             Ok(text) => Ok(Some(text)),
             Err(error) if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
@@ -88,13 +98,21 @@ pub fn write(repo: &Workspace, changes: &[FileChange]) -> std::io::Result<()> {
     let mut stage = |change: &FileChange, content: &str| -> std::io::Result<tempfile::NamedTempFile> {
         let target = repo.path(&change.path);
         let dir = target.parent().unwrap_or(Path::new("."));
+        let named = |error: std::io::Error| std::io::Error::new(error.kind(), format!("{}: {error}", change.path));
         let mut missing: Vec<PathBuf> =
             dir.ancestors().take_while(|ancestor| !ancestor.exists()).map(Path::to_owned).collect();
-        std::fs::create_dir_all(dir)?;
+        if let Some(file) = dir.ancestors().find(|ancestor| ancestor.exists() && !ancestor.is_dir()) {
+            let shown = file.strip_prefix(&repo.root).unwrap_or(file).display();
+            return Err(std::io::Error::other(format!(
+                "{}: {shown} is a file where it needs a directory",
+                change.path
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(named)?;
         missing.reverse();
         created_dirs.extend(missing);
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut file, content.as_bytes())?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(named)?;
+        std::io::Write::write_all(&mut file, content.as_bytes()).map_err(named)?;
         Ok(file)
     };
     for change in changes {

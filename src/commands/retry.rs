@@ -12,6 +12,8 @@ use crate::core::state::StateChange;
 pub enum RetryError {
     #[error("no step has been applied yet: there is nothing to retry")]
     NothingApplied,
+    #[error("retryCounter is {0}, the most ASM's int32 holds: it cannot be bumped again")]
+    CounterAtItsEnd(u32),
 }
 
 pub fn run(
@@ -26,6 +28,9 @@ pub fn run(
         StepError::NoneApplied => anyhow::Error::from(RetryError::NothingApplied),
         other => other.into(),
     })?;
+    if migration.state.retry_counter >= crate::core::state::RETRY_COUNTER_MAX {
+        return Err(RetryError::CounterAtItsEnd(migration.state.retry_counter).into());
+    }
     let observation = observer.observe(&migration)?;
     let Some(message) = observation.asm.and_then(|asm| asm.message) else {
         writeln!(out, "nothing to retry: ASM reports no failed switch for step {current}")?;

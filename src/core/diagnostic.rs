@@ -45,8 +45,7 @@ impl Diagnostic {
 
     /// A YAML syntax or shape error reported by serde-saphyr while reading `file`.
     pub fn from_yaml(file: &Path, source: &str, error: &serde_saphyr::Error) -> Diagnostic {
-        let text = error.without_snippet().to_string();
-        let message = strip_position_suffix(&text).to_owned();
+        let message = crate::core::yaml::message(error);
         match error.location() {
             Some(location) => Diagnostic::at(file, source, Pos::of(&location), message),
             None => Diagnostic::in_file(file, message),
@@ -59,14 +58,6 @@ impl Diagnostic {
     }
 }
 
-/// serde-saphyr appends " at line L, column C" to its messages; we print the position ourselves.
-fn strip_position_suffix(message: &str) -> &str {
-    match message.rfind(" at line ") {
-        Some(index) if message[index..].contains(", column ") => &message[..index],
-        _ => message,
-    }
-}
-
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error: {}", self.message)?;
@@ -75,11 +66,12 @@ impl fmt::Display for Diagnostic {
                 let gutter = " ".repeat(pos.line.to_string().len());
                 writeln!(f, "{gutter}--> {}:{}:{}", self.file.display(), pos.line, pos.column)?;
                 if let Some(line) = &self.source_line {
+                    let (shown, column) = window(line, pos.column);
                     writeln!(f, "{gutter} |")?;
-                    writeln!(f, "{} | {}", pos.line, line)?;
-                    let pad: String = line
+                    writeln!(f, "{} | {}", pos.line, shown)?;
+                    let pad: String = shown
                         .chars()
-                        .take(pos.column.saturating_sub(1))
+                        .take(column.saturating_sub(1))
                         .map(|c| if c == '\t' { '\t' } else { ' ' })
                         .collect();
                     writeln!(f, "{gutter} | {pad}^")?;
@@ -92,6 +84,21 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// A long source line cut to the part around `column` (a 200 MB value is not echoed whole), with the column in
+/// what is shown.
+fn window(line: &str, column: usize) -> (String, usize) {
+    const SIDE: usize = 60;
+    let length = line.chars().count();
+    if length <= 2 * SIDE + 20 {
+        return (line.to_owned(), column);
+    }
+    let start = column.saturating_sub(SIDE + 1);
+    let end = (column + SIDE).min(length);
+    let middle: String = line.chars().skip(start).take(end - start).collect();
+    let (before, after) = (if start > 0 { "…" } else { "" }, if end < length { "…" } else { "" });
+    (format!("{before}{middle}{after}"), column - start + before.chars().count())
 }
 
 /// Every problem found in one pass, so the user fixes them all at once.

@@ -23,7 +23,7 @@ pub enum MeshConfigError {
     NoSuchRelease { wanted: String, found: Vec<String> },
     #[error(transparent)]
     Edit(#[from] EditError),
-    #[error("the edit would not parse: {0}")]
+    #[error("the edit would not parse: {}", crate::core::yaml::message(.0))]
     WouldNotParse(serde_saphyr::Error),
     #[error("the edit did not land where Istio reads it")]
     NotWhereIstioReads,
@@ -49,7 +49,9 @@ pub fn enable_xds_agent(
     let documents = document_ranges(&lines);
     let parsed: Vec<Value> = documents
         .iter()
-        .map(|(start, end)| serde_saphyr::from_str::<Value>(&lines[*start..*end].join("\n")).unwrap_or(Value::Null))
+        .map(|(start, end)| {
+            crate::core::yaml::document::<Value>(&lines[*start..*end].join("\n")).unwrap_or(Value::Null)
+        })
         .collect();
     let kind_of = |value: &Value| value.get("kind").and_then(Value::as_str).map(str::to_owned);
     let described = |kind: &str, index: usize| {
@@ -152,7 +154,7 @@ fn istiod_release(parsed: &[Value], releases: &[usize], named: Option<&str>) -> 
 
 /// Reads the edited file back: the edit must parse and carry the variable where Istio looks for it.
 fn verify(kind: MeshConfigKind, text: &str) -> Result<(), MeshConfigError> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(MeshConfigError::WouldNotParse)?;
+    let documents: Vec<Value> = crate::core::yaml::documents(text).map_err(MeshConfigError::WouldNotParse)?;
     let pointer = "/defaultConfig/proxyMetadata/PROXY_CONFIG_XDS_AGENT";
     let found = documents.iter().any(|doc| match kind {
         MeshConfigKind::IstioOperator => {
@@ -165,7 +167,7 @@ fn verify(kind: MeshConfigKind, text: &str) -> Result<(), MeshConfigError> {
         MeshConfigKind::ConfigMap => doc
             .pointer("/data/mesh")
             .and_then(Value::as_str)
-            .and_then(|mesh| serde_saphyr::from_str::<Value>(mesh).ok())
+            .and_then(|mesh| crate::core::yaml::document::<Value>(mesh).ok())
             .is_some_and(|mesh| mesh.pointer(pointer).and_then(Value::as_str) == Some("true")),
     });
     if found {

@@ -25,4 +25,5 @@ pub mod templates;
 pub mod text;
 pub mod value;
 pub mod workload;
+pub mod yaml;
 pub mod yaml_edit;

@@ -18,14 +18,108 @@ pub fn check_dns_label(value: &str) -> Result<(), DnsLabelError> {
     if value.is_empty() {
         return Err(DnsLabelError::Empty);
     }
-    if value.len() > 63 {
-        return Err(DnsLabelError::TooLong);
-    }
     if !value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         return Err(DnsLabelError::Characters);
+    }
+    if value.len() > 63 {
+        return Err(DnsLabelError::TooLong);
     }
     if value.starts_with('-') || value.ends_with('-') {
         return Err(DnsLabelError::Edges);
     }
     Ok(())
+}
+
+/// Why a value is not a DNS-1123 subdomain (the name of a Deployment, a VirtualService, most objects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DnsSubdomainError {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is longer than 253 characters")]
+    TooLong,
+    #[error("use only lower-case letters, digits, '-' and '.'")]
+    Characters,
+    #[error("each part between dots must start and end with a letter or digit")]
+    Edges,
+}
+
+/// Checks a Kubernetes DNS-1123 subdomain: DNS-1123 labels joined by dots, at most 253 characters in all.
+pub fn check_dns_subdomain(value: &str) -> Result<(), DnsSubdomainError> {
+    if value.is_empty() {
+        return Err(DnsSubdomainError::Empty);
+    }
+    if !value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+        return Err(DnsSubdomainError::Characters);
+    }
+    if value.len() > 253 {
+        return Err(DnsSubdomainError::TooLong);
+    }
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !value.split('.').all(|part| edge(part.chars().next()) && edge(part.chars().last())) {
+        return Err(DnsSubdomainError::Edges);
+    }
+    Ok(())
+}
+
+/// Why a value is not a Kubernetes label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LabelValueError {
+    #[error("it is longer than 63 characters")]
+    TooLong,
+    #[error("use only letters, digits, '-', '_' and '.'")]
+    Characters,
+    #[error("it must start and end with a letter or digit")]
+    Edges,
+}
+
+/// Checks a Kubernetes label value: empty, or at most 63 alphanumerics, '-', '_' and '.', starting and ending
+/// alphanumeric.
+pub fn check_label_value(value: &str) -> Result<(), LabelValueError> {
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(LabelValueError::Characters);
+    }
+    if value.len() > 63 {
+        return Err(LabelValueError::TooLong);
+    }
+    let edge = |c: Option<char>| c.is_none_or(|c| c.is_ascii_alphanumeric());
+    if !edge(value.chars().next()) || !edge(value.chars().last()) {
+        return Err(LabelValueError::Edges);
+    }
+    Ok(())
+}
+
+/// kustomize reads a selector's `name` and `namespace` as an anchored regular expression: this one matches exactly
+/// `name` (a `.` in `reviews.v2` would match any character).
+pub fn exact_name_pattern(name: &str) -> String {
+    let mut pattern = String::with_capacity(name.len());
+    for c in name.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
+}
+
+/// A selector pattern matching exactly one of `names`.
+pub fn any_of<S: AsRef<str>>(names: &[S]) -> String {
+    names.iter().map(|name| exact_name_pattern(name.as_ref())).collect::<Vec<_>>().join("|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_kubernetes_rules() {
+        assert_eq!(check_dns_subdomain("reviews.v2"), Ok(()));
+        assert_eq!(check_dns_subdomain("reviews..v2"), Err(DnsSubdomainError::Edges));
+        assert_eq!(check_dns_subdomain("api\n---"), Err(DnsSubdomainError::Characters));
+        assert_eq!(check_label_value("Network_1.a"), Ok(()));
+        assert_eq!(check_label_value(""), Ok(()));
+        assert_eq!(check_label_value("net\nwork"), Err(LabelValueError::Characters));
+        assert_eq!(check_label_value("-net"), Err(LabelValueError::Edges));
+        assert_eq!(check_label_value(&"n".repeat(64)), Err(LabelValueError::TooLong));
+        assert_eq!(exact_name_pattern("reviews.v2"), "reviews\\.v2");
+    }
 }

@@ -15,12 +15,17 @@ pub enum RepoPathError {
     RepositoryRoot,
     #[error("is inside .git, which is git's own")]
     InsideGit,
+    #[error("holds a control character (a line break, a tab): a path asm-migrate writes is one plain line")]
+    Control,
 }
 
 /// Normalizes a repository-relative path; rejects absolute paths and paths that leave the repository.
 pub fn normalize_repo_path(text: &str) -> Result<String, RepoPathError> {
     if text.trim().is_empty() {
         return Err(RepoPathError::Empty);
+    }
+    if text.chars().any(char::is_control) {
+        return Err(RepoPathError::Control);
     }
     if Path::new(text).is_absolute() {
         return Err(RepoPathError::Absolute);

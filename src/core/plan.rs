@@ -129,7 +129,8 @@ impl Plan {
 
 /// Parses and validates plan text; `file` names it in messages.
 pub fn parse(file: &Path, source: &str) -> Result<Plan, Diagnostics> {
-    let raw: RawPlan = serde_saphyr::from_str(source).map_err(|error| Diagnostic::from_yaml(file, source, &error))?;
+    let raw: RawPlan =
+        crate::core::yaml::strict_document(source).map_err(|error| Diagnostic::from_yaml(file, source, &error))?;
     let mut check = Checker::new(file, source);
     if raw.api_version.value != PLAN_API_VERSION {
         check.fail(
@@ -220,7 +221,7 @@ mod tests {
     fn the_order_rules_are_said_from_the_registry() {
         let plan = super::parse(
             std::path::Path::new("migration.yaml"),
-            "apiVersion: asm-migrate/v1alpha1\nkind: MigrationPlan\nmetadata: {name: p}\nspec:\n  engine: argocd\n  output: out\n  istio: {version: \"1.22.3\", meshConfig: {kind: IstioOperator, path: istio.yaml}}\n  clusters: [{name: a, network: n, source: a}]\n",
+            "apiVersion: asm-migrate/v1alpha1\nkind: MigrationPlan\nmetadata: {name: p}\nspec:\n  engine: argocd\n  output: out\n  istio: {version: \"1.22.3\", meshConfig: {kind: IstioOperator, path: istio.yaml}}\n  clusters: [{name: a, network: net, source: a}]\n",
         )
         .expect("a valid plan");
         assert_eq!(plan.order_rules(), "init, setup, migrating, then waves, egress and ingress, then finished");

@@ -163,7 +163,8 @@ fn keep_istio_system(
 fn no_prune(engine: Engine, text: &str) -> Result<Option<String>, EditError> {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     for (start, end) in document_ranges(&lines) {
-        let document: serde_json::Value = serde_saphyr::from_str(&lines[start..end].join("\n")).unwrap_or_default();
+        let document: serde_json::Value =
+            crate::core::yaml::document(&lines[start..end].join("\n")).unwrap_or_default();
         let is_istio_system = str_at(&document, &["kind"]) == Some("Namespace")
             && str_at(&document, &["metadata", "name"]) == Some("istio-system");
         if !is_istio_system {

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::core::diagnostic::{Diagnostic, Pos};
-use crate::core::names::check_dns_label;
+use crate::core::names::{check_dns_label, check_label_value};
 use crate::core::paths::{is_within, normalize_repo_path};
+use crate::core::yaml::quoted;
 
 pub const DEFAULT_ASM_API_VERSION: &str = "istio.alibabacloud.com/v1beta1";
 /// The vendor procedure needs Istio 1.10 or newer.
@@ -193,7 +194,16 @@ impl<'a> Checker<'a> {
 
     pub fn dns_label(&mut self, value: &Spanned<String>, what: &str) {
         if let Err(reason) = check_dns_label(&value.value) {
-            self.fail(pos(value), format!("{what} `{}` is not a DNS-1123 label: {reason}", value.value));
+            self.fail(pos(value), format!("{what} `{}` is not a DNS-1123 label: {reason}", quoted(&value.value)));
+        }
+    }
+
+    pub fn label_value(&mut self, value: &Spanned<String>, what: &str) {
+        if let Err(reason) = check_label_value(&value.value) {
+            self.fail(
+                pos(value),
+                format!("{what} `{}` is not a Kubernetes label value: {reason}", quoted(&value.value)),
+            );
         }
     }
 
@@ -222,7 +232,7 @@ impl<'a> Checker<'a> {
         let normalized = match normalize_repo_path(&value.value) {
             Ok(path) => path,
             Err(reason) => {
-                self.fail(pos(value), format!("{what} `{}` {reason}", value.value));
+                self.fail(pos(value), format!("{what} `{}` {reason}", quoted(&value.value)));
                 value.value.clone()
             }
         };
@@ -235,7 +245,7 @@ impl<'a> Checker<'a> {
             "argocd" => Engine::ArgoCd,
             "flux" => Engine::Flux,
             other => {
-                self.fail(pos(&raw.engine), format!("unknown engine `{other}`: expected `argocd` or `flux`"));
+                self.fail(pos(&raw.engine), format!("unknown engine `{}`: expected `argocd` or `flux`", quoted(other)));
                 Engine::ArgoCd
             }
         };
@@ -308,6 +318,16 @@ impl<'a> Checker<'a> {
 
     fn istio(&mut self, raw: RawIstio) -> IstioSettings {
         let version = match parse_version(&raw.version.value) {
+            Some(version) if version.0 != 1 => {
+                self.fail(
+                    pos(&raw.version),
+                    format!(
+                        "Istio {} is not an Istio 1.x version: ASM migrates from Istio 1.10 and later 1.x",
+                        quoted(&raw.version.value)
+                    ),
+                );
+                (0, 0, 0)
+            }
             Some(version) if (version.0, version.1) >= MINIMUM_ISTIO => version,
             Some(_) => {
                 self.fail(
@@ -322,7 +342,7 @@ impl<'a> Checker<'a> {
             None => {
                 self.fail(
                     pos(&raw.version),
-                    format!("`{}` is not an Istio version such as \"1.22.3\"", raw.version.value),
+                    format!("`{}` is not an Istio version such as \"1.22.3\"", quoted(&raw.version.value)),
                 );
                 (0, 0, 0)
             }
@@ -334,7 +354,10 @@ impl<'a> Checker<'a> {
             other => {
                 self.fail(
                     pos(&raw.mesh_config.kind),
-                    format!("unknown meshConfig kind `{other}`: expected IstioOperator, HelmValues or ConfigMap"),
+                    format!(
+                        "unknown meshConfig kind `{}`: expected IstioOperator, HelmValues or ConfigMap",
+                        quoted(other)
+                    ),
                 );
                 MeshConfigKind::IstioOperator
             }
@@ -360,8 +383,15 @@ impl<'a> Checker<'a> {
             "cluster",
             |cluster| &cluster.name,
             |cluster, check| {
-                if cluster.network.value.trim().is_empty() {
+                if cluster.network.value.is_empty() {
                     check.fail(pos(&cluster.network), "network must not be empty");
+                }
+                check.label_value(&cluster.network, "network");
+                if let Some(id) = &cluster.cluster_id {
+                    if id.value.is_empty() {
+                        check.fail(pos(id), "clusterId must not be empty");
+                    }
+                    check.label_value(id, "clusterId");
                 }
                 let source = check.repo_path(&cluster.source, "source");
                 let cluster_id = cluster.cluster_id.map(|id| id.value).unwrap_or_else(|| cluster.name.value.clone());

@@ -4,10 +4,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::step_id::StepId;
 
 pub const STATE_KIND: &str = "MigrationState";
+/// `ASMMigrateFromIstio.spec.retryCounter` is an int32.
+pub const RETRY_COUNTER_MAX: u32 = i32::MAX as u32;
+
 /// The plan format's version, which the state shares.
 pub const PLAN_API_VERSION: &str = "asm-migrate/v1alpha1";
 
@@ -66,7 +69,31 @@ impl State {
 
     /// Reads `state.yaml` text; `file` names it in messages.
     pub fn parse(file: &Path, text: &str, plan: &str) -> Result<State, Diagnostics> {
-        let state: State = serde_saphyr::from_str(text).map_err(|error| Diagnostic::from_yaml(file, text, &error))?;
+        let state: State =
+            crate::core::yaml::document(text).map_err(|error| Diagnostic::from_yaml(file, text, &error))?;
+        if state.retry_counter > RETRY_COUNTER_MAX {
+            return Err(Diagnostic::in_file(
+                file,
+                format!(
+                    "retryCounter {} is beyond what ASM's retryCounter holds ({RETRY_COUNTER_MAX})",
+                    state.retry_counter
+                ),
+            )
+            .into());
+        }
+        if let Some(stamp) = state.restarted_at.as_deref().filter(|stamp| !is_restart_stamp(stamp)) {
+            let line = text.lines().position(|line| line.starts_with("restartedAt:")).map_or(1, |index| index + 1);
+            return Err(Diagnostic::at(
+                file,
+                text,
+                Pos::new(line, "restartedAt: ".len() + 1),
+                format!(
+                    "restartedAt `{}` is not a time as asm-migrate writes it (like 2026-01-01T00:00:00Z)",
+                    crate::core::yaml::quoted(stamp)
+                ),
+            )
+            .into());
+        }
         if state.plan != plan {
             return Err(Diagnostic::in_file(
                 file,
@@ -97,6 +124,16 @@ impl State {
         let body = serde_saphyr::to_string(self).expect("the state serializes");
         format!("# Written by asm-migrate: the migration's progress. Change it only through asm-migrate.\n{body}")
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, the only shape of a restart stamp.
+fn is_restart_stamp(stamp: &str) -> bool {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:ddZ";
+    stamp.len() == SHAPE.len()
+        && stamp
+            .bytes()
+            .zip(SHAPE)
+            .all(|(byte, &shape)| if shape == b'd' { byte.is_ascii_digit() } else { byte == shape })
 }
 
 /// What `advance` and `retry` change in the state besides the step.

@@ -25,7 +25,9 @@ impl Templates {
         let mut environment = Environment::new();
         environment.set_undefined_behavior(UndefinedBehavior::Strict);
         environment.set_keep_trailing_newline(true);
+        environment.set_formatter(yaml_formatter);
         environment.add_filter("to_yaml", to_yaml);
+        environment.add_filter("comment", comment);
         environment.set_loader(move |name| {
             Ok(overrides
                 .get(name)
@@ -58,12 +60,44 @@ impl Templates {
     }
 }
 
+fn invalid(detail: impl Into<String>) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, detail.into())
+}
+
+/// Every `{{ value }}` of a template is written as one YAML scalar: a string as a serializer writes it, plain
+/// only when every YAML reader (1.1 and 1.2) reads it back as that same string, else double-quoted with its
+/// line breaks escaped. No value, whatever it holds, can start a new key, a new object or a new document.
+/// Text marked safe (what `to_yaml` and `comment` return) is already YAML and is written as it is.
+fn yaml_formatter(
+    out: &mut minijinja::Output<'_>,
+    _state: &minijinja::State<'_, '_>,
+    value: &TemplateValue,
+) -> Result<(), minijinja::Error> {
+    let text = if value.is_safe() { value.as_str().unwrap_or_default().to_owned() } else { scalar(value)? };
+    out.write_str(&text).map_err(|error| invalid(error.to_string()))
+}
+
+/// One value as a YAML scalar.
+fn scalar(value: &TemplateValue) -> Result<String, minijinja::Error> {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::Bool | ValueKind::Number => Ok(value.to_string()),
+        ValueKind::String => Ok(crate::core::yaml::scalar(value.as_str().unwrap_or_default())),
+        kind => Err(invalid(format!("a {kind} is written with `| to_yaml(indent)`, not as one scalar"))),
+    }
+}
+
+/// `{{ text | comment }}`: text for a `#` comment line, its line breaks made spaces so that it stays one comment.
+fn comment(text: String) -> TemplateValue {
+    let one_line: String =
+        text.chars().map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') { ' ' } else { c }).collect();
+    TemplateValue::from_safe_string(one_line)
+}
+
 /// `{{ value | to_yaml(4) }}`: a structured value as block YAML, every line indented by that many spaces.
-fn to_yaml(value: TemplateValue, indent: usize) -> Result<String, minijinja::Error> {
-    let json = serde_json::to_value(&value)
-        .map_err(|error| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, error.to_string()))?;
-    let text = serde_saphyr::to_string(&json)
-        .map_err(|error| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, error.to_string()))?;
+fn to_yaml(value: TemplateValue, indent: usize) -> Result<TemplateValue, minijinja::Error> {
+    let json = serde_json::to_value(&value).map_err(|error| invalid(error.to_string()))?;
+    let text = serde_saphyr::to_string(&json).map_err(|error| invalid(error.to_string()))?;
     let pad = " ".repeat(indent);
-    Ok(text.lines().map(|line| format!("{pad}{line}")).collect::<Vec<_>>().join("\n"))
+    Ok(TemplateValue::from_safe_string(text.lines().map(|line| format!("{pad}{line}")).collect::<Vec<_>>().join("\n")))
 }

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::core::names::{check_dns_label, DnsLabelError};
+use crate::core::names::{check_dns_label, check_dns_subdomain, DnsLabelError, DnsSubdomainError};
+use crate::core::yaml::quoted;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum WorkloadKind {
@@ -44,8 +45,8 @@ pub enum WorkloadRefError {
     Shape,
     #[error("has namespace `{namespace}` that is not a DNS-1123 label: {reason}")]
     Namespace { namespace: String, reason: DnsLabelError },
-    #[error("has an empty name")]
-    EmptyName,
+    #[error("has name `{name}` that is not a DNS-1123 subdomain: {reason}")]
+    Name { name: String, reason: DnsSubdomainError },
 }
 
 impl WorkloadRef {
@@ -60,15 +61,13 @@ impl WorkloadRef {
             [namespace, name] => (WorkloadKind::Deployment, *namespace, *name),
             [kind, namespace, name] => match WorkloadKind::parse(kind) {
                 Some(kind) => (kind, *namespace, *name),
-                None => return Err(WorkloadRefError::Kind((*kind).to_owned())),
+                None => return Err(WorkloadRefError::Kind(quoted(kind))),
             },
             _ => return Err(WorkloadRefError::Shape),
         };
         check_dns_label(namespace)
-            .map_err(|reason| WorkloadRefError::Namespace { namespace: namespace.to_owned(), reason })?;
-        if name.is_empty() {
-            return Err(WorkloadRefError::EmptyName);
-        }
+            .map_err(|reason| WorkloadRefError::Namespace { namespace: quoted(namespace), reason })?;
+        check_dns_subdomain(name).map_err(|reason| WorkloadRefError::Name { name: quoted(name), reason })?;
         Ok(WorkloadRef::new(kind, namespace, name))
     }
 }

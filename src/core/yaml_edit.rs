@@ -1,5 +1,7 @@
 //! Minimal, comment-preserving edits of block-style YAML the user wrote: set a nested key, add or drop list items.
 
+use crate::core::yaml::scalar;
+
 /// Why a file cannot be edited safely.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -9,7 +11,7 @@ pub enum EditError {
     Missing { path: String },
     #[error("`{path}` must be a literal block (`{key}: |`) to be edited")]
     NotLiteralBlock { path: String, key: String },
-    #[error("the edit would not parse: {0}")]
+    #[error("the edit would not parse: {}", crate::core::yaml::message(.0))]
     WouldNotParse(serde_saphyr::Error),
     #[error("could not edit `{key}` safely: expected {expected:?} after the edit, found {found:?}")]
     Unverified { key: String, expected: Vec<String>, found: Vec<String> },
@@ -184,7 +186,7 @@ fn top_level_list(lines: &[String], key: &str) -> Option<TopLevelList> {
 
 /// The entries of the top-level list `key` as a YAML parser reads them, to check an edit.
 fn parsed_list(text: &str, key: &str) -> Result<Vec<String>, EditError> {
-    let document: serde_json::Value = serde_saphyr::from_str(text).map_err(EditError::WouldNotParse)?;
+    let document: serde_json::Value = crate::core::yaml::document(text).map_err(EditError::WouldNotParse)?;
     Ok(document
         .get(key)
         .and_then(|list| list.as_array())
@@ -213,7 +215,7 @@ pub fn add_list_item(text: &str, key: &str, entry: &str) -> Result<String, EditE
         Some(TopLevelList::Block { items, .. }) if !items.is_empty() => {
             let (last, _) = items[items.len() - 1];
             let prefix: String = lines[last].chars().take_while(|c| *c == ' ').collect();
-            lines.insert(last + 1, format!("{prefix}- {entry}"));
+            lines.insert(last + 1, format!("{prefix}- {}", scalar(entry)));
         }
         Some(TopLevelList::Block { header, .. } | TopLevelList::Flow { header }) => {
             lines.splice(header..=header, block_list(key, &expected));
@@ -227,7 +229,7 @@ fn block_list(key: &str, entries: &[String]) -> Vec<String> {
     if entries.is_empty() {
         return vec![format!("{key}: []")];
     }
-    std::iter::once(format!("{key}:")).chain(entries.iter().map(|entry| format!("  - {entry}"))).collect()
+    std::iter::once(format!("{key}:")).chain(entries.iter().map(|entry| format!("  - {}", scalar(entry)))).collect()
 }
 
 /// Removes the entries of top-level lists for which `drop` is true (an emptied list becomes `[]`); `None`

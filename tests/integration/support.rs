@@ -157,6 +157,33 @@ impl Repo {
         }
     }
 
+    /// Runs asm-migrate, killing it when it takes longer than `limit` (a test must not hang on a hang).
+    #[track_caller]
+    pub fn run_within(&self, args: &[&str], limit: std::time::Duration) -> Run {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_asm-migrate"))
+            .args(args)
+            .current_dir(self.path())
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the asm-migrate binary runs");
+        let started = std::time::Instant::now();
+        while child.try_wait().expect("the child is waited for").is_none() {
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                panic!("asm-migrate {args:?} still ran after {limit:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().expect("its output");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     #[track_caller]
     pub fn git(&self, args: &[&str]) -> String {
         let output = Command::new("git").args(args).current_dir(self.path()).output().expect("git runs");

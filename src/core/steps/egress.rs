@@ -14,11 +14,12 @@ use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::gate::Gate;
 use crate::core::inventory::{ClusterInventory, Inventory, Object};
-use crate::core::names::check_dns_label;
+use crate::core::names::{check_dns_label, check_dns_subdomain, exact_name_pattern};
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
+use crate::core::yaml::quoted;
 
 /// An egress entry as written in the plan.
 #[derive(Deserialize)]
@@ -62,13 +63,16 @@ impl EgressRoutes {
 fn read_egress(entry: RawEgress, check: &mut Checker<'_>) -> Egress {
     check.dns_label(&entry.asm_gateway, "asmGateway");
     let (namespace, name) = match entry.virtual_service.value.split_once('/') {
-        Some((namespace, name)) if !name.contains('/') && check_dns_label(namespace).is_ok() && !name.is_empty() => {
+        Some((namespace, name)) if check_dns_label(namespace).is_ok() && check_dns_subdomain(name).is_ok() => {
             (namespace.to_owned(), name.to_owned())
         }
         _ => {
             check.fail(
                 pos(&entry.virtual_service),
-                format!("virtualService `{}` must be written namespace/name", entry.virtual_service.value),
+                format!(
+                    "virtualService `{}` must be written namespace/name, a DNS-1123 label and a DNS-1123 subdomain",
+                    quoted(&entry.virtual_service.value)
+                ),
             );
             (String::new(), String::new())
         }
@@ -278,7 +282,8 @@ impl EgressRoutes {
             component.patches.push(json!({"path": file, "target": {
                 "group": "networking.istio.io", "version": version, "kind": "VirtualService",
                 // kustomize matches names as anchored regular expressions.
-                "namespace": entry.virtual_service_namespace, "name": virtual_service.name.replace('.', "\\."),
+                "namespace": exact_name_pattern(&entry.virtual_service_namespace),
+                "name": exact_name_pattern(&virtual_service.name),
             }}));
         }
         for ((namespace, name), (api_version, servers, istio_gateway)) in gateways {

@@ -68,6 +68,7 @@ fn read_ingress(entry: RawIngress, check: &mut Checker<'_>) -> Ingress {
         .value
         .into_iter()
         .map(|port| {
+            check.dns_label(&port.name, "port name");
             let number = port_number(&port.port, check);
             let target = port.target_port.as_ref().map(|target| port_number(target, check)).unwrap_or(number);
             GatewayPort { name: port.name.value, port: number, target_port: target }

@@ -13,11 +13,13 @@ use crate::core::desired::{in_clusters, ByCluster, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{Gate, ProxyJudge};
 use crate::core::inventory::ClusterInventory;
+use crate::core::names::{any_of, exact_name_pattern};
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::workload::{WorkloadKind, WorkloadRef};
+use crate::core::yaml::quoted;
 
 const ISTIO_SYSTEM: &str = "istio-system";
 
@@ -101,15 +103,21 @@ fn selection(
         );
     }
     if let Some(workloads) = workloads {
+        if workloads.is_empty() {
+            check.fail(pos(name), format!("wave `{}` selects no workload: list at least one", name.value));
+        }
         let mut refs = Vec::new();
         for workload in workloads {
             match WorkloadRef::parse(&workload.value) {
                 Ok(value) => refs.push(Located { value, pos: pos(&workload) }),
-                Err(reason) => check.fail(pos(&workload), format!("workload `{}` {reason}", workload.value)),
+                Err(reason) => check.fail(pos(&workload), format!("workload `{}` {reason}", quoted(&workload.value))),
             }
         }
         WaveSelection::Workloads(refs)
     } else if let Some(namespaces) = namespaces {
+        if namespaces.is_empty() {
+            check.fail(pos(name), format!("wave `{}` selects no namespace: list at least one", name.value));
+        }
         for namespace in &namespaces {
             check.dns_label(namespace, "namespace");
         }
@@ -257,14 +265,14 @@ fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadRef>, inventory: &Cl
             whole.entry(kind).or_default().push(namespace);
         } else {
             entries.push(
-                json!({"path": path, "target": {"group": "apps", "version": "v1", "kind": kind.name(), "namespace": namespace, "name": names.join("|")}}),
+                json!({"path": path, "target": {"group": "apps", "version": "v1", "kind": kind.name(), "namespace": exact_name_pattern(namespace), "name": any_of(&names)}}),
             );
         }
     }
     let mut targets: Vec<Value> = whole
         .into_iter()
         .map(|(kind, namespaces)| {
-            json!({"path": path, "target": {"group": "apps", "version": "v1", "kind": kind.name(), "namespace": namespaces.join("|")}})
+            json!({"path": path, "target": {"group": "apps", "version": "v1", "kind": kind.name(), "namespace": any_of(&namespaces)}})
         })
         .collect();
     targets.extend(entries);
