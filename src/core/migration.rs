@@ -17,7 +17,7 @@ use crate::core::paths::join;
 use crate::core::plan::Plan;
 use crate::core::repository::Repository;
 use crate::core::state::{State, StateChange};
-use crate::core::step_id::{StepId, StepIdError};
+use crate::core::step_id::{Phase, StepId, StepIdError};
 use crate::core::steps::{PendingStep, StepContext};
 use crate::core::text::listed;
 
@@ -92,6 +92,7 @@ impl Migration {
             )
             .into());
         }
+        check_phase_in_repository(&plan, &repository, &state)?;
         let mesh_config = mesh_config_edit(&plan, &repository);
         Ok(Migration {
             plan,
@@ -355,6 +356,49 @@ impl Migration {
 }
 
 /// PROXY_CONFIG_XDS_AGENT set in the plan's mesh config file, as `setup` renders it and every step checks it.
+/// The phase the repository already gives ASM (its rendered ASMMigrateFromIstio) wins over state.yaml: a state
+/// that is missing or says another phase would have the next step render an earlier phase, and ASM move backwards.
+fn check_phase_in_repository(plan: &Plan, repository: &Repository, state: &State) -> Result<(), Diagnostics> {
+    let output = &plan.settings.output.value;
+    let rendered_path = join(output, "asm/asmmigratefromistio.yaml");
+    let Some(text) = repository.text(&rendered_path)? else { return Ok(()) };
+    let documents = crate::core::yaml::documents(text)
+        .map_err(|error| Diagnostic::from_yaml(Path::new(&rendered_path), text, &error))?;
+    let desired = documents
+        .iter()
+        .filter(|document| document["kind"] == "ASMMigrateFromIstio")
+        .find_map(|document| document.pointer("/spec/desiredState").and_then(serde_json::Value::as_str));
+    let Some(rendered) = desired.and_then(|name| Phase::ALL.into_iter().find(|phase| phase.name() == name)) else {
+        return Err(Diagnostic::in_file(
+            Path::new(&rendered_path),
+            "has no ASMMigrateFromIstio with a desiredState asm-migrate writes: restore the file as asm-migrate \
+             last committed it",
+        )
+        .into());
+    };
+    let state_path = join(output, "state.yaml");
+    let restore = format!(
+        "restore state.yaml as asm-migrate last committed it: find the commit with `git log -1 --format=%h \
+         --grep=^Migration-Step: -- {state_path}`, run `git checkout <commit> -- {state_path}` and commit it"
+    );
+    let said = match (&state.step, repository.is_file(&state_path)) {
+        (_, false) => format!(
+            "{state_path} is missing, but {rendered_path} already has ASM at desiredState {}: without its state \
+             the next step would render Init and move ASM backwards; {restore}",
+            rendered.name()
+        ),
+        (Some(step), true) if plan.phase_of(step) == rendered => return Ok(()),
+        (step, true) => format!(
+            "state.yaml is at {}, but {rendered_path} has ASM at desiredState {}: the two were written together \
+             and one of them was changed by hand, and ASM's phase never moves backwards; {restore}",
+            step.as_ref()
+                .map_or("no step (Init)".to_owned(), |step| format!("step `{step}` ({})", plan.phase_of(step).name())),
+            rendered.name()
+        ),
+    };
+    Err(Diagnostic::in_file(Path::new(&state_path), said).into())
+}
+
 fn mesh_config_edit(plan: &Plan, repository: &Repository) -> Result<MeshConfigEdit, Diagnostic> {
     let istio = &plan.settings.istio;
     let mesh = &istio.mesh_config_path;

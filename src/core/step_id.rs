@@ -13,6 +13,8 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: [Phase; 4] = [Phase::Init, Phase::SetupIstioForMigrate, Phase::Migrating, Phase::Finished];
+
     pub fn name(self) -> &'static str {
         match self {
             Phase::Init => "Init",

@@ -322,3 +322,55 @@ fn issue_13_the_objects_built_are_exactly_the_expected_kinds_whatever_the_string
         }
     }
 }
+
+/// Point 6: after `migrating`, deleting state.yaml (or emptying `step:`) had the next step render `init` again:
+/// desiredState went from Migrating back to Init. The rendered ASMMigrateFromIstio wins; the error says how to
+/// repair, and the repair works.
+#[test]
+fn issue_13_a_lost_or_edited_state_never_moves_asm_backwards() {
+    let state = "gitops/asm-migration/state.yaml";
+    type Edit = Box<dyn Fn(&Repo)>;
+    let edits: [(&str, Edit); 3] = [
+        ("deleted", Box::new(move |repo: &Repo| std::fs::remove_file(repo.path().join(state)).expect("removed"))),
+        (
+            "emptied",
+            Box::new(move |repo: &Repo| {
+                repo.write(state, &repo.read(state).replacen("\nstep: migrating\n", "\nstep:\n", 1))
+            }),
+        ),
+        (
+            "set back",
+            Box::new(move |repo: &Repo| {
+                repo.write(state, &repo.read(state).replacen("\nstep: migrating", "\nstep: init", 1))
+            }),
+        ),
+    ];
+    for (what, edit) in edits {
+        let repo = Repo::fixture("shop").at("migrating");
+        edit(&repo);
+        let repo = repo.committed(&format!("the state, {what}"));
+        let before = snapshot(&repo);
+        let run = repo.run(&["apply", "--step", "next", "--commit"]).failure(2);
+        let said = if what == "deleted" {
+            "error: gitops/asm-migration/state.yaml is missing, but gitops/asm-migration/asm/asmmigratefromistio.yaml \
+             already has ASM at desiredState Migrating: without its state the next step would render Init and move \
+             ASM backwards; restore state.yaml"
+        } else if what == "emptied" {
+            "error: state.yaml is at no step (Init), but gitops/asm-migration/asm/asmmigratefromistio.yaml has ASM at \
+             desiredState Migrating: the two were written together and one of them was changed by hand"
+        } else {
+            "error: state.yaml is at step `init` (Init), but gitops/asm-migration/asm/asmmigratefromistio.yaml has ASM \
+             at desiredState Migrating"
+        };
+        assert!(run.stderr.starts_with(said), "{what}: {}", run.stderr);
+        assert_eq!(snapshot(&repo), before, "{what}: the repository is as it was");
+        assert!(repo.read("gitops/asm-migration/asm/asmmigratefromistio.yaml").contains("desiredState: Migrating"));
+
+        // The repair the message gives.
+        let commit = repo.git(&["log", "-1", "--format=%h", "--grep=^Migration-Step:", "--", state]);
+        repo.git(&["checkout", commit.trim(), "--", state]);
+        let repo = repo.committed("the state, restored");
+        repo.apply("wave/canary");
+        assert!(repo.read("gitops/asm-migration/asm/asmmigratefromistio.yaml").contains("desiredState: Migrating"));
+    }
+}
