@@ -136,6 +136,9 @@ impl Target {
         let root = workplace.root();
         let git = GitRepo::open(&root).ok();
         let lock = git.as_ref().map(|git| RepoLock::acquire(&git.git_dir(), command)).transpose()?;
+        for note in lock.iter().flat_map(|lock| &lock.notes) {
+            eprintln!("note: {note}");
+        }
         let plan = workplace.read_plan()?;
         check_output_stays_inside(&root, &plan)?;
         let on_other_branch = |git: &GitRepo, branch: &str| git.current_branch().as_deref() != Some(branch);

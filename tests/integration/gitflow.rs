@@ -181,16 +181,20 @@ fn a_push_the_remote_rejects_is_an_error() {
 fn a_second_asm_migrate_waits_then_says_who_holds_the_lock() {
     let repo = Repo::fixture("shop");
     let lock = repo.path().join(".git/asm-migrate.lock");
-    std::fs::write(&lock, "pid 4242 on ci-runner-7, asm-migrate apply\n").expect("the lock is written");
+    std::fs::write(&lock, "pid: 4242\nhost: ci-runner-7\nsince: 2026-01-01T00:00:00Z\ncommand: asm-migrate apply\n")
+        .expect("the lock is written");
     let failed =
         repo.run_with(&["apply", "--step", "init", "--commit"], &[("ASM_MIGRATE_LOCK_WAIT", "0.3")]).failure(2);
-    assert_eq!(
-        failed.stderr,
-        format!(
-            "error: another asm-migrate is working in this repository (pid 4242 on ci-runner-7, asm-migrate apply); lock file {}: \
-             wait for it, or remove the file if that process is gone\n",
+    let said = "error: another asm-migrate is working in this repository (pid 4242 on ci-runner-7 since \
+                2026-01-01T00:00:00Z: asm-migrate apply); waited 0.";
+    assert!(failed.stderr.starts_with(said), "{}", failed.stderr);
+    assert!(
+        failed.stderr.ends_with(&format!(
+            " s: let it finish, or if that process is gone, remove its lock: rm {}\n",
             lock.display()
-        )
+        )),
+        "{}",
+        failed.stderr
     );
     assert!(lock.exists(), "someone else's lock is left alone");
     assert_eq!(repo.commit_count(), 1);
@@ -205,7 +209,15 @@ fn a_lock_left_by_a_process_that_is_gone_is_taken_over() {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("a hostname").trim().to_owned();
     let lock = repo.path().join(".git/asm-migrate.lock");
     std::fs::write(&lock, format!("pid 4194303 on {host}, asm-migrate apply\n")).expect("the lock is written");
-    repo.run_with(&["apply", "--step", "init", "--commit"], &[("ASM_MIGRATE_LOCK_WAIT", "0.3")]).success();
+    let run = repo.run_with(&["apply", "--step", "init", "--commit"], &[("ASM_MIGRATE_LOCK_WAIT", "0.3")]).success();
+    assert!(
+        run.stderr.starts_with(&format!(
+            "note: took over the lock of pid 4194303 on {host}: asm-migrate apply, which no longer runs\n"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!lock.exists());
 }
 
 #[test]

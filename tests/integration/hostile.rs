@@ -374,3 +374,66 @@ fn issue_13_a_lost_or_edited_state_never_moves_asm_backwards() {
         assert!(repo.read("gitops/asm-migration/asm/asmmigratefromistio.yaml").contains("desiredState: Migrating"));
     }
 }
+
+/// Point 8: a full disk left an empty `.git/asm-migrate.lock`, after which every run waited 10 s and failed with
+/// `another asm-migrate is working in this repository ()`.
+#[test]
+fn issue_13_an_empty_lock_is_named_with_the_command_that_removes_it() {
+    let repo = Repo::fixture("shop");
+    let lock = repo.path().join(".git/asm-migrate.lock");
+    std::fs::write(&lock, "").expect("an empty lock");
+    let started = std::time::Instant::now();
+    let run = repo.run(&["apply", "--step", "init", "--commit"]).failure(2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "no wait for a lock nobody holds");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: the lock file {0} is empty (a run stopped before it could write it): if no asm-migrate is running \
+             in this repository, remove it: rm {0}\n",
+            lock.display()
+        )
+    );
+    assert_eq!(repo.commit_count(), 1);
+    std::fs::remove_file(&lock).expect("removed as told");
+    repo.apply("init");
+}
+
+/// Point 8: a run that waits for a lock says so, and reads the repository as the holder left it: here the holder
+/// committed `init` while the second run waited for `next`, which is then `setup`.
+#[test]
+fn issue_13_a_run_that_waited_for_the_lock_says_so_and_reads_the_repository_after_it() {
+    let repo = Repo::fixture("shop");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("a hostname").trim().to_owned();
+    let lock = repo.path().join(".git/asm-migrate.lock");
+    // The holder is this test's process: alive, on this host.
+    let holder =
+        format!("pid: {}\nhost: {host}\nsince: 2026-01-01T00:00:00Z\ncommand: the holder\n", std::process::id());
+    std::fs::write(&lock, holder).expect("the lock is taken");
+    // What the holder commits meanwhile, prepared in a copy.
+    let elsewhere = Repo::fixture("shop");
+    elsewhere.apply("init");
+    let waiting = repo
+        .command(&["apply", "--step", "next", "--commit"])
+        .env("ASM_MIGRATE_LOCK_WAIT", "60")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the second run starts");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    repo.git(&["fetch", "-q", elsewhere.path().to_str().expect("UTF-8"), "main"]);
+    repo.git(&["reset", "-q", "--hard", "FETCH_HEAD"]);
+    std::fs::remove_file(&lock).expect("the holder is done");
+    let run = crate::support::Run::of(waiting.wait_with_output().expect("the second run ends")).success();
+    assert!(
+        run.stderr.starts_with("note: waited ")
+            && run.stderr.contains(&format!(
+                " s for another asm-migrate (pid {} on {host} since 2026-01-01T00:00:00Z: the holder) to finish; the \
+                 repository is read as it left it\n",
+                std::process::id()
+            )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.head_subject(), "asm-migrate(shop-prod): setup (2/12)");
+    assert!(!lock.exists());
+}

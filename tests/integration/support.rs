@@ -25,6 +25,14 @@ pub struct Run {
 }
 
 impl Run {
+    pub fn of(output: std::process::Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     #[track_caller]
     pub fn success(self) -> Run {
         assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
@@ -138,7 +146,16 @@ impl Repo {
 
     /// Runs asm-migrate with extra environment variables.
     pub fn run_with(&self, args: &[&str], environment: &[(&str, &str)]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_asm-migrate"))
+        let output =
+            self.command(args).envs(environment.iter().copied()).output().expect("the asm-migrate binary runs");
+        Run::of(output)
+    }
+
+    /// asm-migrate as the tests run it (a fixed clock, no colours, the repository's own git identity), to run or to
+    /// start in the background.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_asm-migrate"));
+        command
             .args(args)
             .current_dir(self.path())
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
@@ -146,24 +163,15 @@ impl Repo {
             .env_remove("GIT_AUTHOR_NAME")
             .env_remove("GIT_AUTHOR_EMAIL")
             .env_remove("GIT_COMMITTER_NAME")
-            .env_remove("GIT_COMMITTER_EMAIL")
-            .envs(environment.iter().copied())
-            .output()
-            .expect("the asm-migrate binary runs");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+            .env_remove("GIT_COMMITTER_EMAIL");
+        command
     }
 
     /// Runs asm-migrate, killing it when it takes longer than `limit` (a test must not hang on a hang).
     #[track_caller]
     pub fn run_within(&self, args: &[&str], limit: std::time::Duration) -> Run {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_asm-migrate"))
-            .args(args)
-            .current_dir(self.path())
-            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+        let mut child = self
+            .command(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -176,12 +184,7 @@ impl Repo {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        let output = child.wait_with_output().expect("its output");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(child.wait_with_output().expect("its output"))
     }
 
     #[track_caller]
