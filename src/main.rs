@@ -27,8 +27,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
             match error.downcast_ref::<Diagnostics>() {
-                Some(diagnostics) => eprint!("{diagnostics}"),
-                None => eprintln!("error: {error:#}"),
+                Some(diagnostics) => output::to_stderr(&diagnostics.to_string()),
+                None => output::to_stderr(&format!("error: {error:#}\n")),
             }
             ExitCode::from(2)
         }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use git2::build::TreeUpdateBuilder;
-use git2::{FileMode, IndexAddOption, ObjectType, Oid, Repository, Signature, Status, StatusOptions, TreeWalkMode};
+use git2::{FileMode, ObjectType, Oid, Repository, Signature, Status, StatusOptions, TreeWalkMode};
 
 use crate::adapters::RepoFiles;
 use crate::core::change::FileChange;
@@ -22,6 +22,8 @@ pub enum GitError {
     NoIdentity,
     #[error("`{0}` is not a valid branch name")]
     BadBranchName(String),
+    #[error("git did not write {0} to the disk (is it full?)")]
+    Unwritten(String),
     /// libgit2's own message says what failed; it is the whole error, not a cause of another.
     #[error("git: {}", .0.message())]
     Git(git2::Error),
@@ -153,17 +155,170 @@ impl GitRepo {
         Ok(dirty)
     }
 
-    /// Commits the given paths of the work tree (written or removed) on top of HEAD, through the index.
-    pub fn commit_work_tree(&self, identity: &Identity, paths: &[&str], message: &str) -> Result<Oid, GitError> {
+    /// A path of the asm-migrate directory as the tree and the index name it (relative to the work tree's root).
+    pub fn tree_path(&self, path: &str) -> String {
+        self.in_tree(path)
+    }
+
+    /// Writes `bytes` as a blob.
+    pub fn blob(&self, bytes: &[u8]) -> Result<Oid, GitError> {
+        Ok(self.repository.blob(bytes)?)
+    }
+
+    pub fn blob_content(&self, id: Oid) -> Result<Vec<u8>, GitError> {
+        Ok(self.repository.find_blob(id)?.content().to_vec())
+    }
+
+    /// The reference a commit of the checkout moves (`refs/heads/main`, or `HEAD` itself when detached), and the
+    /// commit it points at (None on a branch without commits yet).
+    pub fn head_reference(&self) -> Result<(String, Option<Oid>), GitError> {
+        let head = self.repository.find_reference("HEAD")?;
+        let name = match head.symbolic_target()? {
+            Some(target) => target.to_owned(),
+            None => "HEAD".to_owned(),
+        };
+        let target = self.repository.refname_to_id(&name).ok();
+        Ok((name, target))
+    }
+
+    /// git's index lock, when another git holds it (or one that crashed left it).
+    pub fn index_lock(&self) -> Option<PathBuf> {
+        let lock = self.repository.path().join("index.lock");
+        lock.exists().then_some(lock)
+    }
+
+    /// The mode a tree path has in `commit`, if it is a file there.
+    pub fn mode_in(&self, commit: Option<Oid>, tree_path: &str) -> Option<FileMode> {
+        let tree = self.repository.find_commit(commit?).ok()?.tree().ok()?;
+        let entry = tree.get_path(Path::new(tree_path)).ok()?;
+        match entry.filemode() {
+            mode if mode == i32::from(FileMode::BlobExecutable) => Some(FileMode::BlobExecutable),
+            mode if mode == i32::from(FileMode::Blob) => Some(FileMode::Blob),
+            _ => None,
+        }
+    }
+
+    /// A commit of `parent`'s tree with `changes` (tree path, and the blob and mode it gets; None: removed), written
+    /// and read back from the disk, but on no branch yet.
+    pub fn create_commit(
+        &self,
+        identity: &Identity,
+        parent: Option<Oid>,
+        changes: &[(String, Option<(Oid, FileMode)>)],
+        message: &str,
+    ) -> Result<Oid, GitError> {
+        let parent_commit = parent.map(|id| self.repository.find_commit(id)).transpose()?;
+        let baseline = match &parent_commit {
+            Some(commit) => commit.tree()?,
+            None => self.repository.find_tree(self.repository.treebuilder(None)?.write()?)?,
+        };
+        let mut update = TreeUpdateBuilder::new();
+        for (path, after) in changes {
+            match after {
+                Some((blob, mode)) => update.upsert(path.as_str(), *blob, *mode),
+                None => update.remove(path.as_str()),
+            };
+        }
+        let tree = self.repository.find_tree(update.create_updated(&self.repository, &baseline)?)?;
+        let parents: Vec<&git2::Commit<'_>> = parent_commit.iter().collect();
+        let commit = self.repository.commit(None, &identity.author, &identity.committer, message, &tree, &parents)?;
+        self.verify_written(commit, changes)?;
+        Ok(commit)
+    }
+
+    /// Reads a new commit back through a repository opened afresh (nothing cached): its tree and the blobs it was
+    /// given must be on the disk, or the commit is not made (a full disk can leave an object unwritten).
+    fn verify_written(&self, commit: Oid, changes: &[(String, Option<(Oid, FileMode)>)]) -> Result<(), GitError> {
+        let fresh = Repository::open(self.repository.path())?;
+        let odb = fresh.odb()?;
+        let tree = fresh.find_commit(commit)?.tree_id();
+        let blobs = changes.iter().filter_map(|(_, after)| after.map(|(blob, _)| blob));
+        for id in std::iter::once(commit).chain(std::iter::once(tree)).chain(blobs) {
+            if !odb.exists(id) {
+                return Err(GitError::Unwritten(id.to_string()));
+            }
+            odb.read(id)?;
+        }
+        Ok(())
+    }
+
+    /// Moves `reference` from `expected` (None: it must not exist) to `to`, and reads it back afresh.
+    pub fn move_reference(&self, reference: &str, expected: Option<Oid>, to: Oid, why: &str) -> Result<(), GitError> {
+        let log = format!("asm-migrate: {}", why.lines().next().unwrap_or_default());
+        match expected {
+            Some(current) => self.repository.reference_matching(reference, to, true, current, &log)?,
+            None => self.repository.reference(reference, to, false, &log)?,
+        };
+        let fresh = Repository::open(self.repository.path())?;
+        match fresh.refname_to_id(reference) {
+            Ok(id) if id == to => Ok(()),
+            _ => Err(GitError::Unwritten(format!("{reference} -> {to}"))),
+        }
+    }
+
+    /// Where `reference` points now (read afresh).
+    pub fn reference_now(&self, reference: &str) -> Option<Oid> {
+        Repository::open(self.repository.path()).ok()?.refname_to_id(reference).ok()
+    }
+
+    /// Sets the index entries of exactly these tree paths (a blob and mode, from the work tree file just written;
+    /// None: no entry), leaving every other entry, staged work included, as it is.
+    pub fn stage(&self, entries: &[(String, Option<(Oid, FileMode)>)]) -> Result<(), GitError> {
+        use std::os::unix::fs::MetadataExt;
         let mut index = self.repository.index()?;
-        let in_tree: Vec<String> = paths.iter().map(|path| self.in_tree(path)).collect();
-        index.update_all(in_tree.iter(), None)?;
-        index.add_all(in_tree.iter(), IndexAddOption::DEFAULT, None)?;
+        index.read(true)?;
+        let root = self.work_tree().unwrap_or_default();
+        for (path, after) in entries {
+            match after {
+                Some((blob, mode)) => {
+                    let stat = std::fs::symlink_metadata(root.join(path)).ok();
+                    let field = |get: fn(&std::fs::Metadata) -> i64| stat.as_ref().map_or(0, get);
+                    let time = |seconds: i64, nanos: i64| git2::IndexTime::new(seconds as i32, nanos as u32);
+                    index.add(&git2::IndexEntry {
+                        ctime: time(field(|m| m.ctime()), field(|m| m.ctime_nsec())),
+                        mtime: time(field(|m| m.mtime()), field(|m| m.mtime_nsec())),
+                        dev: field(|m| m.dev() as i64) as u32,
+                        ino: field(|m| m.ino() as i64) as u32,
+                        mode: u32::try_from(i32::from(*mode)).unwrap_or(0o100644),
+                        uid: field(|m| i64::from(m.uid())) as u32,
+                        gid: field(|m| i64::from(m.gid())) as u32,
+                        file_size: field(|m| m.size() as i64) as u32,
+                        id: *blob,
+                        flags: 0,
+                        flags_extended: 0,
+                        path: path.as_bytes().to_vec(),
+                    })?;
+                }
+                None => {
+                    if index.get_path(Path::new(path), 0).is_some() {
+                        index.remove_path(Path::new(path))?;
+                    }
+                }
+            }
+        }
         index.write()?;
-        let tree = self.repository.find_tree(index.write_tree()?)?;
-        let parent = self.repository.head().ok().and_then(|head| head.peel_to_commit().ok());
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        Ok(self.repository.commit(Some("HEAD"), &identity.author, &identity.committer, message, &tree, &parents)?)
+        Ok(())
+    }
+
+    /// Puts the index entries of these tree paths back as `commit` has them (None: no entries).
+    pub fn unstage_to(&self, commit: Option<Oid>, paths: &[String]) -> Result<(), GitError> {
+        match commit {
+            Some(commit) => {
+                let object = self.repository.find_object(commit, None)?;
+                self.repository.reset_default(Some(&object), paths.iter())?;
+            }
+            None => {
+                let mut index = self.repository.index()?;
+                index.read(true)?;
+                for path in paths {
+                    if index.get_path(Path::new(path), 0).is_some() {
+                        index.remove_path(Path::new(path))?;
+                    }
+                }
+                index.write()?;
+            }
+        }
+        Ok(())
     }
 
     /// Commits `changes` on top of `parent` into branch `branch`, without the index or the work tree: the
@@ -177,43 +332,26 @@ impl GitRepo {
         changes: &[FileChange],
         message: &str,
     ) -> Result<Oid, GitError> {
-        let parent_commit = self.repository.find_commit(parent)?;
-        let baseline = parent_commit.tree()?;
-        let mut update = TreeUpdateBuilder::new();
+        let mut tree_changes = Vec::new();
         for change in changes {
             let path = self.in_tree(&change.path);
-            match &change.after {
+            let after = match &change.after {
                 Some(content) => {
-                    let blob = self.repository.blob(content.as_bytes())?;
-                    let mode = match baseline.get_path(Path::new(&path)) {
-                        Ok(entry) if entry.filemode() == i32::from(FileMode::BlobExecutable) => {
-                            FileMode::BlobExecutable
-                        }
-                        _ => FileMode::Blob,
-                    };
-                    update.upsert(path.as_str(), blob, mode);
+                    let mode = self.mode_in(Some(parent), &path).unwrap_or(FileMode::Blob);
+                    Some((self.repository.blob(content.as_bytes())?, mode))
                 }
-                None => {
-                    update.remove(path.as_str());
-                }
-            }
+                None => None,
+            };
+            tree_changes.push((path, after));
         }
-        let tree = self.repository.find_tree(update.create_updated(&self.repository, &baseline)?)?;
-        let commit =
-            self.repository.commit(None, &identity.author, &identity.committer, message, &tree, &[&parent_commit])?;
+        let commit = self.create_commit(identity, Some(parent), &tree_changes, message)?;
         self.move_branch(branch, expected, commit, message)?;
         Ok(commit)
     }
 
     /// Points `branch` at `to`, only if it still points at `expected` (None: only if it does not exist).
     pub fn move_branch(&self, branch: &str, expected: Option<Oid>, to: Oid, why: &str) -> Result<(), GitError> {
-        let name = branch_ref(branch)?;
-        let log = format!("asm-migrate: {}", why.lines().next().unwrap_or_default());
-        match expected {
-            Some(current) => self.repository.reference_matching(&name, to, true, current, &log)?,
-            None => self.repository.reference(&name, to, false, &log)?,
-        };
-        Ok(())
+        self.move_reference(&branch_ref(branch)?, expected, to, why)
     }
 
     /// Author and committer: the GIT_AUTHOR_* / GIT_COMMITTER_* variables when set, else the git config.

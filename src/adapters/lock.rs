@@ -160,6 +160,7 @@ impl RepoLock {
         };
         let _ = std::fs::remove_file(&mine);
         result?;
+        remove_abandoned(git_dir);
         if let Some(holder) = waited_for {
             notes.push(format!(
                 "waited {:.1} s for another asm-migrate ({}) to finish; the repository is read as it left it",
@@ -174,6 +175,22 @@ impl RepoLock {
 impl Drop for RepoLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Removes what runs killed while they took the lock left: their own files (`asm-migrate.lock.<pid>`), when that
+/// process no longer runs. Called with the lock held.
+fn remove_abandoned(git_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(git_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(&format!("{LOCK_FILE}.")).map(|rest| rest.trim_end_matches(".stale")) else {
+            continue;
+        };
+        let gone = Path::new("/proc/self").exists() && !Path::new("/proc").join(pid).exists();
+        if pid.parse::<u32>().is_ok() && gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

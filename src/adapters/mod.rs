@@ -8,6 +8,7 @@ pub mod lock;
 pub mod remote;
 pub mod snapshot;
 pub mod template_dir;
+pub mod transaction;
 pub mod workspace;
 
 use crate::core::diagnostic::Diagnostic;

@@ -81,61 +81,41 @@ impl RepoFiles for Workspace {
     }
 }
 
-/// Writes the changes all or nothing: every new content goes to a temporary file beside its target first; then
-/// the files are renamed into place and the removed ones removed. If any of that fails, what was already done is
-/// put back from the contents the changes remember, so the repository is as it was.
+/// Writes the changes into a directory outside git (a repository has `transaction::write_step`) all or nothing:
+/// every new content goes to a temporary file beside its target first; then the files are renamed into place and
+/// the removed ones removed. If any of that fails, what was already done is put back from the contents the changes
+/// remember, so the directory is as it was.
 pub fn write(repo: &Workspace, changes: &[FileChange]) -> std::io::Result<()> {
+    refuse_symlinks(repo, changes)?;
+    let mut staged: Vec<(PathBuf, &FileChange)> = Vec::new();
+    let mut outcome = Ok(());
     for change in changes {
-        if let Some(link) = symlink_on_path(&repo.root, &change.path) {
-            return Err(std::io::Error::other(format!(
-                "{} goes through the symbolic link {link}: refusing to write through it",
-                change.path
-            )));
-        }
-    }
-    let mut staged = Vec::new();
-    let mut created_dirs: Vec<PathBuf> = Vec::new();
-    let mut stage = |change: &FileChange, content: &str| -> std::io::Result<tempfile::NamedTempFile> {
+        let Some(content) = &change.after else { continue };
         let target = repo.path(&change.path);
-        let dir = target.parent().unwrap_or(Path::new("."));
-        let named = |error: std::io::Error| std::io::Error::new(error.kind(), format!("{}: {error}", change.path));
-        let mut missing: Vec<PathBuf> =
-            dir.ancestors().take_while(|ancestor| !ancestor.exists()).map(Path::to_owned).collect();
-        if let Some(file) = dir.ancestors().find(|ancestor| ancestor.exists() && !ancestor.is_dir()) {
-            let shown = file.strip_prefix(&repo.root).unwrap_or(file).display();
-            return Err(std::io::Error::other(format!(
-                "{}: {shown} is a file where it needs a directory",
-                change.path
-            )));
+        let permissions = existing_permissions(&target);
+        let temp = beside(&target);
+        let written = create_parent_dirs(&repo.root, &change.path)
+            .and_then(|()| write_new_file(&temp, content.as_bytes(), permissions));
+        if let Err(error) = written {
+            let _ = std::fs::remove_file(&temp);
+            outcome = Err(std::io::Error::new(error.kind(), format!("{}: {error}", change.path)));
+            break;
         }
-        std::fs::create_dir_all(dir).map_err(named)?;
-        missing.reverse();
-        created_dirs.extend(missing);
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(named)?;
-        std::io::Write::write_all(&mut file, content.as_bytes()).map_err(named)?;
-        Ok(file)
-    };
-    for change in changes {
-        if let Some(content) = &change.after {
-            match stage(change, content) {
-                Ok(file) => staged.push((file, change)),
-                Err(error) => {
-                    drop(staged);
-                    for dir in created_dirs.iter().rev() {
-                        let _ = std::fs::remove_dir(dir);
-                    }
-                    return Err(error);
-                }
-            }
+        staged.push((temp, change));
+    }
+    if let Err(error) = outcome {
+        for (temp, change) in staged {
+            let _ = std::fs::remove_file(temp);
+            remove_empty_parents(&repo.root, &repo.path(&change.path));
         }
+        return Err(error);
     }
     let mut done: Vec<&FileChange> = Vec::new();
-    let mut outcome = Ok(());
-    for (file, change) in staged {
-        match file.persist(repo.path(&change.path)) {
-            Ok(_) => done.push(change),
+    for (temp, change) in &staged {
+        match std::fs::rename(temp, repo.path(&change.path)) {
+            Ok(()) => done.push(change),
             Err(error) => {
-                outcome = Err(error.error);
+                outcome = Err(std::io::Error::new(error.kind(), format!("{}: {error}", change.path)));
                 break;
             }
         }
@@ -146,22 +126,80 @@ pub fn write(repo: &Workspace, changes: &[FileChange]) -> std::io::Result<()> {
             match std::fs::remove_file(&target) {
                 Ok(()) => {
                     done.push(change);
-                    remove_empty_parents(repo, &target);
+                    remove_empty_parents(&repo.root, &target);
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                 Err(error) => {
-                    outcome = Err(error);
+                    outcome = Err(std::io::Error::new(error.kind(), format!("{}: {error}", change.path)));
                     break;
                 }
             }
         }
     }
     if outcome.is_err() {
+        for (temp, _) in &staged {
+            let _ = std::fs::remove_file(temp);
+        }
         for change in done.into_iter().rev() {
             restore(repo, change);
         }
     }
     outcome
+}
+
+/// No write goes through a symbolic link.
+pub fn refuse_symlinks(repo: &Workspace, changes: &[FileChange]) -> std::io::Result<()> {
+    for change in changes {
+        if let Some(link) = symlink_on_path(&repo.root, &change.path) {
+            return Err(std::io::Error::other(format!(
+                "{} goes through the symbolic link {link}: refusing to write through it",
+                change.path
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A temporary name beside `target`, saying whose it is.
+fn beside(target: &Path) -> PathBuf {
+    let name = target.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    target.with_file_name(format!(".{name}.asm-migrate-{}", std::process::id()))
+}
+
+/// The permission bits of an existing file, which a rewrite keeps.
+pub fn existing_permissions(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path).ok().filter(|metadata| metadata.is_file()).map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// Creates a file that must not exist yet, with `permissions` (None: an ordinary file, 0666 less the umask, as
+/// git checks files out), writes it whole and flushes it to the disk.
+pub fn write_new_file(path: &Path, content: &[u8], permissions: Option<u32>) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o666).open(path)?;
+    if let Some(permissions) = permissions {
+        file.set_permissions(std::fs::Permissions::from_mode(permissions))?;
+    }
+    file.write_all(content)?;
+    file.sync_all()
+}
+
+/// Creates the missing directories of a repository-relative file, refusing a file where a directory goes.
+pub fn create_parent_dirs(root: &Path, path: &str) -> std::io::Result<()> {
+    check_parent_dirs(root, path)?;
+    std::fs::create_dir_all(root.join(path).parent().unwrap_or(root))
+}
+
+/// Refuses a file where a directory of a repository-relative file goes.
+pub fn check_parent_dirs(root: &Path, path: &str) -> std::io::Result<()> {
+    let target = root.join(path);
+    let dir = target.parent().unwrap_or(root);
+    if let Some(file) = dir.ancestors().find(|ancestor| ancestor.exists() && !ancestor.is_dir()) {
+        let shown = file.strip_prefix(root).unwrap_or(file).display();
+        return Err(std::io::Error::other(format!("{shown} is a file where a directory is needed")));
+    }
+    Ok(())
 }
 
 /// The first symbolic link on the way from `root` to the repository-relative `path` (the path itself included).
@@ -192,15 +230,16 @@ fn restore(repo: &Workspace, change: &FileChange) {
         }
         None => {
             let _ = std::fs::remove_file(&target);
-            remove_empty_parents(repo, &target);
+            remove_empty_parents(&repo.root, &target);
         }
     }
 }
 
-fn remove_empty_parents(repo: &Workspace, file: &Path) {
+/// Removes the directories of a removed file that are left empty, up to `root`.
+pub fn remove_empty_parents(root: &Path, file: &Path) {
     let mut dir = file.parent();
     while let Some(current) = dir {
-        if current == repo.root || std::fs::remove_dir(current).is_err() {
+        if current == root || std::fs::remove_dir(current).is_err() {
             break;
         }
         dir = current.parent();

@@ -10,6 +10,7 @@ use git2::Oid;
 use crate::adapters::git::GitRepo;
 use crate::adapters::lock::RepoLock;
 use crate::adapters::remote::{PushOutcome, Remote};
+use crate::adapters::transaction::{self, TransactionError};
 use crate::adapters::workspace::{self, Workspace};
 use crate::adapters::RepoFiles;
 use crate::commands::{now, Workplace};
@@ -78,6 +79,8 @@ pub enum ApplyError {
     Unchecked { step: StepId, preconditions: Vec<&'static str> },
     #[error("cannot write the step into the repository (it is as it was)")]
     Write(#[source] std::io::Error),
+    #[error("cannot write the step into the repository (it is as it was)")]
+    Transaction(#[source] TransactionError),
     #[error(
         "{remote} has commits on {branch} that this checkout does not: pull them and apply again \
          (with --branch, asm-migrate rebuilds the step on the remote's tip by itself)"
@@ -137,7 +140,13 @@ impl Target {
         let git = GitRepo::open(&root).ok();
         let lock = git.as_ref().map(|git| RepoLock::acquire(&git.git_dir(), command)).transpose()?;
         for note in lock.iter().flat_map(|lock| &lock.notes) {
-            eprintln!("note: {note}");
+            crate::output::note(note);
+        }
+        // An interrupted run is put back in order before anything is read.
+        if let Some(git) = &git {
+            for note in transaction::recover(git)? {
+                crate::output::note(&note);
+            }
         }
         let plan = workplace.read_plan()?;
         check_output_stays_inside(&root, &plan)?;
@@ -365,10 +374,18 @@ fn write_to_work_tree(
             return Err(ApplyError::Dirty(at_risk).into());
         }
     }
-    workspace::write(&Workspace::new(root), &prepared.changes).map_err(ApplyError::Write)?;
+    let work_tree = Workspace::new(root);
+    workspace::refuse_symlinks(&work_tree, &prepared.changes).map_err(ApplyError::Write)?;
+    let Some(git) = git else {
+        workspace::write(&work_tree, &prepared.changes).map_err(ApplyError::Write)?;
+        report_changes(out, &prepared.step, &prepared.changes)?;
+        return Ok(0);
+    };
+    let commit = committer.as_ref().map(|(_, identity)| (identity, prepared.message.as_str()));
+    let committed = transaction::write_step(git, &prepared.step.to_string(), &prepared.changes, commit)
+        .map_err(ApplyError::Transaction)?;
     report_changes(out, &prepared.step, &prepared.changes)?;
-    let Some((git, identity)) = committer else { return Ok(0) };
-    let id = git.commit_work_tree(&identity, &paths, &prepared.message)?;
+    let Some(id) = committed else { return Ok(0) };
     writeln!(out, "committed {}: {}", short(id), subject(&prepared.message))?;
     if let (Some(remote), Some(branch)) = (&options.push, pushed_branch) {
         let remote = Remote::new(&git.work_tree().unwrap_or_else(|| root.to_owned()), remote);

@@ -90,6 +90,12 @@ impl Workplace {
 
     /// The migration as `files` hold it, read once; `git` gives the restart stamp's time.
     pub fn load(&self, plan: Plan, files: &dyn RepoFiles, git: Option<&GitRepo>) -> Result<Migration, Diagnostics> {
+        if git.is_some_and(crate::adapters::transaction::interrupted) {
+            crate::output::note(
+                "an asm-migrate run was interrupted in this repository: what is read here may be half of a \
+                 step; the next apply, advance or retry puts the repository back in order first",
+            );
+        }
         let repository = load_repository(files, &plan);
         Migration::new(plan, repository, fresh_stamp(git))
     }

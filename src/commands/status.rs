@@ -82,17 +82,17 @@ pub fn run(
         if met || started.elapsed() >= timeout {
             print(&report, format, out)?;
             if terminal {
-                eprint!("\r\x1b[K");
+                crate::output::to_stderr("\r\x1b[K");
             }
             return Ok(if met { 0 } else { 1 });
         }
         if terminal {
             let unmet = report.observed_unmet();
-            eprint!(
+            crate::output::to_stderr(&format!(
                 "\r\x1b[Kwaiting {}s of {}s: {unmet} gate(s) unmet",
                 started.elapsed().as_secs(),
                 timeout.as_secs()
-            );
+            ));
         }
         std::thread::sleep(Duration::from_secs(2).min(timeout.saturating_sub(started.elapsed())));
     }

@@ -29,3 +29,15 @@ pub fn stdout_colour() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
+
+/// Writes `text` to stderr. A stderr that cannot be written (a full disk under a redirect) loses the message but
+/// never turns an orderly exit into a panic: the exit code still tells what happened.
+pub fn to_stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Writes one `note:` line to stderr.
+pub fn note(text: &str) {
+    to_stderr(&format!("note: {text}\n"));
+}

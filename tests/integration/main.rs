@@ -14,3 +14,4 @@ mod review;
 mod safety;
 mod support;
 mod walk;
+mod write_path;

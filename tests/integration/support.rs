@@ -46,6 +46,17 @@ impl Run {
     }
 }
 
+/// The environment asm-migrate runs in under test: a fixed clock, no colours, the repository's own git identity.
+pub fn tool_environment(command: &mut Command) -> &mut Command {
+    command
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+        .env("NO_COLOR", "1")
+        .env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL")
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+}
+
 impl Repo {
     pub fn fixture(name: &str) -> Repo {
         let dir =
@@ -63,6 +74,19 @@ impl Repo {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// A copy of this repository, its `.git` included, as it is now.
+    pub fn copied(&self) -> Repo {
+        let dir = tempfile::Builder::new().prefix("asm-migrate-copy-").tempdir().expect("a temporary directory");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", self.path().display()))
+            .arg(dir.path())
+            .status()
+            .expect("cp runs");
+        assert!(status.success());
+        Repo { dir }
     }
 
     /// This repository with `from` replaced by `to` in `file` (`from` must occur exactly once).
@@ -154,16 +178,22 @@ impl Repo {
     /// asm-migrate as the tests run it (a fixed clock, no colours, the repository's own git identity), to run or to
     /// start in the background.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_asm-migrate"));
-        command
-            .args(args)
-            .current_dir(self.path())
-            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
-            .env("NO_COLOR", "1")
-            .env_remove("GIT_AUTHOR_NAME")
-            .env_remove("GIT_AUTHOR_EMAIL")
-            .env_remove("GIT_COMMITTER_NAME")
-            .env_remove("GIT_COMMITTER_EMAIL");
+        self.command_under(&[], args)
+    }
+
+    /// asm-migrate run by another program (`strace ...`, `sh -c ...`), which is given the binary, then `args`.
+    pub fn command_under(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let binary = env!("CARGO_BIN_EXE_asm-migrate");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        command.args(args).current_dir(self.path());
+        tool_environment(&mut command);
         command
     }
 
