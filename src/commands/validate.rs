@@ -46,6 +46,18 @@ pub fn run(workplace: &Workplace, out: &mut dyn Write) -> anyhow::Result<i32> {
             found.workloads.iter().filter(|workload| workload.injected).count()
         )?;
     }
+    for entry in &plan.egress.0 {
+        writeln!(
+            out,
+            "  egress {}: VirtualService {}/{} sends mesh traffic to ASM's egress gateway {} at {}, weights {}",
+            entry.name,
+            entry.virtual_service_namespace,
+            entry.virtual_service_name,
+            entry.asm_gateway.value,
+            entry.asm_host(),
+            entry.weights.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        )?;
+    }
     for notice in notices(&migration, inventory) {
         writeln!(out, "note: {notice}")?;
     }

@@ -106,6 +106,15 @@ pub fn any_of<S: AsRef<str>>(names: &[S]) -> String {
     names.iter().map(|name| exact_name_pattern(name.as_ref())).collect::<Vec<_>>().join("|")
 }
 
+/// Where ASM creates the Deployment and Service of every IstioGateway.
+pub const ASM_GATEWAY_NAMESPACE: &str = "istio-system";
+
+/// The name of the Deployment and of the Service ASM creates for the IstioGateway `gateway` (ASM's gateway
+/// documentation): `istio-<gateway>`. Its pods carry `istio: <gateway>` and `app: istio-<gateway>`.
+pub fn asm_gateway_workload(gateway: &str) -> String {
+    format!("istio-{gateway}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

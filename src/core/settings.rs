@@ -198,6 +198,22 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// An IstioGateway's name: a DNS label short enough that ASM's `istio-<name>` Deployment and Service are one.
+    pub fn asm_gateway_name(&mut self, value: &Spanned<String>) {
+        self.dns_label(value, "asmGateway");
+        let workload = crate::core::names::asm_gateway_workload(&value.value);
+        if check_dns_label(&value.value).is_ok() && check_dns_label(&workload).is_err() {
+            self.fail(
+                pos(value),
+                format!(
+                    "asmGateway `{}` is too long: ASM names the gateway's Deployment and Service `{workload}`, which \
+                     must be a DNS-1123 label of at most 63 characters",
+                    quoted(&value.value)
+                ),
+            );
+        }
+    }
+
     pub fn label_value(&mut self, value: &Spanned<String>, what: &str) {
         if let Err(reason) = check_label_value(&value.value) {
             self.fail(

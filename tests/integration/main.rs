@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against real git repositories in temporary directories.
 
 mod architecture;
+mod asm;
 mod commands;
 mod crd;
 mod crd_selftest;

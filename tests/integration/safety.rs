@@ -193,10 +193,10 @@ fn issue_12_a_later_edit_of_the_egress_virtualservice_survives() {
             .filter_map(|d| d["destination"]["host"].as_str())
             .collect();
         let expected: &[&str] = match step {
-            "finished" => &["asm-egressgateway.istio-system.svc.cluster.local"],
+            "finished" => &["istio-asm-egressgateway.istio-system.svc.cluster.local"],
             _ => &[
                 "istio-egressgateway.istio-system.svc.cluster.local",
-                "asm-egressgateway.istio-system.svc.cluster.local",
+                "istio-asm-egressgateway.istio-system.svc.cluster.local",
             ],
         };
         assert_eq!(hosts, expected, "{step}");

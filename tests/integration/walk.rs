@@ -76,7 +76,7 @@ fn sorted(names: &[&str]) -> Vec<String> {
 }
 
 const ISTIO_EGRESS: &str = "istio-egressgateway.istio-system.svc.cluster.local";
-const ASM_EGRESS: &str = "asm-egressgateway.istio-system.svc.cluster.local";
+const ASM_EGRESS: &str = "istio-asm-egressgateway.istio-system.svc.cluster.local";
 
 #[test]
 fn shop_every_step_builds_and_shows_its_state() {

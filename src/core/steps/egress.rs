@@ -14,7 +14,7 @@ use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::gate::Gate;
 use crate::core::inventory::{ClusterInventory, Inventory, Object};
-use crate::core::names::{check_dns_label, check_dns_subdomain, exact_name_pattern};
+use crate::core::names::{asm_gateway_workload, check_dns_label, check_dns_subdomain, exact_name_pattern};
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
@@ -28,6 +28,7 @@ pub struct RawEgress {
     name: Spanned<String>,
     virtual_service: Spanned<String>,
     asm_gateway: Spanned<String>,
+    asm_gateway_service: Option<Spanned<String>>,
     weights: Spanned<Vec<Spanned<i64>>>,
 }
 
@@ -38,7 +39,18 @@ pub struct Egress {
     pub virtual_service_name: String,
     pub virtual_service_pos: Pos,
     pub asm_gateway: Located<String>,
+    /// The Service of ASM's egress gateway in istio-system, when the plan renames it (else ASM's `istio-<name>`).
+    pub asm_gateway_service: Option<String>,
     pub weights: Vec<u32>,
+}
+
+impl Egress {
+    /// Where mesh traffic goes to reach ASM's egress gateway: the Service ASM creates for the IstioGateway
+    /// (`istio-<name>` in istio-system), or the one the plan names.
+    pub fn asm_host(&self) -> String {
+        let service = self.asm_gateway_service.clone().unwrap_or_else(|| asm_gateway_workload(&self.asm_gateway.value));
+        format!("{service}.istio-system.svc.cluster.local")
+    }
 }
 
 /// The plan's egress entries: the egress step kind.
@@ -61,7 +73,10 @@ impl EgressRoutes {
 }
 
 fn read_egress(entry: RawEgress, check: &mut Checker<'_>) -> Egress {
-    check.dns_label(&entry.asm_gateway, "asmGateway");
+    check.asm_gateway_name(&entry.asm_gateway);
+    if let Some(service) = &entry.asm_gateway_service {
+        check.dns_label(service, "asmGatewayService");
+    }
     let (namespace, name) = match entry.virtual_service.value.split_once('/') {
         Some((namespace, name)) if check_dns_label(namespace).is_ok() && check_dns_subdomain(name).is_ok() => {
             (namespace.to_owned(), name.to_owned())
@@ -83,6 +98,7 @@ fn read_egress(entry: RawEgress, check: &mut Checker<'_>) -> Egress {
         virtual_service_name: name,
         virtual_service_pos: pos(&entry.virtual_service),
         asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
+        asm_gateway_service: entry.asm_gateway_service.map(|service| service.value),
         weights: weights(&entry.weights, check),
     }
 }
@@ -178,7 +194,7 @@ impl StepKind for EgressRoutes {
                 let Some(virtual_service) = virtual_service(entry, cluster) else { continue };
                 found = true;
                 let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
-                if let Err(reason) = route_operations(&spec, &entry.asm_gateway.value, 1, false) {
+                if let Err(reason) = route_operations(&spec, &entry.asm_gateway.value, &entry.asm_host(), 1, false) {
                     problems.push(virtual_service.error(reason));
                 }
                 if let Err(problem) = istio_egress_gateway(cluster, virtual_service) {
@@ -316,8 +332,8 @@ fn route_patch(
 ) -> Result<String, Diagnostics> {
     let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
     let asm_gateway = &entry.asm_gateway.value;
-    let operations =
-        route_operations(&spec, asm_gateway, weight, finished).map_err(|reason| virtual_service.error(reason))?;
+    let operations = route_operations(&spec, asm_gateway, &entry.asm_host(), weight, finished)
+        .map_err(|reason| virtual_service.error(reason))?;
     let summary = if finished {
         format!("all mesh traffic to ASM's egress gateway {asm_gateway}, Istio's out of the routes")
     } else {
@@ -395,10 +411,10 @@ pub enum RouteError {
 pub fn route_operations(
     spec: &Value,
     asm_gateway: &str,
+    asm_host: &str,
     weight: u32,
     finished: bool,
 ) -> Result<Vec<Value>, RouteError> {
-    let asm_host = format!("{asm_gateway}.istio-system.svc.cluster.local");
     let gateways = names(spec.get("gateways"));
     if !gateways.contains(&"mesh") {
         return Err(RouteError::NoMesh);
@@ -423,7 +439,7 @@ pub fn route_operations(
             }
             if is_mesh {
                 mesh_routes += 1;
-                let at = MeshRoute { protocol, index, asm_host: &asm_host };
+                let at = MeshRoute { protocol, index, asm_host };
                 operations.extend(at.split(route, weight, finished)?);
             }
         }
@@ -518,6 +534,9 @@ impl MeshRoute<'_> {
 mod tests {
     use super::*;
 
+    /// The Service ASM creates for the IstioGateway `asm-egressgateway`.
+    const ASM_HOST: &str = "istio-asm-egressgateway.istio-system.svc.cluster.local";
+
     fn cnn() -> Value {
         json!({
             "hosts": ["edition.cnn.com"],
@@ -534,7 +553,7 @@ mod tests {
 
     #[test]
     fn the_mesh_route_is_split_and_asms_gateway_added_beside_istios_nothing_else_touched() {
-        let operations = route_operations(&cnn(), "asm-egressgateway", 10, false).unwrap();
+        let operations = route_operations(&cnn(), "asm-egressgateway", ASM_HOST, 10, false).unwrap();
         let istio_host = "istio-egressgateway.istio-system.svc.cluster.local";
         assert_eq!(
             operations,
@@ -543,7 +562,7 @@ mod tests {
                 json!({"op": "replace", "path": "/spec/gateways", "value": ["istio-egressgateway", "asm-egressgateway", "mesh"]}),
                 json!({"op": "test", "path": "/spec/http/0/route/0/destination/host", "value": istio_host}),
                 json!({"op": "add", "path": "/spec/http/0/route/0/weight", "value": 90}),
-                json!({"op": "add", "path": "/spec/http/0/route/1", "value": {"destination": {"host": "asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}, "weight": 10}}),
+                json!({"op": "add", "path": "/spec/http/0/route/1", "value": {"destination": {"host": "istio-asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}, "weight": 10}}),
                 json!({"op": "test", "path": "/spec/http/1/match/0/gateways", "value": ["istio-egressgateway"]}),
                 json!({"op": "replace", "path": "/spec/http/1/match/0/gateways", "value": ["istio-egressgateway", "asm-egressgateway"]}),
             ]
@@ -553,10 +572,10 @@ mod tests {
 
     #[test]
     fn finished_leaves_only_asm() {
-        let operations = route_operations(&cnn(), "asm-egressgateway", 100, true).unwrap();
+        let operations = route_operations(&cnn(), "asm-egressgateway", ASM_HOST, 100, true).unwrap();
         assert!(operations
             .contains(&json!({"op": "replace", "path": "/spec/gateways", "value": ["asm-egressgateway", "mesh"]})));
-        assert!(operations.contains(&json!({"op": "replace", "path": "/spec/http/0/route/0", "value": {"destination": {"host": "asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}}})));
+        assert!(operations.contains(&json!({"op": "replace", "path": "/spec/http/0/route/0", "value": {"destination": {"host": "istio-asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}}})));
         assert!(operations.contains(
             &json!({"op": "replace", "path": "/spec/http/1/match/0/gateways", "value": ["asm-egressgateway"]})
         ));
@@ -567,7 +586,7 @@ mod tests {
         let mut spec = cnn();
         spec["http"][0]["route"].as_array_mut().unwrap().push(json!({"destination": {"host": "x"}}));
         assert_eq!(
-            route_operations(&spec, "asm-egressgateway", 1, false).unwrap_err(),
+            route_operations(&spec, "asm-egressgateway", ASM_HOST, 1, false).unwrap_err(),
             RouteError::MeshRouteDestinations { protocol: "http", index: 0, count: 2 }
         );
     }

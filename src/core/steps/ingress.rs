@@ -59,7 +59,7 @@ impl Ingresses {
 }
 
 fn read_ingress(entry: RawIngress, check: &mut Checker<'_>) -> Ingress {
-    check.dns_label(&entry.asm_gateway, "asmGateway");
+    check.asm_gateway_name(&entry.asm_gateway);
     if entry.ports.value.is_empty() {
         check.fail(pos(&entry.ports), "ports must list at least one port");
     }

@@ -15,6 +15,7 @@ use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::gate::Gate;
 use crate::core::inventory::Inventory;
 use crate::core::mesh_config::MeshConfigEdit;
+use crate::core::names::{asm_gateway_workload, ASM_GATEWAY_NAMESPACE};
 use crate::core::observe::Observation;
 use crate::core::repository::Repository;
 use crate::core::settings::{Located, Settings};
@@ -144,7 +145,7 @@ impl PlannedGateway {
 
     /// The Deployment ASM creates for the gateway in each of its clusters: `istio-<name>` in istio-system.
     pub fn deployment(&self) -> WorkloadRef {
-        WorkloadRef::new(WorkloadKind::Deployment, "istio-system", &format!("istio-{}", self.name))
+        WorkloadRef::new(WorkloadKind::Deployment, ASM_GATEWAY_NAMESPACE, &asm_gateway_workload(&self.name))
     }
 }
 
