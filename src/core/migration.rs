@@ -196,6 +196,7 @@ impl Migration {
         let context = self.context(step)?;
         let mut problems: Vec<Diagnostic> = self.plan.kinds().iter().flat_map(|kind| kind.check(&context)).collect();
         problems.extend(self.gateway_name_problems(&context));
+        problems.extend(self.cluster_id_problems(&context));
         problems.extend(self.unseen_problems(context.inventory));
         problems.extend(self.output_problems());
         if problems.is_empty() {
@@ -228,6 +229,42 @@ impl Migration {
                     format!("{}: asmGateway `{}` is the name of one of Istio's gateways", gateway.owner, gateway.name),
                 ));
             }
+        }
+        problems
+    }
+
+    /// Every cluster an ASM gateway runs in has the ACK cluster ID ASM knows it by: the IstioGateway's
+    /// `clusterIds` take nothing else.
+    fn cluster_id_problems(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
+        let settings = &self.plan.settings;
+        let mut problems = Vec::new();
+        for cluster in settings.clusters.iter().filter(|cluster| cluster.cluster_id.is_none()) {
+            let gateways: Vec<String> = context
+                .asm_gateways
+                .iter()
+                .filter(|gateway| gateway.clusters.contains(&cluster.name))
+                .map(|gateway| format!("{} ({})", gateway.name, gateway.owner))
+                .collect();
+            if gateways.is_empty() {
+                continue;
+            }
+            problems.push(
+                settings
+                    .error_at(
+                        cluster.name_pos,
+                        format!(
+                            "cluster `{}` has no clusterId: ASM's gateway(s) {} run in it, and an IstioGateway's \
+                             clusterIds take the ACK cluster ID ASM knows the cluster by",
+                            cluster.name,
+                            gateways.join(", ")
+                        ),
+                    )
+                    .with_help(
+                        "add `clusterId: c<32 hexadecimal digits>` to the cluster: the ASM console lists it on the \
+                         instance's Cluster & Workload Management page, and `aliyun cs GET /api/v1/clusters` prints \
+                         each cluster's cluster_id",
+                    ),
+            );
         }
         problems
     }

@@ -106,6 +106,19 @@ pub fn any_of<S: AsRef<str>>(names: &[S]) -> String {
     names.iter().map(|name| exact_name_pattern(name.as_ref())).collect::<Vec<_>>().join("|")
 }
 
+/// Why `id` is not an ACK cluster ID as ASM knows clusters: `c` and 32 lowercase hexadecimal digits
+/// (`c75918e3f2d4a4b3c8e1a0f5d6b7c8d9e`; ACK's DescribeClustersV1 and the ASM console show them).
+pub fn check_ack_cluster_id(id: &str) -> Result<(), &'static str> {
+    let hex = id.strip_prefix('c').filter(|hex| hex.len() == 32);
+    if hex.is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))) {
+        Ok(())
+    } else {
+        Err("is not an ACK cluster ID: ASM knows clusters by IDs like c75918e3f2d4a4b3c8e1a0f5d6b7c8d9e (`c` and 32 \
+             lowercase hexadecimal digits); find it in the ASM console (the instance's Cluster & Workload Management \
+             page) or with `aliyun cs GET /api/v1/clusters`")
+    }
+}
+
 /// Where ASM creates the Deployment and Service of every IstioGateway.
 pub const ASM_GATEWAY_NAMESPACE: &str = "istio-system";
 

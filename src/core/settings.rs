@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::core::diagnostic::{Diagnostic, Pos};
-use crate::core::names::{check_dns_label, check_label_value};
+use crate::core::names::{check_ack_cluster_id, check_dns_label, check_label_value};
 use crate::core::paths::{is_within, normalize_repo_path};
 use crate::core::yaml::quoted;
 
@@ -85,12 +85,15 @@ pub struct IstioSettings {
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub name: String,
+    /// Where the plan names the cluster.
+    pub name_pos: Pos,
     pub context: Option<String>,
     pub network: String,
     pub east_west_gateway: bool,
     pub source: Located<String>,
-    /// The id ASM knows the cluster by (IstioGateway `spec.clusterIds`); defaults to `name`.
-    pub cluster_id: String,
+    /// The ACK cluster ID ASM knows the cluster by (IstioGateway `spec.clusterIds`): required where an ASM
+    /// gateway runs.
+    pub cluster_id: Option<String>,
     /// Whether `apply` lists the component in the source kustomization (false: Argo CD or Flux includes it).
     pub include_component: bool,
     /// What the source deploys that asm-migrate cannot see, acknowledged: its workloads are restarted and moved by
@@ -404,20 +407,19 @@ impl<'a> Checker<'a> {
                 }
                 check.label_value(&cluster.network, "network");
                 if let Some(id) = &cluster.cluster_id {
-                    if id.value.is_empty() {
-                        check.fail(pos(id), "clusterId must not be empty");
+                    if let Err(reason) = check_ack_cluster_id(&id.value) {
+                        check.fail(pos(id), format!("clusterId `{}` {reason}", quoted(&id.value)));
                     }
-                    check.label_value(id, "clusterId");
                 }
                 let source = check.repo_path(&cluster.source, "source");
-                let cluster_id = cluster.cluster_id.map(|id| id.value).unwrap_or_else(|| cluster.name.value.clone());
                 Cluster {
+                    name_pos: pos(&cluster.name),
                     name: cluster.name.value,
                     context: cluster.context,
                     network: cluster.network.value,
                     east_west_gateway: cluster.east_west_gateway,
                     source,
-                    cluster_id,
+                    cluster_id: cluster.cluster_id.map(|id| id.value),
                     include_component: cluster.include_component.unwrap_or(true),
                     unseen: cluster
                         .unseen

@@ -70,3 +70,61 @@ fn issue_8_a_gateway_name_too_long_for_asms_service_is_refused() {
     );
     assert!(run.stderr.contains("migration.yaml:"), "{}", run.stderr);
 }
+
+/// Point 2: `IstioGateway.spec.clusterIds` take the ACK cluster IDs ASM knows, never the plan's names: a cluster
+/// an ASM gateway runs in must have its ID, and the error names the cluster, its line and where to find the ID.
+#[test]
+fn issue_8_a_cluster_an_asm_gateway_runs_in_needs_its_ack_cluster_id() {
+    let repo = Repo::fixture("shop")
+        .edited("migration.yaml", "      clusterId: c89c4ec9f6b3f1086b158d8ef03dfe815\n", "")
+        .committed("no cluster ID for sh");
+    let commits = repo.commit_count();
+    let run = repo.run(&["apply", "--step", "init", "--commit"]).failure(2);
+    assert_eq!(
+        run.stderr,
+        "error: cluster `sh` has no clusterId: ASM's gateway(s) asm-egressgateway (egress `stripe`), ingressgateway-asm \
+         (ingress `public`) run in it, and an IstioGateway's clusterIds take the ACK cluster ID ASM knows the cluster by\n  \
+         --> migration.yaml:26:13\n   |\n26 |     - name: sh\n   |             ^\nhelp: add `clusterId: c<32 \
+         hexadecimal digits>` to the cluster: the ASM console lists it on the instance's Cluster & Workload Management \
+         page, and `aliyun cs GET /api/v1/clusters` prints each cluster's cluster_id\n"
+    );
+    assert_eq!(repo.commit_count(), commits, "nothing committed");
+}
+
+/// Point 2: a cluster ID has ACK's shape, `c` and 32 lowercase hexadecimal digits; the plan's name is refused.
+#[test]
+fn issue_8_a_cluster_id_has_the_shape_of_an_ack_cluster_id() {
+    for id in [
+        "sh",
+        "C89C4EC9F6B3F1086B158D8EF03DFE815",
+        "c89c4ec9f6b3f1086b158d8ef03dfe81",
+        "c89c4ec9f6b3f1086b158d8ef03dfe815a",
+    ] {
+        let repo = Repo::fixture("shop")
+            .edited("migration.yaml", "c89c4ec9f6b3f1086b158d8ef03dfe815", id)
+            .committed("a cluster ID of another shape");
+        let run = repo.run(&["validate"]).failure(2);
+        assert!(
+            run.stderr.starts_with(&format!(
+                "error: clusterId `{id}` is not an ACK cluster ID: ASM knows clusters by IDs like \
+                 c75918e3f2d4a4b3c8e1a0f5d6b7c8d9e (`c` and 32 lowercase hexadecimal digits)"
+            )),
+            "{id}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("--> migration.yaml:29:18\n"), "{id}: {}", run.stderr);
+    }
+}
+
+/// Point 2: a cluster no ASM gateway runs in needs no ID (the bookinfo plan's one cluster has one; a plan
+/// without egress or ingress entries renders no IstioGateway at all).
+#[test]
+fn issue_8_a_cluster_without_asm_gateways_needs_no_id() {
+    let repo = Repo::fixture("shop");
+    let plan = repo.read("migration.yaml");
+    let without = plan[..plan.find("  egress:\n").expect("an egress section")]
+        .replace("      clusterId: c89c4ec9f6b3f1086b158d8ef03dfe815\n", "");
+    let repo = repo.edited("migration.yaml", &plan, &without).committed("no gateways, no IDs");
+    repo.run(&["validate"]).success();
+    repo.apply("init");
+}

@@ -212,27 +212,27 @@ fn issue_13_plan_strings_are_what_kubernetes_accepts_for_their_field() {
             "ports: [{name: http, port: 80, targetPort: 80}]",
             format!("ports: [{{name: \"http{INJECTED}\", port: 80, targetPort: 80}}]"),
             "error: port name `http\\n---\\napiVersion: rbac.authorization.k8s.io/v1\\nkind: ClusterRoleBinding\\nmetad… \
-             (256 characters)` is not a DNS-1123 label: use only lower-case letters, digits and '-'\n  --> migration.yaml:45:22",
+             (256 characters)` is not a DNS-1123 label: use only lower-case letters, digits and '-'\n  --> migration.yaml:47:22",
         ),
         (
             "network: network-2",
             format!("network: \"network-2{INJECTED}\""),
-            "is not a Kubernetes label value: use only letters, digits, '-', '_' and '.'\n  --> migration.yaml:27:16",
+            "is not a Kubernetes label value: use only letters, digits, '-', '_' and '.'\n  --> migration.yaml:28:16",
         ),
         (
-            "source: clusters/sh",
-            format!("source: clusters/sh\n      clusterId: \"c1{INJECTED}\""),
+            "clusterId: c89c4ec9f6b3f1086b158d8ef03dfe815",
+            format!("clusterId: \"c1{INJECTED}\""),
             "error: clusterId `c1\\n---\\napiVersion",
         ),
         (
             "workloads: [payments/api]",
             "workloads: [\"payments/api\\n---\\nkind: ClusterRoleBinding\"]".to_owned(),
-            "is not a DNS-1123 subdomain: use only lower-case letters, digits, '-' and '.'\n  --> migration.yaml:32:19",
+            "is not a DNS-1123 subdomain: use only lower-case letters, digits, '-' and '.'\n  --> migration.yaml:34:19",
         ),
         (
             "virtualService: payments/stripe-through-egress-gateway",
             format!("virtualService: \"payments/stripe{INJECTED}\""),
-            "must be written namespace/name, a DNS-1123 label and a DNS-1123 subdomain\n  --> migration.yaml:39:23",
+            "must be written namespace/name, a DNS-1123 label and a DNS-1123 subdomain\n  --> migration.yaml:41:23",
         ),
         (
             "output: gitops/asm-migration",

@@ -66,9 +66,9 @@ fn unknown_field() {
         validate_stderr(&[("      eastWestGateway: true\n", "      eastWestGateways: true\n")]),
         concat!(
             "error: unknown field `eastWestGateways`, expected one of name, context, network, eastWestGateway, source, clusterId, includeComponent, unseen\n",
-            "  --> migration.yaml:23:7\n",
+            "  --> migration.yaml:24:7\n",
             "   |\n",
-            "23 |       eastWestGateways: true\n",
+            "24 |       eastWestGateways: true\n",
             "   |       ^\n",
         )
     );
@@ -122,9 +122,9 @@ fn cluster_name_not_a_dns_label() {
         validate_stderr(&[("    - name: sh\n", "    - name: sh_2\n")]),
         concat!(
             "error: cluster name `sh_2` is not a DNS-1123 label: use only lower-case letters, digits and '-'\n",
-            "  --> migration.yaml:25:13\n",
+            "  --> migration.yaml:26:13\n",
             "   |\n",
-            "25 |     - name: sh_2\n",
+            "26 |     - name: sh_2\n",
             "   |             ^\n",
         )
     );
@@ -136,9 +136,9 @@ fn wave_name_not_a_dns_label() {
         validate_stderr(&[("    - name: rest\n", "    - name: Rest\n")]),
         concat!(
             "error: wave name `Rest` is not a DNS-1123 label: use only lower-case letters, digits and '-'\n",
-            "  --> migration.yaml:35:13\n",
+            "  --> migration.yaml:37:13\n",
             "   |\n",
-            "35 |     - name: Rest\n",
+            "37 |     - name: Rest\n",
             "   |             ^\n",
         )
     );
@@ -150,9 +150,9 @@ fn duplicate_cluster() {
         validate_stderr(&[("    - name: sh\n", "    - name: hz\n")]),
         concat!(
             "error: duplicate cluster `hz`\n",
-            "  --> migration.yaml:25:13\n",
+            "  --> migration.yaml:26:13\n",
             "   |\n",
-            "25 |     - name: hz\n",
+            "26 |     - name: hz\n",
             "   |             ^\n",
         )
     );
@@ -164,9 +164,9 @@ fn duplicate_wave() {
         validate_stderr(&[("    - name: rest\n", "    - name: payments\n")]),
         concat!(
             "error: duplicate wave `payments`\n",
-            "  --> migration.yaml:35:13\n",
+            "  --> migration.yaml:37:13\n",
             "   |\n",
-            "35 |     - name: payments\n",
+            "37 |     - name: payments\n",
             "   |             ^\n",
         )
     );
@@ -178,9 +178,9 @@ fn weights_not_strictly_increasing() {
         validate_stderr(&[("weights: [1, 10, 50, 100]", "weights: [1, 50, 10, 100]")]),
         concat!(
             "error: weight 10 is not greater than 50, the weight before it: weights must be strictly increasing\n",
-            "  --> migration.yaml:41:24\n",
+            "  --> migration.yaml:43:24\n",
             "   |\n",
-            "41 |       weights: [1, 50, 10, 100]\n",
+            "43 |       weights: [1, 50, 10, 100]\n",
             "   |                        ^\n",
         )
     );
@@ -192,9 +192,9 @@ fn weight_zero() {
         validate_stderr(&[("weights: [1, 10, 50, 100]", "weights: [0, 10, 50, 100]")]),
         concat!(
             "error: weight 0 is outside 1..100\n",
-            "  --> migration.yaml:41:17\n",
+            "  --> migration.yaml:43:17\n",
             "   |\n",
-            "41 |       weights: [0, 10, 50, 100]\n",
+            "43 |       weights: [0, 10, 50, 100]\n",
             "   |                 ^\n",
         )
     );
@@ -207,9 +207,9 @@ fn weight_above_100() {
         validate_stderr(&[("weights: [1, 10, 50, 100]", "weights: [1, 10, 50, 101]")]),
         concat!(
             "error: weight 101 is outside 1..100\n",
-            "  --> migration.yaml:41:28\n",
+            "  --> migration.yaml:43:28\n",
             "   |\n",
-            "41 |       weights: [1, 10, 50, 101]\n",
+            "43 |       weights: [1, 10, 50, 101]\n",
             "   |                            ^\n",
         )
     );
@@ -221,9 +221,9 @@ fn weights_not_ending_at_100() {
         validate_stderr(&[("weights: [1, 10, 50, 100]", "weights: [1, 10, 50]")]),
         concat!(
             "error: the last weight is 50: it must be 100, so that all egress traffic ends on ASM\n",
-            "  --> migration.yaml:41:24\n",
+            "  --> migration.yaml:43:24\n",
             "   |\n",
-            "41 |       weights: [1, 10, 50]\n",
+            "43 |       weights: [1, 10, 50]\n",
             "   |                        ^\n",
         )
     );
@@ -235,9 +235,9 @@ fn wave_names_an_unknown_cluster() {
         validate_stderr(&[("clusters: [hz]", "clusters: [bj]")]),
         concat!(
             "error: wave `canary` names cluster `bj`, which the plan does not define\n",
-            "  --> migration.yaml:31:18\n",
+            "  --> migration.yaml:33:18\n",
             "   |\n",
-            "31 |       clusters: [bj]\n",
+            "33 |       clusters: [bj]\n",
             "   |                  ^\n",
         )
     );
@@ -249,9 +249,9 @@ fn wave_workload_not_in_the_repository() {
         validate_stderr(&[("workloads: [payments/api]", "workloads: [payments/gone]")]),
         concat!(
             "error: wave `canary`: no cluster source of the wave defines Deployment/payments/gone\n",
-            "  --> migration.yaml:32:19\n",
+            "  --> migration.yaml:34:19\n",
             "   |\n",
-            "32 |       workloads: [payments/gone]\n",
+            "34 |       workloads: [payments/gone]\n",
             "   |                   ^\n",
         )
     );
@@ -263,9 +263,9 @@ fn wave_workload_not_istio_injected() {
         validate_stderr(&[("workloads: [payments/api]", "workloads: [tools/batch]")]),
         concat!(
             "error: wave `canary`: Deployment/tools/batch is not Istio-injected, so there is nothing to move to ASM\n",
-            "  --> migration.yaml:32:19\n",
+            "  --> migration.yaml:34:19\n",
             "   |\n",
-            "32 |       workloads: [tools/batch]\n",
+            "34 |       workloads: [tools/batch]\n",
             "   |                   ^\n",
         )
     );
@@ -277,9 +277,9 @@ fn egress_virtual_service_not_in_the_repository() {
         validate_stderr(&[("payments/stripe-through-egress-gateway", "payments/no-such-route")]),
         concat!(
             "error: egress `stripe`: no cluster source defines VirtualService payments/no-such-route\n",
-            "  --> migration.yaml:39:23\n",
+            "  --> migration.yaml:41:23\n",
             "   |\n",
-            "39 |       virtualService: payments/no-such-route\n",
+            "41 |       virtualService: payments/no-such-route\n",
             "   |                       ^\n",
         )
     );
@@ -319,9 +319,9 @@ fn cluster_source_without_kustomization() {
         validate_stderr(&[("source: clusters/sh", "source: apps")]),
         concat!(
             "error: cluster `sh`: `apps` has no kustomization.yaml\n",
-            "  --> migration.yaml:28:15\n",
+            "  --> migration.yaml:30:15\n",
             "   |\n",
-            "28 |       source: apps\n",
+            "30 |       source: apps\n",
             "   |               ^\n",
         )
     );
@@ -335,9 +335,9 @@ fn steps_out_of_order() {
         steps_stderr(&steps),
         concat!(
             "error: step `init` cannot come after `setup`: the order is init, setup, migrating, then waves, egress and ingress, then finished\n",
-            "  --> migration.yaml:48:7\n",
+            "  --> migration.yaml:50:7\n",
             "   |\n",
-            "48 |     - init\n",
+            "50 |     - init\n",
             "   |       ^\n",
         )
     );
@@ -351,9 +351,9 @@ fn step_listed_twice() {
         steps_stderr(&steps),
         concat!(
             "error: step `migrating` is listed twice\n",
-            "  --> migration.yaml:50:7\n",
+            "  --> migration.yaml:52:7\n",
             "   |\n",
-            "50 |     - migrating\n",
+            "52 |     - migrating\n",
             "   |       ^\n",
         )
     );
@@ -367,9 +367,9 @@ fn unknown_step() {
         steps_stderr(&steps),
         concat!(
             "error: unknown step `wave/late`: `asm-migrate steps` lists the plan's steps\n",
-            "  --> migration.yaml:53:7\n",
+            "  --> migration.yaml:55:7\n",
             "   |\n",
-            "53 |     - wave/late\n",
+            "55 |     - wave/late\n",
             "   |       ^\n",
         )
     );
@@ -382,9 +382,9 @@ fn steps_left_out() {
         steps_stderr(&steps),
         concat!(
             "error: the explicit step order leaves out egress/stripe/1, egress/stripe/10, egress/stripe/50, egress/stripe/100: list every step once\n",
-            "  --> migration.yaml:47:7\n",
+            "  --> migration.yaml:49:7\n",
             "   |\n",
-            "47 |     - init\n",
+            "49 |     - init\n",
             "   |       ^\n",
         )
     );
@@ -427,9 +427,9 @@ fn yaml_syntax_error() {
         validate_stderr(&[(from, to)]),
         concat!(
             "error: unclosed bracket '['\n",
-            "  --> migration.yaml:45:14\n",
+            "  --> migration.yaml:47:14\n",
             "   |\n",
-            "45 |       ports: [{name: http, port: 80, targetPort: 80}\n",
+            "47 |       ports: [{name: http, port: 80, targetPort: 80}\n",
             "   |              ^\n",
         )
     );

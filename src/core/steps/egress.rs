@@ -253,7 +253,8 @@ impl EgressRoutes {
             for cluster in &context.settings.clusters {
                 let Some(inventory) = context.inventory.clusters.get(&cluster.name) else { continue };
                 let Some(virtual_service) = virtual_service(entry, inventory) else { continue };
-                gateway.cluster_ids.insert(cluster.cluster_id.clone());
+                // A cluster without an ID has been refused by the plan's check.
+                gateway.cluster_ids.extend(cluster.cluster_id.clone());
                 let istio_gateway = istio_egress_gateway(inventory, virtual_service)?;
                 for (number, name) in servers(istio_gateway).filter_map(server_port) {
                     if !gateway.ports.iter().any(|port| port["port"] == json!(number)) {

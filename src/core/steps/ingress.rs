@@ -130,7 +130,13 @@ impl StepKind for Ingresses {
                     name: entry.asm_gateway.value.clone(),
                     gateway_type: "ingress",
                     purpose: format!(" (ingress {})", entry.name),
-                    cluster_ids: context.settings.clusters.iter().map(|cluster| cluster.cluster_id.clone()).collect(),
+                    // A cluster without an ID has been refused by the plan's check.
+                    cluster_ids: context
+                        .settings
+                        .clusters
+                        .iter()
+                        .filter_map(|cluster| cluster.cluster_id.clone())
+                        .collect(),
                     ports: entry
                         .ports
                         .iter()
