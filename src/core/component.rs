@@ -20,6 +20,10 @@ pub struct AsmGateway {
     pub purpose: String,
     pub cluster_ids: BTreeSet<String>,
     pub ports: Vec<Value>,
+    /// ClusterIP, NodePort or LoadBalancer, always written: ASM's default is not the tool's to assume.
+    pub service_type: String,
+    /// Labels the gateway's pods carry besides ASM's own, so that the Gateways that select Istio's pods select them.
+    pub pod_labels: BTreeMap<String, String>,
 }
 
 /// What goes into one cluster's Component, in the order kustomize applies it.

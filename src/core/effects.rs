@@ -101,7 +101,12 @@ fn mesh_config_effect(pending: &PendingStep<'_>, changes: &[FileChange]) -> Opti
 fn gateways(planned: &[PlannedGateway], changed: bool) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for gateway in planned.iter().filter(|_| changed) {
-        let shown = format!("{} ({})", gateway.name, gateway.gateway_type);
+        let shown = match gateway.serves.is_empty() {
+            true => format!("{} ({})", gateway.name, gateway.gateway_type),
+            false => {
+                format!("{} ({}, serving Gateway {})", gateway.name, gateway.gateway_type, gateway.serves.join(", "))
+            }
+        };
         if !names.contains(&shown) {
             names.push(shown);
         }

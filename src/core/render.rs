@@ -215,7 +215,8 @@ fn render_asm(context: &StepContext<'_>, desired: &Desired, rendering: &mut Rend
             context! {
                 plan => settings.name, api_version => settings.asm.api_version, name => gateway.name,
                 gateway_type => gateway.gateway_type, purpose => gateway.purpose,
-                cluster_ids => gateway.cluster_ids, ports => gateway.ports,
+                cluster_ids => gateway.cluster_ids, ports => gateway.ports, service_type => gateway.service_type,
+                pod_labels => gateway.pod_labels,
             },
         )?;
         rendering.writes.insert(join(output, &format!("asm/{file}")), text);

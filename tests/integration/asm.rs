@@ -128,3 +128,112 @@ fn issue_8_a_cluster_without_asm_gateways_needs_no_id() {
     repo.run(&["validate"]).success();
     repo.apply("init");
 }
+
+/// The labels a pod of ASM's gateway `name` carries: ASM's own (`istio: <name>`, `app: istio-<name>`) and the
+/// IstioGateway's `podLabels`.
+fn asm_gateway_pod_labels(gateway: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    let name = gateway["metadata"]["name"].as_str().expect("a name");
+    let mut labels = std::collections::BTreeMap::from([
+        ("istio".to_owned(), name.to_owned()),
+        ("app".to_owned(), format!("istio-{name}")),
+    ]);
+    for (key, value) in gateway["spec"]["podLabels"].as_object().into_iter().flatten() {
+        labels.insert(key.clone(), value.as_str().expect("a label value").to_owned());
+    }
+    labels
+}
+
+/// Point 3: an ASM ingress gateway whose pods match no Gateway serves nothing. The IstioGateway carries the pod
+/// labels that make the Gateways Istio's ingress gateway serves select its pods too, and says how it is reached.
+#[test]
+fn issue_8_the_asm_ingress_gateway_serves_the_gateways_istios_serves() {
+    let repo = Repo::fixture("shop").at("migrating");
+    let asm = repo.kustomize("gitops/asm-migration/asm");
+    let gateway = asm.get("IstioGateway", Some("istio-system"), "ingressgateway-asm");
+    assert_eq!(gateway["spec"]["serviceType"], "LoadBalancer");
+    assert_eq!(gateway["spec"]["ports"], serde_json::json!([{"name": "http", "port": 80, "targetPort": 80}]));
+    let pod_labels = asm_gateway_pod_labels(gateway);
+    let hz = repo.kustomize("clusters/hz");
+    let storefront = hz.get("Gateway", Some("storefront"), "storefront-gateway");
+    for (key, value) in storefront["spec"]["selector"].as_object().expect("a selector") {
+        assert_eq!(pod_labels.get(key).map(String::as_str), value.as_str(), "the Gateway selects ASM's pods: {key}");
+    }
+    let egress = asm.get("IstioGateway", Some("istio-system"), "asm-egressgateway");
+    assert_eq!(egress["spec"]["serviceType"], "ClusterIP", "the egress gateway is reached from the mesh only");
+    let body = repo.git(&["log", "-1", "--format=%b"]);
+    assert!(
+        body.contains("ingressgateway-asm (ingress, serving Gateway storefront/storefront-gateway)"),
+        "the effects say which Gateways it serves: {body}"
+    );
+}
+
+/// Point 3: Istio's ingress gateway pods labelled otherwise are named in the plan, and the Gateways that select
+/// them are the ones served; `serviceType` is the plan's.
+#[test]
+fn issue_8_istios_ingress_gateway_labels_and_the_service_type_come_from_the_plan() {
+    let repo = Repo::fixture("shop")
+        .edited("apps/storefront/ingress.yaml", "    istio: ingressgateway\n", "    gateway: public-edge\n")
+        .edited(
+            "migration.yaml",
+            "      ports: [{name: http, port: 80, targetPort: 80}]\n",
+            "      ports: [{name: http, port: 80, targetPort: 80}]\n      serviceType: NodePort\n      \
+             istioGatewayLabels: {gateway: public-edge}\n",
+        )
+        .committed("Istio's ingress gateway pods are labelled gateway: public-edge");
+    repo.apply_through("migrating");
+    let asm = repo.kustomize("gitops/asm-migration/asm");
+    let gateway = asm.get("IstioGateway", Some("istio-system"), "ingressgateway-asm");
+    assert_eq!(gateway["spec"]["serviceType"], "NodePort");
+    assert_eq!(gateway["spec"]["podLabels"], serde_json::json!({"gateway": "public-edge"}));
+}
+
+/// Point 3: an ingress whose gateway would serve no Gateway is an error naming the ingress, before anything is
+/// written.
+#[test]
+fn issue_8_an_ingress_that_would_serve_no_gateway_is_refused() {
+    let repo = Repo::fixture("shop")
+        .edited("apps/storefront/ingress.yaml", "    istio: ingressgateway\n", "    istio: edge\n")
+        .committed("the storefront's Gateway selects another gateway");
+    let commits = repo.commit_count();
+    let run = repo.run(&["apply", "--step", "init", "--commit"]).failure(2);
+    assert!(
+        run.stderr.starts_with(
+            "error: ingress `public`: no Gateway of the cluster sources selects the pods of Istio's ingress gateway \
+             (app: istio-ingressgateway, istio: ingressgateway), so ASM's gateway ingressgateway-asm would serve \
+             nothing and moving traffic to it would drop it\n  --> migration.yaml:"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("|     - name: public\n"), "{}", run.stderr);
+    assert_eq!(repo.commit_count(), commits);
+}
+
+/// Point 3: every Gateway on Istio's ingress gateway is served, each selector's labels in the pod labels; a label
+/// of Istio's pods that no Gateway selects by is not copied.
+#[test]
+fn issue_8_every_gateway_on_istios_ingress_gateway_is_served() {
+    let second = "---\napiVersion: networking.istio.io/v1beta1\nkind: Gateway\nmetadata:\n  name: admin-gateway\nspec:\n  \
+                  selector:\n    app: istio-ingressgateway\n    istio: ingressgateway\n  servers:\n    - port: {number: 8080, \
+                  name: admin, protocol: HTTP}\n      hosts: [admin.example.com]\n";
+    let repo = Repo::fixture("shop");
+    let text = repo.read("apps/storefront/ingress.yaml");
+    let repo = repo
+        .edited("apps/storefront/ingress.yaml", &text, &format!("{text}{second}"))
+        .edited(
+            "migration.yaml",
+            "      ports: [{name: http, port: 80, targetPort: 80}]\n",
+            "      ports: [{name: http, port: 80, targetPort: 80}]\n      \
+             istioGatewayLabels: {app: istio-ingressgateway, istio: ingressgateway, tier: edge}\n",
+        )
+        .committed("a second Gateway on Istio's ingress gateway");
+    repo.apply_through("migrating");
+    let asm = repo.kustomize("gitops/asm-migration/asm");
+    let gateway = asm.get("IstioGateway", Some("istio-system"), "ingressgateway-asm");
+    assert_eq!(
+        gateway["spec"]["podLabels"],
+        serde_json::json!({"app": "istio-ingressgateway", "istio": "ingressgateway"})
+    );
+    let body = repo.git(&["log", "-1", "--format=%b"]);
+    assert!(body.contains("serving Gateway storefront/admin-gateway, storefront/storefront-gateway)"), "{body}");
+}

@@ -248,6 +248,9 @@ impl EgressRoutes {
                 purpose: String::new(),
                 cluster_ids: BTreeSet::new(),
                 ports: Vec::new(),
+                // Reached from the mesh only.
+                service_type: "ClusterIP".to_owned(),
+                pod_labels: BTreeMap::new(),
             });
             gateway.purpose = format!(" (egress {})", sharing.join(", "));
             for cluster in &context.settings.clusters {

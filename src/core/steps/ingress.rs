@@ -1,18 +1,72 @@
 //! `ingress/<name>`: ASM's ingress gateway, created beside Istio's until traffic has moved; gated on a
 //! confirmation that it did. The plan's `spec.ingress`.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use crate::core::component::{AsmGateway, Rendering};
 use crate::core::desired::Desired;
-use crate::core::diagnostic::Diagnostics;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{confirmation, Gate};
-use crate::core::inventory::Inventory;
+use crate::core::inventory::{Inventory, Object};
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
+use crate::core::yaml::quoted;
+
+/// The `networking.istio.io` Gateways Istio's ingress gateway serves, in every cluster, and the pod labels that
+/// make ASM's gateway serve them too: together, every label their selectors ask for.
+struct Served<'i> {
+    gateways: Vec<&'i Object>,
+    pod_labels: BTreeMap<String, String>,
+}
+
+impl Ingress {
+    /// The Gateways whose selector matches the pods of Istio's ingress gateway (a Gateway without a selector
+    /// matches every gateway), and the labels ASM's gateway pods need to match each of them: every selector is
+    /// part of Istio's pod labels, so together they never disagree.
+    fn served<'i>(&self, inventory: &'i Inventory) -> Served<'i> {
+        let mut served = Served { gateways: Vec::new(), pod_labels: BTreeMap::new() };
+        for cluster in inventory.clusters.values() {
+            for gateway in cluster.istio_objects.iter().filter(|object| object.kind == "Gateway") {
+                let selector: BTreeMap<String, String> = gateway
+                    .value
+                    .pointer("/spec/selector")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                    .collect();
+                let selects_istios =
+                    selector.iter().all(|(key, value)| self.istio_gateway_labels.get(key) == Some(value));
+                let known =
+                    served.gateways.iter().any(|known| known.file == gateway.file && known.name == gateway.name);
+                if selects_istios && !known {
+                    served.pod_labels.extend(selector);
+                    served.gateways.push(gateway);
+                }
+            }
+        }
+        served
+    }
+
+    /// `namespace/name` of each Gateway ASM's ingress gateway serves.
+    fn served_names(&self, inventory: &Inventory) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .served(inventory)
+            .gateways
+            .iter()
+            .map(|gateway| format!("{}/{}", gateway.namespace.as_deref().unwrap_or("default"), gateway.name))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
 
 /// An ingress entry as written in the plan.
 #[derive(Deserialize)]
@@ -21,6 +75,8 @@ pub struct RawIngress {
     name: Spanned<String>,
     asm_gateway: Spanned<String>,
     ports: Spanned<Vec<RawPort>>,
+    service_type: Option<Spanned<String>>,
+    istio_gateway_labels: Option<BTreeMap<String, Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -34,8 +90,25 @@ pub struct RawPort {
 #[derive(Debug, Clone)]
 pub struct Ingress {
     pub name: String,
+    pub name_pos: crate::core::diagnostic::Pos,
     pub asm_gateway: Located<String>,
     pub ports: Vec<GatewayPort>,
+    /// The IstioGateway's `serviceType`: how the gateway is reached from outside (LoadBalancer by default).
+    pub service_type: String,
+    /// The labels of the pods of Istio's ingress gateway whose traffic moves: the Gateways they serve are the ones
+    /// ASM's gateway must serve too.
+    pub istio_gateway_labels: BTreeMap<String, String>,
+}
+
+/// The types of Service an IstioGateway may ask for (ASM's gateway CRD).
+const SERVICE_TYPES: [&str; 3] = ["ClusterIP", "NodePort", "LoadBalancer"];
+
+/// The pod labels of Istio's default ingress gateway (its Helm chart and istioctl profiles).
+fn default_istio_gateway_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app".to_owned(), "istio-ingressgateway".to_owned()),
+        ("istio".to_owned(), "ingressgateway".to_owned()),
+    ])
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -74,10 +147,34 @@ fn read_ingress(entry: RawIngress, check: &mut Checker<'_>) -> Ingress {
             GatewayPort { name: port.name.value, port: number, target_port: target }
         })
         .collect();
+    let service_type = match &entry.service_type {
+        Some(service_type) if !SERVICE_TYPES.contains(&service_type.value.as_str()) => {
+            check.fail(
+                pos(service_type),
+                format!("serviceType `{}` is not one of {}", quoted(&service_type.value), SERVICE_TYPES.join(", ")),
+            );
+            "LoadBalancer".to_owned()
+        }
+        Some(service_type) => service_type.value.clone(),
+        None => "LoadBalancer".to_owned(),
+    };
+    let istio_gateway_labels = match entry.istio_gateway_labels {
+        Some(labels) => labels
+            .into_iter()
+            .map(|(key, value)| {
+                check.label_value(&value, "istioGatewayLabels value");
+                (key, value.value)
+            })
+            .collect(),
+        None => default_istio_gateway_labels(),
+    };
     Ingress {
+        name_pos: pos(&entry.name),
         name: entry.name.value,
         asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
         ports,
+        service_type,
+        istio_gateway_labels,
     }
 }
 
@@ -102,8 +199,40 @@ impl StepKind for Ingresses {
         let clusters: Vec<String> = inventory.clusters.keys().cloned().collect();
         self.0
             .iter()
-            .map(|entry| PlannedGateway::of(Ingresses::KIND, &entry.name, &entry.asm_gateway, true, clusters.clone()))
+            .map(|entry| PlannedGateway {
+                serves: entry.served_names(inventory),
+                ..PlannedGateway::of(Ingresses::KIND, &entry.name, &entry.asm_gateway, true, clusters.clone())
+            })
             .collect()
+    }
+
+    /// ASM's ingress gateway serves what Istio's serves: at least one Gateway.
+    fn check(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        for entry in &self.0 {
+            if entry.served(context.inventory).gateways.is_empty() {
+                problems.push(
+                    context
+                        .settings
+                        .error_at(
+                            entry.name_pos,
+                            format!(
+                                "ingress `{}`: no Gateway of the cluster sources selects the pods of Istio's ingress \
+                                 gateway ({}), so ASM's gateway {} would serve nothing and moving traffic to it would \
+                                 drop it",
+                                entry.name,
+                                labels(&entry.istio_gateway_labels),
+                                entry.asm_gateway.value
+                            ),
+                        )
+                        .with_help(
+                            "set the ingress entry's istioGatewayLabels to the labels of the pods of Istio's ingress \
+                             gateway whose traffic moves",
+                        ),
+                );
+            }
+        }
+        problems
     }
 
     /// Before traffic moves to ASM's ingress gateway: the gateway is rolled out.
@@ -124,6 +253,7 @@ impl StepKind for Ingresses {
     fn render(&self, pending: &PendingStep<'_>, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
         let (context, desired) = (&pending.context, &pending.desired);
         for entry in self.0.iter().filter(|_| desired.asm_gateways) {
+            let served = entry.served(context.inventory);
             rendering.asm_gateways.insert(
                 entry.asm_gateway.value.clone(),
                 AsmGateway {
@@ -142,10 +272,27 @@ impl StepKind for Ingresses {
                         .iter()
                         .map(|port| serde_json::to_value(port).expect("ports serialize"))
                         .collect(),
+                    service_type: entry.service_type.clone(),
+                    pod_labels: served.pod_labels,
                 },
             );
         }
         Ok(())
+    }
+
+    /// Which Gateways the traffic that moves is addressed to.
+    fn notes(&self, pending: &PendingStep<'_>) -> Vec<String> {
+        let name = pending.step.instance().unwrap_or_default();
+        let Some(entry) = self.0.iter().find(|entry| entry.name == name) else { return Vec::new() };
+        vec![format!(
+            "ASM's ingress gateway {} serves the Gateways {} (pod labels {}), as Istio's does: move DNS or \
+             load-balancer weights to its {} Service istio-{} in istio-system",
+            entry.asm_gateway.value,
+            entry.served_names(pending.context.inventory).join(", "),
+            labels(&entry.served(pending.context.inventory).pod_labels),
+            entry.service_type,
+            entry.asm_gateway.value
+        )]
     }
 
     fn gates(&self, pending: &PendingStep<'_>, _observation: &Observation) -> Vec<Gate> {
@@ -157,4 +304,9 @@ impl StepKind for Ingresses {
             &format!("traffic of ingress {name} moved to ASM's ingress gateway (DNS or load-balancer weights)"),
         )]
     }
+}
+
+/// Labels as a selector is written: `app: x, istio: y`.
+fn labels(labels: &BTreeMap<String, String>) -> String {
+    labels.iter().map(|(key, value)| format!("{key}: {value}")).collect::<Vec<_>>().join(", ")
 }

@@ -110,6 +110,8 @@ pub struct PlannedGateway {
     pub gateway_type: &'static str,
     /// The clusters its pods run in (its `clusterIds`).
     pub clusters: Vec<String>,
+    /// `namespace/name` of the Gateways it serves, when it is an ingress gateway.
+    pub serves: Vec<String>,
 }
 
 /// A step as the migration would take it: what its kinds compute from, and the desired state after it.
@@ -135,6 +137,7 @@ impl PlannedGateway {
             exclusive,
             gateway_type: kind,
             clusters,
+            serves: Vec::new(),
         }
     }
 
