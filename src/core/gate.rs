@@ -1,6 +1,8 @@
 //! Gates: pure predicates over what was observed, each met or unmet with the reason in words. Step kinds add
 //! their own; every step has `ASM switched`.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use crate::core::observe::{AsmObservation, Observation, PodObservation};
@@ -8,6 +10,7 @@ use crate::core::settings::Settings;
 use crate::core::state::State;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::text::listed;
+use crate::core::workload::WorkloadRef;
 
 /// Names listed in a reason before "and N more".
 const NAMES_IN_REASON: usize = 10;
@@ -114,21 +117,36 @@ pub fn named_confirmation(name: &'static str, step: &StepId, state: &State, what
 pub struct ProxyJudge {
     asm_image: Option<String>,
     istio_version: String,
+    /// ASM's own workloads: its gateways' Deployments and the components the plan names.
+    asm_workloads: BTreeSet<WorkloadRef>,
 }
 
 impl ProxyJudge {
-    pub fn of(settings: &Settings) -> ProxyJudge {
+    /// The judge for a plan whose ASM gateways run as `gateways` (their Deployments).
+    pub fn of(settings: &Settings, gateways: impl IntoIterator<Item = WorkloadRef>) -> ProxyJudge {
         let (major, minor, patch) = settings.istio.version;
-        ProxyJudge { asm_image: settings.asm.proxy_image.clone(), istio_version: format!("{major}.{minor}.{patch}") }
+        let mut asm_workloads: BTreeSet<WorkloadRef> = gateways.into_iter().collect();
+        asm_workloads.extend(settings.asm.own_workloads.iter().cloned());
+        ProxyJudge {
+            asm_image: settings.asm.proxy_image.clone(),
+            istio_version: format!("{major}.{minor}.{patch}"),
+            asm_workloads,
+        }
     }
 
     pub fn on_asm(&self, pod: &PodObservation) -> bool {
         pod.istio_proxy && self.not_on_asm_because(pod).is_none()
     }
 
-    /// Whether the pod runs Istio's own proxy (not ASM's).
+    /// Whether the pod belongs to ASM itself (a gateway ASM created, a component the plan names): its proxy
+    /// container is named like Istio's, but it is ASM's.
+    pub fn asm_own(&self, pod: &PodObservation) -> bool {
+        pod.workload.as_ref().is_some_and(|workload| self.asm_workloads.contains(workload))
+    }
+
+    /// Whether the pod runs Istio's own proxy (not ASM's, and not one of ASM's own pods).
     pub fn on_istio(&self, pod: &PodObservation) -> bool {
-        pod.istio_proxy && !self.on_asm(pod)
+        pod.istio_proxy && !self.asm_own(pod) && !self.on_asm(pod)
     }
 
     /// Why a pod with a proxy is not on ASM's, in words; `None` when it is.

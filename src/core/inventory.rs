@@ -182,6 +182,26 @@ impl Inventory {
     pub fn workloads(&self) -> impl Iterator<Item = (&String, &Workload)> {
         self.clusters.iter().flat_map(|(cluster, inventory)| inventory.workloads.iter().map(move |w| (cluster, w)))
     }
+
+    /// The names Istio's gateways go by: `istio: <x>` selectors of Gateways, and their `istio-<x>` deployments.
+    pub fn istio_gateway_names(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::from([
+            "istio-ingressgateway".to_owned(),
+            "istio-egressgateway".to_owned(),
+            "istio-eastwestgateway".to_owned(),
+        ]);
+        for cluster in self.clusters.values() {
+            for gateway in cluster.istio_objects.iter().filter(|object| object.kind == "Gateway") {
+                if let Some(selector) =
+                    gateway.value.pointer("/spec/selector/istio").and_then(serde_json::Value::as_str)
+                {
+                    names.insert(selector.to_owned());
+                    names.insert(format!("istio-{selector}"));
+                }
+            }
+        }
+        names
+    }
 }
 
 /// What the kustomizations above an object do to its name and namespace, and to the labels that decide Istio's

@@ -3,7 +3,6 @@
 //! effects, the gates) is computed from this one value, without reading anything again.
 
 use std::cell::OnceCell;
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -209,7 +208,7 @@ impl Migration {
     /// ASM's gateways need names of their own: not one of Istio's gateways, and an exclusive one (an ingress)
     /// shared with no other.
     fn gateway_name_problems(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
-        let istio = istio_gateway_names(context.inventory);
+        let istio = context.inventory.istio_gateway_names();
         let planned = &context.asm_gateways;
         let mut problems = Vec::new();
         for (index, gateway) in planned.iter().enumerate() {
@@ -445,22 +444,4 @@ fn mesh_config_edit(plan: &Plan, repository: &Repository) -> Result<MeshConfigEd
     enable_xds_agent(istio.mesh_config_kind, istio.mesh_config_release.as_deref(), text).map_err(|reason| {
         Diagnostic::in_file(Path::new(&mesh.value), format!("cannot set PROXY_CONFIG_XDS_AGENT here: {reason}"))
     })
-}
-
-/// The names Istio's gateways go by: `istio: <x>` selectors of Gateways, and their `istio-<x>` deployments.
-fn istio_gateway_names(inventory: &Inventory) -> BTreeSet<String> {
-    let mut names = BTreeSet::from([
-        "istio-ingressgateway".to_owned(),
-        "istio-egressgateway".to_owned(),
-        "istio-eastwestgateway".to_owned(),
-    ]);
-    for cluster in inventory.clusters.values() {
-        for gateway in cluster.istio_objects.iter().filter(|object| object.kind == "Gateway") {
-            if let Some(selector) = gateway.value.pointer("/spec/selector/istio").and_then(serde_json::Value::as_str) {
-                names.insert(selector.to_owned());
-                names.insert(format!("istio-{selector}"));
-            }
-        }
-    }
-    names
 }

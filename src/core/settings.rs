@@ -70,6 +70,9 @@ pub struct AsmSettings {
     pub context: Option<String>,
     /// A part of the image of ASM's istio-proxy container, which tells a pod on ASM's proxy from one on Istio's.
     pub proxy_image: Option<String>,
+    /// Workloads of ASM's own components in the data-plane clusters (`[Kind/]namespace/name`): their pods carry a
+    /// proxy container named like Istio's and are never counted as Istio's proxies.
+    pub own_workloads: Vec<crate::core::workload::WorkloadRef>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +133,8 @@ pub struct RawAsm {
     api_version: Option<Spanned<String>>,
     context: Option<String>,
     proxy_image: Option<Spanned<String>>,
+    #[serde(default)]
+    own_workloads: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -332,7 +337,23 @@ impl<'a> Checker<'a> {
         if let Some(image) = raw.proxy_image.as_ref().filter(|image| image.value.trim().is_empty()) {
             self.fail(pos(image), "asm.proxyImage must not be empty: a part of the image of ASM's istio-proxy");
         }
-        AsmSettings { api_version, context: raw.context, proxy_image: raw.proxy_image.map(|image| image.value) }
+        let own_workloads = raw
+            .own_workloads
+            .iter()
+            .filter_map(|entry| match crate::core::workload::WorkloadRef::parse(&entry.value) {
+                Ok(workload) => Some(workload),
+                Err(reason) => {
+                    self.fail(pos(entry), format!("asm.ownWorkloads entry `{}`: {reason}", quoted(&entry.value)));
+                    None
+                }
+            })
+            .collect();
+        AsmSettings {
+            api_version,
+            context: raw.context,
+            proxy_image: raw.proxy_image.map(|image| image.value),
+            own_workloads,
+        }
     }
 
     fn istio(&mut self, raw: RawIstio) -> IstioSettings {

@@ -1,6 +1,8 @@
 //! Issue 8: the objects asm-migrate renders name what ASM really creates (gateway Services, cluster IDs, the
 //! Gateways an ingress gateway serves), and the gates know ASM's own pods.
 
+use crate::fake::{FakeWorkload, World};
+use crate::gates::{observe, Via};
 use crate::support::Repo;
 
 const EGRESS_HOST: &str = "istio-asm-egressgateway.istio-system.svc.cluster.local";
@@ -236,4 +238,86 @@ fn issue_8_every_gateway_on_istios_ingress_gateway_is_served() {
     );
     let body = repo.git(&["log", "-1", "--format=%b"]);
     assert!(body.contains("serving Gateway storefront/admin-gateway, storefront/storefront-gateway)"), "{body}");
+}
+
+/// The shop at `finished` as the clusters show it once every workload is on ASM: ASM's gateways run (their pods
+/// carry a container named istio-proxy), and Istio's east-west gateway still runs in hz.
+fn finished_world() -> World {
+    World::shop()
+        .switched("Finished")
+        .every_workload(|workload| {
+            workload.xds_agent = true;
+            workload.on_asm = workload.namespace != "istio-system";
+        })
+        .with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"])
+}
+
+/// Point 4: ASM's gateway pods do not count as Istio proxies left; Istio's own gateways are named; a pod outside
+/// the plan on Istio's proxy is listed, never ignored. From fake API servers and from a snapshot alike.
+#[test]
+fn issue_8_the_finished_gate_knows_asms_pods_and_names_istios_gateways() {
+    let repo = Repo::fixture("shop").at("finished");
+    for via in [Via::Snapshot, Via::Live] {
+        let mut world = finished_world();
+        world.clusters.get_mut("sh").expect("sh").push(FakeWorkload::injected("Deployment", "legacy", "batch", 1));
+        let (run, _) = observe(&repo, &world, via, &["status"]);
+        let run = run.success();
+        assert!(
+            run.stdout.contains(
+                "no Istio proxy left  unmet  3 pod(s) still run Istio's proxy: hz: istio-system/istio-eastwestgateway-5d8f7c-0 (Istio's \
+                 gateway istio-system/istio-eastwestgateway still runs), hz: istio-system/istio-eastwestgateway-5d8f7c-1 \
+                 (Istio's gateway istio-system/istio-eastwestgateway still runs), sh: legacy/batch-5d8f7c-0 \
+                 (Deployment/legacy/batch, outside the plan)\n"
+            ),
+            "{}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains("istio-asm-egressgateway"), "ASM's gateway pods are ASM's: {}", run.stdout);
+    }
+    let mut world = finished_world();
+    world.clusters.get_mut("hz").expect("hz").retain(|workload| workload.name != "istio-eastwestgateway");
+    let (run, _) = observe(&repo, &world, Via::Live, &["status"]);
+    assert!(run.success().stdout.contains("no Istio proxy left  met\n"));
+}
+
+/// Point 4: ASM's gateway pods do not count as missing PROXY_CONFIG_XDS_AGENT at `setup`.
+#[test]
+fn issue_8_the_setup_gate_does_not_count_asms_gateway_pods() {
+    let repo = Repo::fixture("shop").at("setup");
+    let world = World::shop()
+        .switched("SetupIstioForMigrate")
+        .every_workload(|workload| workload.xds_agent = true)
+        .with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"]);
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &["status"]);
+    let run = run.success();
+    assert!(run.stdout.contains("proxies carry PROXY_CONFIG_XDS_AGENT"), "{}", run.stdout);
+    assert!(!run.stdout.contains("istio-asm-egressgateway"), "{}", run.stdout);
+}
+
+/// Point 4: the pods of ASM's own components, which ASM's documentation does not name, are named in the plan
+/// (`asm.ownWorkloads`) and no longer counted.
+#[test]
+fn issue_8_asms_own_components_are_named_in_the_plan() {
+    let repo = Repo::fixture("shop").at("finished");
+    let mut world = finished_world();
+    world.clusters.get_mut("hz").expect("hz").retain(|workload| workload.name != "istio-eastwestgateway");
+    let mut agent = FakeWorkload::injected("Deployment", "asm-system", "asm-agent", 1);
+    agent.proxy_image = Some(crate::fake::ASM_PROXY);
+    world.clusters.get_mut("hz").expect("hz").push(agent);
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &["status"]);
+    assert!(
+        run.success()
+            .stdout
+            .contains("hz: asm-system/asm-agent-5d8f7c-0 (Deployment/asm-system/asm-agent, outside the plan)"),
+        "listed until the plan says it is ASM's"
+    );
+    let repo = repo
+        .edited(
+            "migration.yaml",
+            "    context: asm-prod\n",
+            "    context: asm-prod\n    ownWorkloads: [asm-system/asm-agent]\n",
+        )
+        .committed("asm-agent is ASM's");
+    let (run, _) = observe(&repo, &world, Via::Snapshot, &["status"]);
+    assert!(run.success().stdout.contains("no Istio proxy left  met\n"));
 }

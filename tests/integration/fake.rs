@@ -135,9 +135,11 @@ impl World {
         for workloads in self.clusters.values_mut() {
             for name in names {
                 let deployment: &'static str = Box::leak(format!("istio-{name}").into_boxed_str());
+                // ASM's gateway pods run a container named istio-proxy too, with ASM's image and without the
+                // label of ASM's injection: only their owner tells them apart from Istio's proxies.
                 let mut gateway = FakeWorkload::injected("Deployment", "istio-system", deployment, 1);
-                // ASM's own gateway pods: told apart from Istio's proxies by issue 8's gates; none here.
-                gateway.istio_proxy = false;
+                gateway.proxy_image = Some(ASM_PROXY);
+                gateway.xds_agent = false;
                 workloads.push(gateway);
             }
         }

@@ -7,14 +7,15 @@ use std::path::Path;
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::{named_confirmation, pods, Gate, ProxyJudge};
+use crate::core::gate::{named_confirmation, pods, Gate};
 use crate::core::observe::Observation;
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
 use crate::core::settings::MeshConfigKind;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{proxy_judge, KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::value::str_at;
+use crate::core::workload::WorkloadRef;
 use crate::core::yaml_edit::remove_list_items;
 
 pub struct Finished;
@@ -157,10 +158,25 @@ fn on_istios_proxy(
     observation: &Observation,
     counted: impl Fn(&str) -> bool,
 ) -> Vec<String> {
-    let judge = ProxyJudge::of(pending.context.settings);
+    let judge = proxy_judge(&pending.context);
+    let inventory = pending.context.inventory;
+    let istio_gateways = inventory.istio_gateway_names();
     pods(observation)
         .filter(|(_, pod)| judge.on_istio(pod) && counted(&pod.namespace))
-        .map(|(cluster, pod)| format!("{cluster}: {}", pod.display()))
+        .map(|(cluster, pod)| {
+            let planned = |workload: &WorkloadRef| {
+                inventory.clusters.get(cluster).is_some_and(|found| found.workload(workload).is_some())
+            };
+            let whose = match &pod.workload {
+                Some(workload) if istio_gateways.contains(&workload.name) => {
+                    format!(" (Istio's gateway {}/{} still runs)", workload.namespace, workload.name)
+                }
+                Some(workload) if planned(workload) => String::new(),
+                Some(workload) => format!(" ({workload}, outside the plan)"),
+                None => " (no workload owns it)".to_owned(),
+            };
+            format!("{cluster}: {}{whose}", pod.display())
+        })
         .collect()
 }
 

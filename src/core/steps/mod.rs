@@ -12,7 +12,7 @@ pub mod wave;
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
-use crate::core::gate::Gate;
+use crate::core::gate::{Gate, ProxyJudge};
 use crate::core::inventory::Inventory;
 use crate::core::mesh_config::MeshConfigEdit;
 use crate::core::names::{asm_gateway_workload, ASM_GATEWAY_NAMESPACE};
@@ -150,6 +150,12 @@ impl PlannedGateway {
     pub fn deployment(&self) -> WorkloadRef {
         WorkloadRef::new(WorkloadKind::Deployment, ASM_GATEWAY_NAMESPACE, &asm_gateway_workload(&self.name))
     }
+}
+
+/// Which proxy each pod runs, knowing ASM's own pods: those of the gateways the plan creates and the components
+/// it names.
+pub fn proxy_judge(context: &StepContext<'_>) -> ProxyJudge {
+    ProxyJudge::of(context.settings, context.asm_gateways.iter().map(PlannedGateway::deployment))
 }
 
 /// Met when ASM's Deployment of each gateway is rolled out in each of its clusters.

@@ -9,14 +9,14 @@ use serde_json::{json, Value};
 use crate::core::component::Rendering;
 use crate::core::desired::{in_clusters, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::{pods, Gate, GateOutcome, ProxyJudge};
+use crate::core::gate::{pods, Gate, GateOutcome};
 use crate::core::inventory::ClusterInventory;
 use crate::core::observe::Observation;
 use crate::core::observe::PodObservation;
 use crate::core::paths::is_within;
 use crate::core::state::State;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{proxy_judge, KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::text::listed;
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
@@ -86,7 +86,7 @@ impl StepKind for Setup {
     /// The plan's restarted workloads carry the variable; pods it does not restart are named apart, for the
     /// operator to restart and confirm.
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
-        let judge = ProxyJudge::of(pending.context.settings);
+        let judge = proxy_judge(&pending.context);
         let planned = in_clusters(&pending.desired.restarts, pending.context.inventory);
         let restarted = |cluster: &String, pod: &PodObservation| {
             let planned = planned.get(cluster);

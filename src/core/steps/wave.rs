@@ -17,7 +17,7 @@ use crate::core::names::{any_of, exact_name_pattern};
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{proxy_judge, KindInfo, PendingStep, StepContext, StepKind};
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 use crate::core::yaml::quoted;
 
@@ -173,7 +173,7 @@ impl StepKind for Waves {
     }
 
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
-        let judge = ProxyJudge::of(pending.context.settings);
+        let judge = proxy_judge(&pending.context);
         let moved = in_clusters(&pending.desired.asm_proxy, pending.context.inventory);
         let (off_asm, rollouts) = moved_workloads_not_ready(&moved, observation, &judge);
         vec![
