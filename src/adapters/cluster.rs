@@ -6,13 +6,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, DynamicObject, ListParams};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::Value;
 
-use crate::core::observe::{AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation};
+use crate::core::observe::{
+    AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation, ServiceObservation,
+    VirtualServiceObservation,
+};
 use crate::core::settings::Settings;
 use crate::core::workload::WorkloadKind;
 
@@ -242,11 +245,35 @@ async fn observe_cluster(client: Client) -> Result<ClusterObservation, ReadFailu
     ] {
         observed.rollouts.extend(values.iter().map(|value| RolloutObservation::from_object(kind, value)));
     }
-    let namespaces: Api<Namespace> = Api::all(client);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
     let istio_system =
         namespaces.get_opt("istio-system").await.map_err(|error| explain(error, "namespace istio-system"))?;
     if let Some(namespace) = istio_system {
         observed.istio_system_labels = namespace.metadata.labels.unwrap_or_default().into_iter().collect();
     }
+    let services: Api<Service> = Api::namespaced(client.clone(), "istio-system");
+    let listed =
+        services.list(&ListParams::default()).await.map_err(|error| explain(error, "services in istio-system"))?;
+    observed.istio_system_services = Some(
+        listed
+            .items
+            .iter()
+            .map(|service| serde_json::to_value(service).map(|value| ServiceObservation::from_object(&value)))
+            .collect::<Result<_, _>>()
+            .map_err(|error| ReadFailure::Answer(error.to_string()))?,
+    );
+    // Where Istio's API is not served (yet, or any more), there is no VirtualService to see.
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("networking.istio.io", "v1beta1", "VirtualService"));
+    let virtual_services: Api<DynamicObject> = Api::all_with(client, &resource);
+    observed.virtual_services = Some(match virtual_services.list(&ListParams::default()).await {
+        Ok(listed) => listed
+            .items
+            .iter()
+            .map(|object| serde_json::to_value(object).map(|value| VirtualServiceObservation::from_object(&value)))
+            .collect::<Result<_, _>>()
+            .map_err(|error| ReadFailure::Answer(error.to_string()))?,
+        Err(kube::Error::Api(status)) if status.code == 404 => Vec::new(),
+        Err(error) => return Err(explain(error, "virtualservices.networking.istio.io")),
+    });
     Ok(observed)
 }

@@ -1,7 +1,8 @@
 //! Observations read from a directory of `kubectl get -o yaml` dumps, for pipelines that cannot reach the clusters.
 //!
 //! The layout, one file per command (README "Gates from a snapshot" gives the commands):
-//! `asm/asmmigratefromistio.yaml`, and for each cluster `clusters/<name>/{pods,deployments,statefulsets,daemonsets,istio-system}.yaml`.
+//! `asm/asmmigratefromistio.yaml`, and for each cluster `clusters/<name>/{pods,deployments,statefulsets,daemonsets,istio-system}.yaml`,
+//! plus, read when present, `virtualservices.yaml` and `istio-system-services.yaml` (the egress and ingress gates).
 
 use std::path::Path;
 
@@ -9,7 +10,8 @@ use serde_json::Value;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::observe::{
-    items, AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation,
+    items, AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation, ServiceObservation,
+    VirtualServiceObservation,
 };
 use crate::core::settings::Settings;
 use crate::core::workload::WorkloadKind;
@@ -62,6 +64,25 @@ pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnos
                 }
             }
             Err(problem) => problems.push(problem),
+        }
+        // Added with the egress and ingress gates: a snapshot without them still serves the other gates.
+        if dir.join(format!("{base}/virtualservices.yaml")).exists() {
+            match read(dir, &format!("{base}/virtualservices.yaml")) {
+                Ok(value) => {
+                    observed.virtual_services =
+                        Some(items(&value).into_iter().map(VirtualServiceObservation::from_object).collect())
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if dir.join(format!("{base}/istio-system-services.yaml")).exists() {
+            match read(dir, &format!("{base}/istio-system-services.yaml")) {
+                Ok(value) => {
+                    observed.istio_system_services =
+                        Some(items(&value).into_iter().map(ServiceObservation::from_object).collect())
+                }
+                Err(problem) => problems.push(problem),
+            }
         }
         observation.clusters.insert(cluster.name.clone(), observed);
     }

@@ -321,3 +321,96 @@ fn issue_8_asms_own_components_are_named_in_the_plan() {
     let (run, _) = observe(&repo, &world, Via::Snapshot, &["status"]);
     assert!(run.success().stdout.contains("no Istio proxy left  met\n"));
 }
+
+/// The shop in `Migrating` with every workload on ASM and ASM's gateways rolled out and reachable.
+fn migrating_world() -> World {
+    World::shop()
+        .switched("Migrating")
+        .every_workload(|workload| {
+            workload.xds_agent = true;
+            workload.on_asm = workload.namespace != "istio-system";
+        })
+        .with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"])
+}
+
+/// Point 5: an egress step is done when the engine has applied its weights in every cluster (the live
+/// VirtualService says so) and ASM's egress gateway is rolled out; from fake API servers and a snapshot alike.
+#[test]
+fn issue_8_an_egress_step_is_done_when_the_live_virtualservice_carries_its_weights() {
+    let repo = Repo::fixture("shop").at("egress/stripe/10");
+    for via in [Via::Snapshot, Via::Live] {
+        let (run, _) = observe(&repo, &migrating_world().with_stripe_weight(1), via, &["status"]);
+        let run = run.success();
+        assert!(
+            run.stdout.contains(
+                "VirtualService weights applied  unmet  2 VirtualService(s) without the step's weights: hz: \
+                 payments/stripe-through-egress-gateway sends 1% to \
+                 istio-asm-egressgateway.istio-system.svc.cluster.local, the step 10% (not applied yet), sh: \
+                 payments/stripe-through-egress-gateway sends 1% to \
+                 istio-asm-egressgateway.istio-system.svc.cluster.local, the step 10% (not applied yet)\n"
+            ),
+            "{}",
+            run.stdout
+        );
+    }
+    for via in [Via::Snapshot, Via::Live] {
+        let (run, _) = observe(&repo, &migrating_world().with_stripe_weight(10), via, &["status"]);
+        let run = run.success();
+        assert!(run.stdout.contains("VirtualService weights applied  met\n"), "{}", run.stdout);
+        assert!(run.stdout.contains("ASM gateway rolled out          met\n"), "{}", run.stdout);
+    }
+    let mut world = migrating_world().with_stripe_weight(10);
+    world.clusters.get_mut("sh").expect("sh").retain(|workload| workload.name != "istio-asm-egressgateway");
+    let (run, _) = observe(&repo, &world, Via::Live, &["status"]);
+    assert!(
+        run.success().stdout.contains("sh: istio-system/istio-asm-egressgateway (not found)"),
+        "the egress gateway is rolled out where traffic goes"
+    );
+}
+
+/// Point 5: the ingress step asks for its confirmation only once ASM's ingress gateway is rolled out and its
+/// Service has an address, and the question says where DNS goes.
+#[test]
+fn issue_8_the_ingress_confirmation_is_asked_once_the_gateway_has_an_address() {
+    let repo = Repo::fixture("shop").at("ingress/public");
+    let mut world = migrating_world();
+    for services in world.services.values_mut() {
+        for service in services.iter_mut() {
+            service["status"] = serde_json::json!({"loadBalancer": {}});
+        }
+    }
+    for via in [Via::Snapshot, Via::Live] {
+        let (run, _) = observe(&repo, &world, via, &["status"]);
+        let run = run.success();
+        assert!(
+            run.stdout.contains(&format!(
+                "{:35}  unmet  2 ASM gateway Service(s) without an address: hz: istio-system/istio-ingressgateway-asm \
+                 (no address yet), sh: istio-system/istio-ingressgateway-asm (no address yet)\n",
+                "ASM gateway has an address"
+            )),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(&format!(
+                "{:35}  unmet  asked for once ASM's ingress gateway is rolled out and has an address\n",
+                "confirmed"
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+    for via in [Via::Snapshot, Via::Live] {
+        let (run, _) = observe(&repo, &migrating_world(), via, &["status"]);
+        let run = run.success();
+        assert!(
+            run.stdout.contains(
+                "no API shows that traffic of ingress public moved to ASM's ingress gateway (hz: 203.0.113.1, sh: \
+                 203.0.113.2) by DNS or load-balancer weights: confirm it with `asm-migrate advance --confirm \
+                 ingress/public`\n"
+            ),
+            "{}",
+            run.stdout
+        );
+    }
+}

@@ -95,6 +95,10 @@ pub struct World {
     pub clusters: BTreeMap<&'static str, Vec<FakeWorkload>>,
     /// Clusters whose istio-system still carries `istio-injection`, with its value.
     pub istio_injection: BTreeMap<&'static str, &'static str>,
+    /// The Services of istio-system in each cluster.
+    pub services: BTreeMap<&'static str, Vec<Value>>,
+    /// The VirtualServices of each cluster, as the engine last applied them.
+    pub virtual_services: BTreeMap<&'static str, Vec<Value>>,
 }
 
 impl World {
@@ -119,6 +123,8 @@ impl World {
             message: "",
             clusters: BTreeMap::from([("hz", hz), ("sh", common)]),
             istio_injection: BTreeMap::new(),
+            services: BTreeMap::new(),
+            virtual_services: BTreeMap::new(),
         }
     }
 
@@ -132,6 +138,16 @@ impl World {
     /// ASM has rolled out these gateways (IstioGateway names) in every cluster: a Deployment `istio-<name>` in
     /// istio-system, as ASM names it.
     pub fn with_asm_gateways(mut self, names: &[&'static str]) -> World {
+        for (index, cluster) in self.clusters.keys().enumerate() {
+            let services = self.services.entry(cluster).or_default();
+            for name in names {
+                // ASM's Service istio-<name>, with an address from the documentation range.
+                services.push(json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"namespace": "istio-system", "name": format!("istio-{name}")},
+                    "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1"},
+                    "status": {"loadBalancer": {"ingress": [{"ip": format!("203.0.113.{}", index + 1)}]}}}));
+            }
+        }
         for workloads in self.clusters.values_mut() {
             for name in names {
                 let deployment: &'static str = Box::leak(format!("istio-{name}").into_boxed_str());
@@ -142,6 +158,22 @@ impl World {
                 gateway.xds_agent = false;
                 workloads.push(gateway);
             }
+        }
+        self
+    }
+
+    /// The engine applied the shop's Stripe VirtualService with `weight`% of mesh traffic to ASM's egress gateway.
+    pub fn with_stripe_weight(mut self, weight: u32) -> World {
+        let asm = json!({"destination": {"host": "istio-asm-egressgateway.istio-system.svc.cluster.local", "port": {"number": 80}}, "weight": weight});
+        let istio = json!({"destination": {"host": "istio-egressgateway.istio-system.svc.cluster.local", "subset": "stripe", "port": {"number": 80}}, "weight": 100 - weight});
+        let route = if weight == 100 { vec![asm] } else { vec![istio, asm] };
+        for cluster in self.clusters.keys() {
+            self.virtual_services.insert(cluster, vec![json!({
+                "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
+                "metadata": {"namespace": "payments", "name": "stripe-through-egress-gateway"},
+                "spec": {"hosts": ["api.stripe.com"], "gateways": ["istio-egressgateway", "asm-egressgateway", "mesh"],
+                         "http": [{"match": [{"gateways": ["mesh"], "port": 80}], "route": route}]}
+            })]);
         }
         self
     }
@@ -175,6 +207,11 @@ impl World {
             ("statefulsets", World::list("StatefulSet", of_kind("StatefulSet"))),
             ("daemonsets", World::list("DaemonSet", of_kind("DaemonSet"))),
             ("istio-system", self.istio_system(cluster)),
+            ("istio-system-services", World::list("Service", self.services.get(cluster).cloned().unwrap_or_default())),
+            (
+                "virtualservices",
+                World::list("VirtualService", self.virtual_services.get(cluster).cloned().unwrap_or_default()),
+            ),
         ])
     }
 
@@ -305,6 +342,8 @@ fn answer(serving: &Serving, method: &str, path: &str) -> (u16, String) {
             "/apis/apps/v1/statefulsets" => (200, lists["statefulsets"].to_string()),
             "/apis/apps/v1/daemonsets" => (200, lists["daemonsets"].to_string()),
             "/api/v1/namespaces/istio-system" => (200, lists["istio-system"].to_string()),
+            "/api/v1/namespaces/istio-system/services" => (200, lists["istio-system-services"].to_string()),
+            "/apis/networking.istio.io/v1beta1/virtualservices" => (200, lists["virtualservices"].to_string()),
             _ => status(404, "NotFound", "the server could not find the requested resource"),
         },
     }

@@ -55,10 +55,14 @@ fn issue_12_a_step_more_than_one_phase_ahead_is_refused() {
 fn issue_12_finished_is_taken_only_when_its_preconditions_hold() {
     let repo = Repo::fixture("shop").at("ingress/public");
     let commits = repo.commit_count();
-    let mut world = World::shop().switched("Migrating").every_workload(|workload| {
-        workload.xds_agent = true;
-        workload.on_asm = workload.namespace != "istio-system";
-    });
+    // ASM's ingress gateway is rolled out and reachable: the ingress step's own gates hold (issue 8).
+    let mut world = World::shop()
+        .switched("Migrating")
+        .every_workload(|workload| {
+            workload.xds_agent = true;
+            workload.on_asm = workload.namespace != "istio-system";
+        })
+        .with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"]);
     for workload in world.clusters.get_mut("hz").expect("hz") {
         if workload.name == "frontend" {
             workload.on_asm = false;

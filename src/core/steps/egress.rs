@@ -185,6 +185,47 @@ impl StepKind for EgressRoutes {
         vec![gateways_rolled_out("ASM gateway rolled out", &gateways, observation)]
     }
 
+    /// The engine has applied the step: each cluster's VirtualService sends the step's share to ASM's egress
+    /// gateway, and that gateway is rolled out and ready where it is sent to.
+    fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
+        let Some((entry, weight)) = self.step(&pending.step) else { return Vec::new() };
+        let host = entry.asm_host();
+        let mut pending_clusters = Vec::new();
+        for (cluster, inventory) in &pending.context.inventory.clusters {
+            if virtual_service(entry, inventory).is_none() {
+                continue;
+            }
+            let shown = format!("{cluster}: {}/{}", entry.virtual_service_namespace, entry.virtual_service_name);
+            let observed = observation.clusters.get(cluster).and_then(|observed| observed.virtual_services.as_ref());
+            let Some(observed) = observed else {
+                pending_clusters
+                    .push(format!("{cluster}: VirtualServices not read (a snapshot without virtualservices.yaml)"));
+                continue;
+            };
+            let live = observed
+                .iter()
+                .find(|vs| vs.namespace == entry.virtual_service_namespace && vs.name == entry.virtual_service_name);
+            match live.map(|vs| vs.mesh_weight_to(&host)) {
+                None => pending_clusters.push(format!("{shown} (not found)")),
+                Some(live) if live == Some(u64::from(weight)) => {}
+                Some(live) => pending_clusters.push(format!(
+                    "{shown} sends {}% to {host}, the step {weight}% (not applied yet)",
+                    live.unwrap_or(0)
+                )),
+            }
+        }
+        let gateways: Vec<&PlannedGateway> =
+            pending.context.asm_gateways.iter().filter(|gateway| gateway.owner_is(Self::KIND, &entry.name)).collect();
+        vec![
+            Gate::unless_found(
+                "VirtualService weights applied",
+                &pending_clusters,
+                "VirtualService(s) without the step's weights",
+            ),
+            gateways_rolled_out("ASM gateway rolled out", &gateways, observation),
+        ]
+    }
+
     /// Each VirtualService exists, routes mesh traffic through one Istio egress gateway the source defines.
     fn check(&self, context: &StepContext<'_>) -> Vec<Diagnostic> {
         let mut problems = Vec::new();

@@ -10,8 +10,9 @@ use serde_saphyr::Spanned;
 use crate::core::component::{AsmGateway, Rendering};
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::{confirmation, Gate};
+use crate::core::gate::{confirmation, Gate, GateOutcome};
 use crate::core::inventory::{Inventory, Object};
+use crate::core::names::asm_gateway_workload;
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
@@ -295,14 +296,48 @@ impl StepKind for Ingresses {
         )]
     }
 
-    fn gates(&self, pending: &PendingStep<'_>, _observation: &Observation) -> Vec<Gate> {
+    /// ASM's ingress gateway is rolled out and its Service has an address in every cluster before the operator is
+    /// asked to confirm that traffic moved there (the message says where).
+    fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let (step, state) = (&pending.step, pending.context.state);
         let name = step.instance().unwrap_or_default();
-        vec![confirmation(
-            step,
-            state,
-            &format!("traffic of ingress {name} moved to ASM's ingress gateway (DNS or load-balancer weights)"),
-        )]
+        let Some(entry) = self.0.iter().find(|entry| entry.name == name) else { return Vec::new() };
+        let gateways: Vec<&PlannedGateway> =
+            pending.context.asm_gateways.iter().filter(|gateway| gateway.owner_is(Self::KIND, name)).collect();
+        let service = asm_gateway_workload(&entry.asm_gateway.value);
+        let (mut addresses, mut missing) = (Vec::new(), Vec::new());
+        for cluster in pending.context.inventory.clusters.keys() {
+            let services =
+                observation.clusters.get(cluster).and_then(|observed| observed.istio_system_services.as_ref());
+            let Some(services) = services else {
+                missing.push(format!("{cluster}: Services not read (a snapshot without istio-system-services.yaml)"));
+                continue;
+            };
+            match services.iter().find(|observed| observed.name == service).map(|observed| &observed.address) {
+                Some(Some(address)) => addresses.push(format!("{cluster}: {address}")),
+                Some(None) => missing.push(format!("{cluster}: istio-system/{service} (no address yet)")),
+                None => missing.push(format!("{cluster}: istio-system/{service} (not found)")),
+            }
+        }
+        let rolled_out = gateways_rolled_out("ASM gateway rolled out", &gateways, observation);
+        let addressed =
+            Gate::unless_found("ASM gateway has an address", &missing, "ASM gateway Service(s) without an address");
+        let ready = rolled_out.met() && addressed.met();
+        let moved = match ready {
+            true => confirmation(
+                step,
+                state,
+                &format!(
+                    "traffic of ingress {name} moved to ASM's ingress gateway ({}) by DNS or load-balancer weights",
+                    addresses.join(", ")
+                ),
+            ),
+            false => Gate::new(
+                "confirmed",
+                GateOutcome::Unmet("asked for once ASM's ingress gateway is rolled out and has an address".to_owned()),
+            ),
+        };
+        vec![rolled_out, addressed, moved]
     }
 }
 
