@@ -14,9 +14,9 @@ use serde_json::Value;
 
 use crate::core::observe::{
     AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation, ServiceObservation,
-    VirtualServiceObservation,
+    SyncObservation, VirtualServiceObservation,
 };
-use crate::core::settings::Settings;
+use crate::core::settings::{Engine, Settings, SyncedBy};
 use crate::core::workload::WorkloadKind;
 
 const ASM_GROUP: &str = "istio.alibabacloud.com";
@@ -115,11 +115,18 @@ impl Connections {
         let asm_context =
             self.context("asm", plan.asm.context.as_deref(), "the ASM control plane", "spec.asm.context")?;
         let mut contexts = Vec::new();
+        let mut appliers: Vec<(&SyncedBy, String)> = Vec::new();
+        if let Some(synced_by) = &plan.asm.synced_by {
+            appliers.push((synced_by, synced_by.context.clone().unwrap_or_else(|| asm_context.clone())));
+        }
         for cluster in &plan.clusters {
             let what = format!("cluster {}", cluster.name);
             let field = format!("context of cluster {}", cluster.name);
-            contexts
-                .push((cluster.name.clone(), self.context(&cluster.name, cluster.context.as_deref(), &what, &field)?));
+            let context = self.context(&cluster.name, cluster.context.as_deref(), &what, &field)?;
+            if let Some(synced_by) = &cluster.synced_by {
+                appliers.push((synced_by, synced_by.context.clone().unwrap_or_else(|| context.clone())));
+            }
+            contexts.push((cluster.name.clone(), context));
         }
         runtime.block_on(async {
             let mut observation = Observation::default();
@@ -128,6 +135,10 @@ impl Connections {
             for (cluster, context) in contexts {
                 let observed = self.within(&context, observe_cluster).await?;
                 observation.clusters.insert(cluster, observed);
+            }
+            for (synced_by, context) in appliers {
+                let read = |client| observe_applier(client, plan.engine, synced_by);
+                observation.synced.push(self.within(&context, read).await?);
             }
             Ok(observation)
         })
@@ -214,6 +225,19 @@ async fn observe_asm(client: Client, group: &str, version: &str) -> Result<AsmOb
     })?;
     let value = serde_json::to_value(&object).map_err(|error| ReadFailure::Answer(error.to_string()))?;
     Ok(AsmObservation::from_object(&value))
+}
+
+/// The Argo CD Application or Flux Kustomization that applies a part of the repository, as its status says.
+async fn observe_applier(client: Client, engine: Engine, synced_by: &SyncedBy) -> Result<SyncObservation, ReadFailure> {
+    let gvk = match engine {
+        Engine::ArgoCd => GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
+        Engine::Flux => GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"),
+    };
+    let object = format!("{} {}/{}", engine.applier_kind(), synced_by.namespace, synced_by.name);
+    let api: Api<DynamicObject> = Api::namespaced_with(client, &synced_by.namespace, &ApiResource::from_gvk(&gvk));
+    let found = api.get_opt(&synced_by.name).await.map_err(|error| explain(error, &object))?;
+    let value = found.map(|found| serde_json::to_value(found).map_err(|error| ReadFailure::Answer(error.to_string())));
+    Ok(SyncObservation::from_object(object, value.transpose()?.as_ref()))
 }
 
 async fn list_values<K>(client: &Client, what: &str) -> Result<Vec<Value>, ReadFailure>

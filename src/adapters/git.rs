@@ -105,6 +105,30 @@ impl GitRepo {
         Ok(ancestor == of || self.repository.graph_descendant_of(of, ancestor)?)
     }
 
+    /// The newest commit reachable from `tip` whose message carries the trailer `Migration-Step: <step>`: the
+    /// one that rendered the step.
+    pub fn step_commit(&self, tip: Oid, step: &str) -> Result<Option<Oid>, GitError> {
+        let trailer = format!("Migration-Step: {step}");
+        let mut walk = self.repository.revwalk()?;
+        walk.push(tip)?;
+        for id in walk {
+            let id = id?;
+            let commit = self.repository.find_commit(id)?;
+            if commit.message().is_ok_and(|message| message.lines().any(|line| line == trailer)) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether the commit `revision` (a full sha) is `commit` or comes after it; None when the repository does
+    /// not have that commit.
+    pub fn holds(&self, revision: &str, commit: Oid) -> Option<bool> {
+        let revision = Oid::from_str(revision).ok()?;
+        self.repository.find_commit(revision).ok()?;
+        self.is_ancestor(commit, revision).ok()
+    }
+
     /// The files of a commit, readable as a repository.
     pub fn tree_files(&self, commit: Oid) -> Result<GitTree, GitError> {
         let repository = Repository::open(self.repository.path())?;

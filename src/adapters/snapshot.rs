@@ -2,7 +2,8 @@
 //!
 //! The layout, one file per command (README "Gates from a snapshot" gives the commands):
 //! `asm/asmmigratefromistio.yaml`, and for each cluster `clusters/<name>/{pods,deployments,statefulsets,daemonsets,istio-system}.yaml`,
-//! plus, read when present, `virtualservices.yaml` and `istio-system-services.yaml` (the egress and ingress gates).
+//! plus, read when present, `virtualservices.yaml` and `istio-system-services.yaml` (the egress and ingress gates),
+//! and, where the plan names the object that applies them, `asm/synced-by.yaml` and `clusters/<name>/synced-by.yaml`.
 
 use std::path::Path;
 
@@ -11,9 +12,9 @@ use serde_json::Value;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::observe::{
     items, AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation, ServiceObservation,
-    VirtualServiceObservation,
+    SyncObservation, VirtualServiceObservation,
 };
-use crate::core::settings::Settings;
+use crate::core::settings::{Settings, SyncedBy};
 use crate::core::workload::WorkloadKind;
 
 pub const WORKLOAD_FILES: [(WorkloadKind, &str); 3] = [
@@ -39,8 +40,24 @@ pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnos
         Ok(value) => observation.asm = items(&value).first().map(|object| AsmObservation::from_object(object)),
         Err(problem) => problems.push(problem),
     }
+    let applier = |synced_by: &SyncedBy, file: &str, problems: &mut Vec<Diagnostic>| {
+        let object = format!("{} {}/{}", plan.engine.applier_kind(), synced_by.namespace, synced_by.name);
+        match read(dir, file) {
+            Ok(value) => Some(SyncObservation::from_object(object, items(&value).first().copied())),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        }
+    };
+    if let Some(synced_by) = &plan.asm.synced_by {
+        observation.synced.extend(applier(synced_by, "asm/synced-by.yaml", &mut problems));
+    }
     for cluster in &plan.clusters {
         let base = format!("clusters/{}", cluster.name);
+        if let Some(synced_by) = &cluster.synced_by {
+            observation.synced.extend(applier(synced_by, &format!("{base}/synced-by.yaml"), &mut problems));
+        }
         let mut observed = ClusterObservation::default();
         match read(dir, &format!("{base}/pods.yaml")) {
             Ok(value) => observed.pods = items(&value).into_iter().map(PodObservation::from_object).collect(),

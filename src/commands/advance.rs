@@ -46,7 +46,7 @@ pub fn run(
         let current = current.as_ref().map(ToString::to_string).unwrap_or_else(|| "(none)".to_owned());
         return Err(AdvanceError::NotCurrentOrNext { confirmed: confirmed.clone(), current, next }.into());
     }
-    let report = observer.report(&migration)?;
+    let report = observer.report(&migration, target.read_at())?;
     let mut change = StateChange::default();
     for (step, gates) in
         report.step.iter().map(|(step, _, _)| (step, &report.gates)).chain(report.next.iter().map(|(s, g)| (s, g)))

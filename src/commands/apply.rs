@@ -133,6 +133,13 @@ struct BranchTarget {
 }
 
 impl Target {
+    /// The commit the migration is read at: the branch's base with `--branch`, else HEAD.
+    pub fn read_at(&self) -> Option<(&GitRepo, Oid)> {
+        let git = self.git.as_ref()?;
+        let at = self.branch.as_ref().map(|branch| branch.base).or(self.from_head).or_else(|| git.head_commit())?;
+        Some((git, at))
+    }
+
     /// Takes the lock, then reads the plan and settles where the step goes (fetching the remote's branch for
     /// `--branch` with `--push`).
     pub fn open(workplace: &Workplace, options: &WriteOptions, command: &str) -> anyhow::Result<(Target, Plan)> {

@@ -5,7 +5,10 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use git2::Oid;
+
 use crate::adapters::cluster::Connections;
+use crate::adapters::git::GitRepo;
 use crate::adapters::snapshot::read_snapshot;
 use crate::commands::Workplace;
 use crate::core::gate::GateReport;
@@ -30,9 +33,19 @@ impl Observer {
         }
     }
 
-    /// The current step's gates over what is observed now.
-    pub fn report(&self, migration: &Migration) -> anyhow::Result<GateReport> {
-        let observation = self.observe(migration)?;
+    /// The current step's gates over what is observed now; `history` (the repository and the commit the
+    /// migration was read at) tells which commit rendered the step, for the GitOps objects the plan names.
+    pub fn report(&self, migration: &Migration, history: Option<(&GitRepo, Oid)>) -> anyhow::Result<GateReport> {
+        let mut observation = self.observe(migration)?;
+        if let (Some((git, tip)), Some(step)) = (history, migration.current_step()) {
+            if !observation.synced.is_empty() {
+                let commit = git.step_commit(tip, &step.to_string())?;
+                observation.step_commit = commit.map(|commit| commit.to_string());
+                for synced in &mut observation.synced {
+                    synced.holds_step = commit.zip(synced.revision.as_deref()).and_then(|(c, r)| git.holds(r, c));
+                }
+            }
+        }
         let gates = migration.gates(&observation)?;
         let plan = &migration.plan;
         let next = match migration.resolve(&StepSelector::Next) {
@@ -69,14 +82,16 @@ pub fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let migration = workplace.open()?;
+    let git = GitRepo::open(&workplace.root()).ok();
+    let history = git.as_ref().and_then(|git| Some((git, git.head_commit()?)));
     let Some(timeout) = wait else {
-        print(&observer.report(&migration)?, format, out)?;
+        print(&observer.report(&migration, history)?, format, out)?;
         return Ok(0);
     };
     let started = Instant::now();
     let terminal = std::io::stderr().is_terminal();
     loop {
-        let report = observer.report(&migration)?;
+        let report = observer.report(&migration, history)?;
         // A confirmation is never observed: waiting is for what the clusters can show.
         let met = report.observed_met();
         if met || started.elapsed() >= timeout {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::{asm_switched, Gate};
+use crate::core::gate::{asm_switched, Gate, GateOutcome};
 use crate::core::inventory::Inventory;
 use crate::core::mesh_config::{enable_xds_agent, MeshConfigEdit};
 use crate::core::observe::Observation;
@@ -385,7 +385,11 @@ impl Migration {
         let Some(step) = self.current_step() else { return Ok(None) };
         let pending = self.pending(step)?;
         let kind = self.plan.kind_of(step);
-        let mut gates = vec![asm_switched(kind.phase(), &self.state, observation.asm.as_ref())];
+        let mut gates = Vec::new();
+        if !observation.synced.is_empty() {
+            gates.push(synced(step, observation));
+        }
+        gates.push(asm_switched(kind.phase(), &self.state, observation.asm.as_ref()));
         gates.extend(kind.gates(&pending, observation));
         Ok(Some((step.clone(), gates)))
     }
@@ -444,4 +448,35 @@ fn mesh_config_edit(plan: &Plan, repository: &Repository) -> Result<MeshConfigEd
     enable_xds_agent(istio.mesh_config_kind, istio.mesh_config_release.as_deref(), text).map_err(|reason| {
         Diagnostic::in_file(Path::new(&mesh.value), format!("cannot set PROXY_CONFIG_XDS_AGENT here: {reason}"))
     })
+}
+
+/// Met when every GitOps object the plan names has applied the commit that rendered `step` (or a later one):
+/// before that, what the clusters show is not the step yet.
+fn synced(step: &StepId, observation: &Observation) -> Gate {
+    let Some(commit) = &observation.step_commit else {
+        return Gate::new(
+            "synced",
+            GateOutcome::Unmet(format!(
+                "no commit carries `Migration-Step: {step}`, so what the engine applied cannot be told (commit each \
+                 step with apply --commit)"
+            )),
+        );
+    };
+    let short = |sha: &str| sha.chars().take(12).collect::<String>();
+    let behind: Vec<String> = observation
+        .synced
+        .iter()
+        .filter_map(|synced| match (&synced.revision, synced.holds_step) {
+            _ if !synced.found => Some(format!("{} (not found)", synced.object)),
+            (None, _) => Some(format!("{} has applied no revision yet", synced.object)),
+            (Some(_), Some(true)) => None,
+            (Some(revision), Some(false)) => Some(format!("{} is at {}", synced.object, short(revision))),
+            (Some(revision), None) => Some(format!(
+                "{} is at {}, a commit this repository does not have (git fetch?)",
+                synced.object,
+                short(revision)
+            )),
+        })
+        .collect();
+    Gate::unless_found("synced", &behind, &format!("not synced yet with {} ({step})", short(commit)))
 }

@@ -246,12 +246,49 @@ pub struct ClusterObservation {
     pub istio_system_services: Option<Vec<ServiceObservation>>,
 }
 
+/// The GitOps object that applies a part of the repository (an Argo CD Application, a Flux Kustomization), as
+/// its status says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncObservation {
+    /// `Application argocd/hz`.
+    pub object: String,
+    pub found: bool,
+    /// The commit it last applied, when its status says.
+    pub revision: Option<String>,
+    /// Whether that commit holds the one that rendered the current step (it, or a descendant); None when the
+    /// repository does not have it. Settled by the command, which reads git.
+    pub holds_step: Option<bool>,
+}
+
+impl SyncObservation {
+    /// From the object (None: not found): Argo CD's `status.sync.revision` (or the last operation's), Flux's
+    /// `status.lastAppliedRevision` (`main@sha1:<sha>`, or `main/<sha>` before Flux 2.0).
+    pub fn from_object(object: String, value: Option<&Value>) -> SyncObservation {
+        let text = |pointer: &str| value.and_then(|value| value.pointer(pointer)).and_then(Value::as_str);
+        let revision = match text("/status/lastAppliedRevision") {
+            Some(flux) => flux.rsplit_once("sha1:").or(flux.rsplit_once('/')).map_or(flux, |(_, sha)| sha),
+            None => text("/status/sync/revision").or(text("/status/operationState/syncResult/revision")).unwrap_or(""),
+        };
+        SyncObservation {
+            object,
+            found: value.is_some(),
+            revision: Some(revision.to_owned()).filter(|revision| !revision.is_empty()),
+            holds_step: None,
+        }
+    }
+}
+
 /// Everything the gates look at.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Observation {
     pub asm: Option<AsmObservation>,
     pub clusters: BTreeMap<String, ClusterObservation>,
+    /// The objects the plan names as applying the repository (`syncedBy`).
+    pub synced: Vec<SyncObservation>,
+    /// The commit that rendered the current step (its `Migration-Step` trailer), when one does.
+    pub step_commit: Option<String>,
 }
 
 /// The items of a `kind: List` (what `kubectl get -o yaml` prints), or the object itself.
@@ -283,6 +320,19 @@ mod tests {
             Some(WorkloadRef { kind: WorkloadKind::Deployment, namespace: "payments".into(), name: "api".into() })
         );
         assert!(observed.istio_proxy && observed.xds_agent && observed.asm_label && observed.ready);
+    }
+
+    #[test]
+    fn the_applied_revision_is_read_from_argo_cd_and_flux_alike() {
+        let sha = "64702b576cc6d2b8e3f1a0c9d8e7f6a5b4c3d2e1";
+        let argo = json!({"status": {"sync": {"status": "Synced", "revision": sha}}});
+        let flux = json!({"status": {"lastAppliedRevision": format!("main@sha1:{sha}")}});
+        let old_flux = json!({"status": {"lastAppliedRevision": format!("main/{sha}")}});
+        for object in [argo, flux, old_flux] {
+            assert_eq!(SyncObservation::from_object("x".into(), Some(&object)).revision.as_deref(), Some(sha));
+        }
+        let never = SyncObservation::from_object("x".into(), Some(&json!({"status": {}})));
+        assert_eq!((never.found, never.revision), (true, None));
     }
 
     #[test]

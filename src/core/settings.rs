@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::core::diagnostic::{Diagnostic, Pos};
-use crate::core::names::{check_ack_cluster_id, check_dns_label, check_label_value};
+use crate::core::names::{check_ack_cluster_id, check_dns_label, check_dns_subdomain, check_label_value};
 use crate::core::paths::{is_within, normalize_repo_path};
 use crate::core::yaml::quoted;
 
@@ -29,7 +29,34 @@ pub enum Engine {
     Flux,
 }
 
+/// The GitOps object that applies a part of the repository: an Argo CD Application or a Flux Kustomization (the
+/// plan's engine says which), and the context it lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedBy {
+    pub namespace: String,
+    pub name: String,
+    /// None: the context of what it applies (the cluster's, or the ASM control plane's).
+    pub context: Option<String>,
+}
+
+/// `syncedBy` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyncedBy {
+    namespace: Spanned<String>,
+    name: Spanned<String>,
+    context: Option<String>,
+}
+
 impl Engine {
+    /// The kind of the object that applies a directory: `Application` or `Kustomization`.
+    pub fn applier_kind(self) -> &'static str {
+        match self {
+            Engine::ArgoCd => "Application",
+            Engine::Flux => "Kustomization",
+        }
+    }
+
     pub fn display_name(self) -> &'static str {
         match self {
             Engine::ArgoCd => "Argo CD",
@@ -73,6 +100,8 @@ pub struct AsmSettings {
     /// Workloads of ASM's own components in the data-plane clusters (`[Kind/]namespace/name`): their pods carry a
     /// proxy container named like Istio's and are never counted as Istio's proxies.
     pub own_workloads: Vec<crate::core::workload::WorkloadRef>,
+    /// The object that applies the output's `asm/` directory to the ASM control plane, when the plan names it.
+    pub synced_by: Option<SyncedBy>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +131,8 @@ pub struct Cluster {
     /// What the source deploys that asm-migrate cannot see, acknowledged: its workloads are restarted and moved by
     /// hand (`HelmRelease/<namespace>/<name>`, `helmChart/<name>`, `remote/<url>`, `Application/<name>`).
     pub unseen: Vec<Located<String>>,
+    /// The object that applies the cluster's source, when the plan names it.
+    pub synced_by: Option<SyncedBy>,
 }
 
 impl Settings {
@@ -135,6 +166,7 @@ pub struct RawAsm {
     proxy_image: Option<Spanned<String>>,
     #[serde(default)]
     own_workloads: Vec<Spanned<String>>,
+    synced_by: Option<RawSyncedBy>,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +199,7 @@ pub struct RawCluster {
     include_component: Option<bool>,
     #[serde(default)]
     unseen: Vec<Spanned<String>>,
+    synced_by: Option<RawSyncedBy>,
 }
 
 /// The settings as written, before they are checked.
@@ -204,6 +237,18 @@ impl<'a> Checker<'a> {
         if let Err(reason) = check_dns_label(&value.value) {
             self.fail(pos(value), format!("{what} `{}` is not a DNS-1123 label: {reason}", quoted(&value.value)));
         }
+    }
+
+    pub fn dns_subdomain(&mut self, value: &Spanned<String>, what: &str) {
+        if let Err(reason) = check_dns_subdomain(&value.value) {
+            self.fail(pos(value), format!("{what} `{}` is not a DNS-1123 subdomain: {reason}", quoted(&value.value)));
+        }
+    }
+
+    pub fn synced_by(&mut self, raw: RawSyncedBy) -> SyncedBy {
+        self.dns_label(&raw.namespace, "syncedBy namespace");
+        self.dns_subdomain(&raw.name, "syncedBy name");
+        SyncedBy { namespace: raw.namespace.value, name: raw.name.value, context: raw.context }
     }
 
     /// An IstioGateway's name: a DNS label short enough that ASM's `istio-<name>` Deployment and Service are one.
@@ -353,6 +398,7 @@ impl<'a> Checker<'a> {
             context: raw.context,
             proxy_image: raw.proxy_image.map(|image| image.value),
             own_workloads,
+            synced_by: raw.synced_by.map(|synced_by| self.synced_by(synced_by)),
         }
     }
 
@@ -447,6 +493,7 @@ impl<'a> Checker<'a> {
                         .iter()
                         .map(|entry| Located { value: entry.value.clone(), pos: pos(entry) })
                         .collect(),
+                    synced_by: cluster.synced_by.map(|synced_by| check.synced_by(synced_by)),
                 }
             },
         )

@@ -414,3 +414,82 @@ fn issue_8_the_ingress_confirmation_is_asked_once_the_gateway_has_an_address() {
         );
     }
 }
+
+/// Point 5, Synced: where the plan names the Argo CD Applications that apply each cluster's source and `asm/`,
+/// every gate first checks that they applied the commit that rendered the current step.
+#[test]
+fn issue_8_gates_wait_until_the_engine_applied_the_steps_commit() {
+    let repo = Repo::fixture("shop")
+        .edited(
+            "migration.yaml",
+            "    context: asm-prod\n",
+            "    context: asm-prod\n    syncedBy: {namespace: argocd, name: asm, context: ack-hz}\n",
+        )
+        .edited(
+            "migration.yaml",
+            "      source: clusters/hz\n",
+            "      source: clusters/hz\n      syncedBy: {namespace: argocd, name: shop-hz}\n",
+        )
+        .edited(
+            "migration.yaml",
+            "      source: clusters/sh\n",
+            "      source: clusters/sh\n      syncedBy: {namespace: argocd, name: shop-sh}\n",
+        )
+        .committed("the Applications that apply the migration")
+        .at("setup");
+    let setup = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let before = repo.git(&["rev-parse", "HEAD~1"]).trim().to_owned();
+    let synced_line =
+        |stdout: &str| stdout.lines().find(|line| line.starts_with("synced ")).unwrap_or_default().to_owned();
+    let world_at = |revision: &str| {
+        World::shop()
+            .switched("SetupIstioForMigrate")
+            .every_workload(|workload| workload.xds_agent = true)
+            .with_application("hz", "asm", &setup)
+            .with_application("hz", "shop-hz", revision)
+            .with_application("sh", "shop-sh", &setup)
+    };
+    let snapshot_of = |world: &World| {
+        let dir = tempfile::tempdir().expect("a directory");
+        world.write_snapshot(dir.path());
+        for (file, cluster, index) in [
+            ("asm/synced-by.yaml", "hz", 0),
+            ("clusters/hz/synced-by.yaml", "hz", 1),
+            ("clusters/sh/synced-by.yaml", "sh", 0),
+        ] {
+            let application = &world.applications[cluster][index];
+            std::fs::write(dir.path().join(file), serde_saphyr::to_string(application).expect("YAML"))
+                .expect("written");
+        }
+        dir
+    };
+    let behind = world_at(&before);
+    let (live, fake) = observe(&repo, &behind, Via::Live, &["status"]);
+    let dir = snapshot_of(&behind);
+    let from_snapshot = repo.run(&["status", "--snapshot", dir.path().to_str().expect("UTF-8")]);
+    for run in [live.success(), from_snapshot.success()] {
+        assert!(
+            synced_line(&run.stdout).ends_with(&format!(
+                "  unmet  1 not synced yet with {} (setup): Application argocd/shop-hz is at {}",
+                &setup[..12],
+                &before[..12]
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+    assert_eq!(fake.expect("live").writes(), Vec::<String>::new(), "only reads");
+    let unknown = "0123456789abcdef0123456789abcdef01234567";
+    let (run, _) = observe(&repo, &world_at(unknown), Via::Live, &["status"]);
+    assert!(
+        run.success().stdout.contains(
+            "Application argocd/shop-hz is at 0123456789ab, a commit this repository does not have (git fetch?)"
+        ),
+        "an unknown revision is said"
+    );
+    let (run, _) = observe(&repo, &world_at(&setup), Via::Live, &["status"]);
+    assert!(synced_line(&run.success().stdout).ends_with("  met"));
+    let (run, _) = observe(&repo, &world_at(&setup), Via::Live, &["advance", "--commit"]);
+    run.success();
+    assert_eq!(repo.head_subject(), "asm-migrate(shop-prod): migrating (3/12)");
+}

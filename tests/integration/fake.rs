@@ -99,6 +99,8 @@ pub struct World {
     pub services: BTreeMap<&'static str, Vec<Value>>,
     /// The VirtualServices of each cluster, as the engine last applied them.
     pub virtual_services: BTreeMap<&'static str, Vec<Value>>,
+    /// Argo CD Applications served by each cluster's API server (namespace argocd), by name.
+    pub applications: BTreeMap<&'static str, Vec<Value>>,
 }
 
 impl World {
@@ -125,6 +127,7 @@ impl World {
             istio_injection: BTreeMap::new(),
             services: BTreeMap::new(),
             virtual_services: BTreeMap::new(),
+            applications: BTreeMap::new(),
         }
     }
 
@@ -178,6 +181,16 @@ impl World {
         self
     }
 
+    /// An Argo CD Application `name` in namespace argocd of `cluster`'s API server, synced at `revision`.
+    pub fn with_application(mut self, cluster: &'static str, name: &str, revision: &str) -> World {
+        self.applications.entry(cluster).or_default().push(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"namespace": "argocd", "name": name},
+            "status": {"sync": {"status": "Synced", "revision": revision}}
+        }));
+        self
+    }
+
     pub fn every_workload(mut self, change: impl Fn(&mut FakeWorkload)) -> World {
         for workloads in self.clusters.values_mut() {
             workloads.iter_mut().for_each(&change);
@@ -198,10 +211,10 @@ impl World {
         json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": {"resourceVersion": "1"}, "items": items})
     }
 
-    fn cluster_lists(&self, cluster: &str) -> BTreeMap<&'static str, Value> {
+    fn cluster_lists(&self, cluster: &str) -> BTreeMap<String, Value> {
         let workloads = &self.clusters[cluster];
         let of_kind = |kind: &str| workloads.iter().filter(|w| w.kind == kind).map(FakeWorkload::object).collect();
-        BTreeMap::from([
+        let mut lists = BTreeMap::from([
             ("pods", World::list("Pod", workloads.iter().flat_map(FakeWorkload::pods).collect())),
             ("deployments", World::list("Deployment", of_kind("Deployment"))),
             ("statefulsets", World::list("StatefulSet", of_kind("StatefulSet"))),
@@ -213,6 +226,14 @@ impl World {
                 World::list("VirtualService", self.virtual_services.get(cluster).cloned().unwrap_or_default()),
             ),
         ])
+        .into_iter()
+        .map(|(name, list)| (name.to_owned(), list))
+        .collect::<BTreeMap<String, Value>>();
+        for application in self.applications.get(cluster).into_iter().flatten() {
+            let name = application["metadata"]["name"].as_str().expect("a name");
+            lists.insert(format!("application/{name}"), application.clone());
+        }
+        lists
     }
 
     fn istio_system(&self, cluster: &str) -> Value {
@@ -233,7 +254,10 @@ impl World {
         write("asm/asmmigratefromistio.yaml", &self.asm_object());
         for cluster in self.clusters.keys() {
             for (name, list) in self.cluster_lists(cluster) {
-                write(&format!("clusters/{cluster}/{name}.yaml"), &list);
+                // An Application is dumped where the plan that names it expects it (see the tests).
+                if !name.starts_with("application/") {
+                    write(&format!("clusters/{cluster}/{name}.yaml"), &list);
+                }
             }
         }
     }
@@ -245,7 +269,7 @@ pub enum Serving {
     /// The ASM control plane, `ASMMigrateFromIstio` served at this version (None: not created yet).
     Asm { version: &'static str, object: Option<Value> },
     /// A data-plane cluster.
-    Cluster { lists: BTreeMap<&'static str, Value> },
+    Cluster { lists: BTreeMap<String, Value> },
     /// Everything refused with this status code.
     Refuse(u16),
 }
@@ -344,6 +368,13 @@ fn answer(serving: &Serving, method: &str, path: &str) -> (u16, String) {
             "/api/v1/namespaces/istio-system" => (200, lists["istio-system"].to_string()),
             "/api/v1/namespaces/istio-system/services" => (200, lists["istio-system-services"].to_string()),
             "/apis/networking.istio.io/v1beta1/virtualservices" => (200, lists["virtualservices"].to_string()),
+            p if p.starts_with("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/") => {
+                let name = p.rsplit('/').next().unwrap_or_default();
+                match lists.get(&format!("application/{name}")) {
+                    Some(application) => (200, application.to_string()),
+                    None => status(404, "NotFound", &format!("applications.argoproj.io \"{name}\" not found")),
+                }
+            }
             _ => status(404, "NotFound", "the server could not find the requested resource"),
         },
     }
