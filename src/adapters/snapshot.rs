@@ -32,6 +32,25 @@ fn read(dir: &Path, relative: &str) -> Result<Value, Diagnostic> {
     crate::core::yaml::document(&text).map_err(|error| Diagnostic::from_yaml(&path, &text, &error))
 }
 
+/// The items of `relative`, each read by `from_object`, when the file exists (None when it does not).
+fn optional_list<T>(
+    dir: &Path,
+    relative: &str,
+    from_object: fn(&Value) -> T,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Vec<T>> {
+    if !dir.join(relative).exists() {
+        return None;
+    }
+    match read(dir, relative) {
+        Ok(value) => Some(items(&value).into_iter().map(from_object).collect()),
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    }
+}
+
 /// Everything the gates need, from the snapshot directory `dir`.
 pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnostics> {
     let mut problems = Vec::new();
@@ -83,24 +102,18 @@ pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnos
             Err(problem) => problems.push(problem),
         }
         // Added with the egress and ingress gates: a snapshot without them still serves the other gates.
-        if dir.join(format!("{base}/virtualservices.yaml")).exists() {
-            match read(dir, &format!("{base}/virtualservices.yaml")) {
-                Ok(value) => {
-                    observed.virtual_services =
-                        Some(items(&value).into_iter().map(VirtualServiceObservation::from_object).collect())
-                }
-                Err(problem) => problems.push(problem),
-            }
-        }
-        if dir.join(format!("{base}/istio-system-services.yaml")).exists() {
-            match read(dir, &format!("{base}/istio-system-services.yaml")) {
-                Ok(value) => {
-                    observed.istio_system_services =
-                        Some(items(&value).into_iter().map(ServiceObservation::from_object).collect())
-                }
-                Err(problem) => problems.push(problem),
-            }
-        }
+        observed.virtual_services = optional_list(
+            dir,
+            &format!("{base}/virtualservices.yaml"),
+            VirtualServiceObservation::from_object,
+            &mut problems,
+        );
+        observed.istio_system_services = optional_list(
+            dir,
+            &format!("{base}/istio-system-services.yaml"),
+            ServiceObservation::from_object,
+            &mut problems,
+        );
         observation.clusters.insert(cluster.name.clone(), observed);
     }
     if problems.is_empty() {

@@ -240,11 +240,12 @@ fn issue_8_every_gateway_on_istios_ingress_gateway_is_served() {
     assert!(body.contains("serving Gateway storefront/admin-gateway, storefront/storefront-gateway)"), "{body}");
 }
 
-/// The shop at `finished` as the clusters show it once every workload is on ASM: ASM's gateways run (their pods
-/// carry a container named istio-proxy), and Istio's east-west gateway still runs in hz.
-fn finished_world() -> World {
+/// The shop with ASM switched to `phase`, every workload on ASM (istio-system's on Istio's proxy) and ASM's
+/// gateways rolled out and reachable (their pods carry a container named istio-proxy); in hz, Istio's east-west
+/// gateway still runs.
+fn world_on_asm(phase: &'static str) -> World {
     World::shop()
-        .switched("Finished")
+        .switched(phase)
         .every_workload(|workload| {
             workload.xds_agent = true;
             workload.on_asm = workload.namespace != "istio-system";
@@ -258,7 +259,7 @@ fn finished_world() -> World {
 fn issue_8_the_finished_gate_knows_asms_pods_and_names_istios_gateways() {
     let repo = Repo::fixture("shop").at("finished");
     for via in [Via::Snapshot, Via::Live] {
-        let mut world = finished_world();
+        let mut world = world_on_asm("Finished");
         world.clusters.get_mut("sh").expect("sh").push(FakeWorkload::injected("Deployment", "legacy", "batch", 1));
         let (run, _) = observe(&repo, &world, via, &["status"]);
         let run = run.success();
@@ -274,7 +275,7 @@ fn issue_8_the_finished_gate_knows_asms_pods_and_names_istios_gateways() {
         );
         assert!(!run.stdout.contains("istio-asm-egressgateway"), "ASM's gateway pods are ASM's: {}", run.stdout);
     }
-    let mut world = finished_world();
+    let mut world = world_on_asm("Finished");
     world.clusters.get_mut("hz").expect("hz").retain(|workload| workload.name != "istio-eastwestgateway");
     let (run, _) = observe(&repo, &world, Via::Live, &["status"]);
     assert!(run.success().stdout.contains("no Istio proxy left  met\n"));
@@ -299,7 +300,7 @@ fn issue_8_the_setup_gate_does_not_count_asms_gateway_pods() {
 #[test]
 fn issue_8_asms_own_components_are_named_in_the_plan() {
     let repo = Repo::fixture("shop").at("finished");
-    let mut world = finished_world();
+    let mut world = world_on_asm("Finished");
     world.clusters.get_mut("hz").expect("hz").retain(|workload| workload.name != "istio-eastwestgateway");
     let mut agent = FakeWorkload::injected("Deployment", "asm-system", "asm-agent", 1);
     agent.proxy_image = Some(crate::fake::ASM_PROXY);
@@ -322,24 +323,13 @@ fn issue_8_asms_own_components_are_named_in_the_plan() {
     assert!(run.success().stdout.contains("no Istio proxy left  met\n"));
 }
 
-/// The shop in `Migrating` with every workload on ASM and ASM's gateways rolled out and reachable.
-fn migrating_world() -> World {
-    World::shop()
-        .switched("Migrating")
-        .every_workload(|workload| {
-            workload.xds_agent = true;
-            workload.on_asm = workload.namespace != "istio-system";
-        })
-        .with_asm_gateways(&["asm-egressgateway", "ingressgateway-asm"])
-}
-
 /// Point 5: an egress step is done when the engine has applied its weights in every cluster (the live
 /// VirtualService says so) and ASM's egress gateway is rolled out; from fake API servers and a snapshot alike.
 #[test]
 fn issue_8_an_egress_step_is_done_when_the_live_virtualservice_carries_its_weights() {
     let repo = Repo::fixture("shop").at("egress/stripe/10");
     for via in [Via::Snapshot, Via::Live] {
-        let (run, _) = observe(&repo, &migrating_world().with_stripe_weight(1), via, &["status"]);
+        let (run, _) = observe(&repo, &world_on_asm("Migrating").with_stripe_weight(1), via, &["status"]);
         let run = run.success();
         assert!(
             run.stdout.contains(
@@ -354,12 +344,12 @@ fn issue_8_an_egress_step_is_done_when_the_live_virtualservice_carries_its_weigh
         );
     }
     for via in [Via::Snapshot, Via::Live] {
-        let (run, _) = observe(&repo, &migrating_world().with_stripe_weight(10), via, &["status"]);
+        let (run, _) = observe(&repo, &world_on_asm("Migrating").with_stripe_weight(10), via, &["status"]);
         let run = run.success();
         assert!(run.stdout.contains("VirtualService weights applied  met\n"), "{}", run.stdout);
         assert!(run.stdout.contains("ASM gateway rolled out          met\n"), "{}", run.stdout);
     }
-    let mut world = migrating_world().with_stripe_weight(10);
+    let mut world = world_on_asm("Migrating").with_stripe_weight(10);
     world.clusters.get_mut("sh").expect("sh").retain(|workload| workload.name != "istio-asm-egressgateway");
     let (run, _) = observe(&repo, &world, Via::Live, &["status"]);
     assert!(
@@ -373,7 +363,7 @@ fn issue_8_an_egress_step_is_done_when_the_live_virtualservice_carries_its_weigh
 #[test]
 fn issue_8_the_ingress_confirmation_is_asked_once_the_gateway_has_an_address() {
     let repo = Repo::fixture("shop").at("ingress/public");
-    let mut world = migrating_world();
+    let mut world = world_on_asm("Migrating");
     for services in world.services.values_mut() {
         for service in services.iter_mut() {
             service["status"] = serde_json::json!({"loadBalancer": {}});
@@ -401,7 +391,7 @@ fn issue_8_the_ingress_confirmation_is_asked_once_the_gateway_has_an_address() {
         );
     }
     for via in [Via::Snapshot, Via::Live] {
-        let (run, _) = observe(&repo, &migrating_world(), via, &["status"]);
+        let (run, _) = observe(&repo, &world_on_asm("Migrating"), via, &["status"]);
         let run = run.success();
         assert!(
             run.stdout.contains(
