@@ -106,3 +106,26 @@ fn core_modules_depend_on_each_other_without_a_cycle() {
         "kinds never see the plan document"
     );
 }
+
+/// A clone of the repository alone builds and tests itself (issue 14): no source, test or build script reads a
+/// path that leaves the repository, such as the `../shared` checkout the third-party fixtures were copied from.
+#[test]
+fn nothing_reads_outside_the_repository() {
+    let root = manifest_dir();
+    let mut files = rust_files(&root.join("src"));
+    files.extend(rust_files(&root.join("tests")));
+    files.push(root.join("build.rs"));
+    let this_file = root.join("tests/integration/architecture.rs");
+    let mut leaving = Vec::new();
+    for path in files.iter().filter(|path| **path != this_file) {
+        let text = std::fs::read_to_string(path).expect("a source file");
+        for (number, line) in text.lines().enumerate() {
+            let from_root = line.contains("manifest_dir()") || line.contains("CARGO_MANIFEST_DIR");
+            let climbs = line.contains(".join(\"..") || line.contains("CARGO_MANIFEST_DIR/..");
+            if (from_root && climbs) || line.contains("../shared/") || line.contains("realworld/") {
+                leaving.push(format!("{}:{}: {}", path.display(), number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(leaving.is_empty(), "paths outside the repository (copy the data into fixtures/):\n{}", leaving.join("\n"));
+}

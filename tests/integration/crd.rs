@@ -8,6 +8,9 @@ use std::path::Path;
 use jsonschema::Validator;
 use serde_json::{json, Map, Value};
 
+/// Istio's CRDs, copied into the repository with their license and source (its README).
+pub const CRDS: &str = "fixtures/third-party/istio/crd-all.gen.yaml";
+
 /// Compiled schemas of every served version of every CRD in `crd-all.gen.yaml`.
 pub struct IstioSchemas {
     /// Keyed by (group, version, kind).
@@ -17,7 +20,7 @@ pub struct IstioSchemas {
 impl IstioSchemas {
     /// Loads every CRD once; panics with a clear message if the file is missing.
     pub fn load() -> IstioSchemas {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realworld/istio/crd-all.gen.yaml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CRDS);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read Istio CRDs at {}: {e}", path.display()));
         let docs: Vec<Value> = serde_saphyr::from_multiple(&text)

@@ -13,7 +13,7 @@ fn errors_of(schemas: &IstioSchemas, yaml: &str) -> Vec<String> {
 #[test]
 fn real_world_istio_samples_validate() {
     let schemas = IstioSchemas::load();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realworld/istio");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/third-party/istio");
     let mut total = 0;
     for dir in ["bookinfo", "egress"] {
         let mut files: Vec<_> = std::fs::read_dir(root.join(dir))

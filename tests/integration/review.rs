@@ -108,8 +108,7 @@ fn markdown_stays_within_a_comment_and_leads_with_the_summary() {
         .read("clusters/hz/kustomization.yaml")
         .replace("  - ../../apps/storefront\n", "  - ../../apps/storefront\n  - ../../apps/fleet\n");
     repo.write("clusters/hz/kustomization.yaml", &source);
-    let crds = std::fs::read_to_string(manifest_dir().join("../shared/realworld/istio/crd-all.gen.yaml"))
-        .expect("Istio's CRDs");
+    let crds = std::fs::read_to_string(manifest_dir().join(crate::crd::CRDS)).expect("Istio's CRDs");
     repo.write("infra/istio/crds.yaml", &crds);
     let istio = repo.read("infra/istio/kustomization.yaml").replace("resources:\n", "resources:\n  - crds.yaml\n");
     repo.write("infra/istio/kustomization.yaml", &istio);
