@@ -10,6 +10,7 @@ mod gates;
 mod gitflow;
 mod golden;
 mod hostile;
+mod plan_doc;
 mod plan_errors;
 mod review;
 mod safety;
