@@ -121,9 +121,13 @@ pub enum Command {
     Schema,
     /// Run the whole migration of a built-in example repository, step by step, in a temporary directory.
     Demo {
-        /// Where to create the example repository (default: a new temporary directory, kept).
+        /// Where to create the example repository and the snapshot of its clusters (default: a new temporary
+        /// directory, kept).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Print every step's full diff too.
+        #[arg(long)]
+        verbose: bool,
     },
 }
 

@@ -72,6 +72,6 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             commands::retry::run(&workplace, &observer, &apply.write_options(), out)
         }
         Command::Schema => commands::schema::run(out),
-        Command::Demo { dir } => commands::demo::run(dir.as_deref(), out),
+        Command::Demo { dir, verbose } => commands::demo::run(dir.as_deref(), *verbose, out),
     }
 }

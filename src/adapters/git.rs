@@ -41,6 +41,14 @@ pub struct Identity {
     pub committer: Signature<'static>,
 }
 
+/// The lines one file of a commit adds and removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStat {
+    pub path: String,
+    pub added: usize,
+    pub removed: usize,
+}
+
 pub struct GitRepo {
     repository: Repository,
     /// The directory asm-migrate works in, relative to the work tree root ("" when they are the same).
@@ -156,6 +164,33 @@ impl GitRepo {
         }
         paths.sort();
         Ok(paths)
+    }
+
+    /// The first line of a commit's message.
+    pub fn subject(&self, commit: Oid) -> Result<String, GitError> {
+        let commit = self.repository.find_commit(commit)?;
+        Ok(commit.summary_bytes().map(|subject| String::from_utf8_lossy(subject).into_owned()).unwrap_or_default())
+    }
+
+    /// The lines each file of a commit adds and removes against its first parent, as `git log --stat` counts them.
+    pub fn file_stats(&self, commit: Oid) -> Result<Vec<FileStat>, GitError> {
+        let commit = self.repository.find_commit(commit)?;
+        let parent = commit.parents().next().map(|parent| parent.tree()).transpose()?;
+        let diff = self.repository.diff_tree_to_tree(parent.as_ref(), Some(&commit.tree()?), None)?;
+        let mut stats = Vec::new();
+        for (index, delta) in diff.deltas().enumerate() {
+            let file = if delta.new_file().exists() { delta.new_file() } else { delta.old_file() };
+            let path = file.path().map(|path| path.to_string_lossy().into_owned()).unwrap_or_default();
+            let (added, removed) = match git2::Patch::from_diff(&diff, index)? {
+                Some(patch) => {
+                    let (_, added, removed) = patch.line_stats()?;
+                    (added, removed)
+                }
+                None => (0, 0),
+            };
+            stats.push(FileStat { path, added, removed });
+        }
+        Ok(stats)
     }
 
     /// The paths among `paths` (repository-relative) with changes not committed, in the index or the work tree.

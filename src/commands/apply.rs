@@ -501,6 +501,11 @@ fn subject(message: &str) -> &str {
     message.lines().next().unwrap_or_default()
 }
 
+/// The effects in words, one line each, as a step's commit message lists them.
+pub fn effect_lines(effects: &StepEffects) -> Vec<String> {
+    effects.lines(NAMES_IN_COMMIT)
+}
+
 /// `asm-migrate(<plan>): <step> (<i>/<n>)`, the effects in words, the user's words, and trailers.
 fn commit_message(
     migration: &Migration,
@@ -511,7 +516,7 @@ fn commit_message(
 ) -> String {
     let name = &migration.plan.settings.name;
     let mut message = format!("asm-migrate({name}): {} ({}/{})\n\n", effects.step, effects.index, effects.total);
-    for effect in effects.lines(NAMES_IN_COMMIT) {
+    for effect in effect_lines(effects) {
         message.push_str(&format!("- {effect}\n"));
     }
     if let Some(user) = &options.message {

@@ -3,11 +3,30 @@
 use std::io::Write;
 
 use crate::commands::Workplace;
+use crate::core::change::FileChange;
 use crate::core::diagnostic::Diagnostics;
 use crate::core::effects::StepEffects;
 use crate::core::migration::StepSelector;
 use crate::core::render::render_step;
 use crate::output::{json, markdown, stdout_colour, unified, DiffFormat};
+
+/// What applying a step would change in the repository, and what that does.
+pub struct Preview {
+    pub changes: Vec<FileChange>,
+    pub effects: StepEffects,
+}
+
+/// The selected step rendered against the working tree.
+pub fn preview(workplace: &Workplace, selector: &StepSelector) -> anyhow::Result<Preview> {
+    let migration = workplace.open()?;
+    let templates = workplace.templates()?;
+    let step = migration.resolve(selector)?;
+    let pending = migration.pending(&step)?;
+    let rendered = render_step(&migration, &pending, &templates)?;
+    let changes = rendered.changes(&migration.repository).map_err(Diagnostics::from)?;
+    let effects = StepEffects::of(&migration, &pending, &changes);
+    Ok(Preview { changes, effects })
+}
 
 /// Exit 0, or 1 with `exit_code` when the step differs from the repository.
 pub fn run(
@@ -17,22 +36,11 @@ pub fn run(
     exit_code: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let migration = workplace.open()?;
-    let templates = workplace.templates()?;
-    let step = migration.resolve(selector)?;
-    let pending = migration.pending(&step)?;
-    let rendered = render_step(&migration, &pending, &templates)?;
-    let changes = rendered.changes(&migration.repository).map_err(Diagnostics::from)?;
+    let Preview { changes, effects } = preview(workplace, selector)?;
     match format {
         DiffFormat::Unified => write!(out, "{}", unified::unified(&changes, stdout_colour()))?,
-        DiffFormat::Markdown => {
-            let effects = StepEffects::of(&migration, &pending, &changes);
-            write!(out, "{}", markdown::comment(&effects, &changes, markdown::COMMENT_LIMIT))?;
-        }
-        DiffFormat::Json => {
-            let effects = StepEffects::of(&migration, &pending, &changes);
-            writeln!(out, "{}", serde_json::to_string_pretty(&json::diff(&effects, &changes))?)?;
-        }
+        DiffFormat::Markdown => write!(out, "{}", markdown::comment(&effects, &changes, markdown::COMMENT_LIMIT))?,
+        DiffFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json::diff(&effects, &changes))?)?,
     }
     Ok(if exit_code && !changes.is_empty() { 1 } else { 0 })
 }

@@ -1,4 +1,4 @@
-//! The commands as a user runs them: steps, render, diff, apply and its refusals, schema, templates, demo.
+//! The commands as a user runs them: steps, render, diff, apply and its refusals, schema, templates.
 
 use std::process::Command;
 
@@ -266,26 +266,6 @@ fn a_template_using_an_undefined_value_is_an_error_naming_it() {
         .failure(2);
     assert!(failed.stderr.starts_with("error: undefined value"), "{}", failed.stderr);
     assert!(failed.stderr.contains("asm/asmmigratefromistio.yaml.j2"), "{}", failed.stderr);
-}
-
-#[test]
-fn demo_walks_every_step_with_one_commit_each() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let target = dir.path().join("demo");
-    let output = Command::new(env!("CARGO_BIN_EXE_asm-migrate"))
-        .args(["demo", "--dir", target.to_str().expect("UTF-8")])
-        .env("SOURCE_DATE_EPOCH", crate::support::SOURCE_DATE_EPOCH)
-        .output()
-        .expect("the demo runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("=== step 1/12: init ===\n"));
-    assert!(stdout.contains("=== step 12/12: finished ===\n"));
-    assert!(stdout.contains("+  desiredState: Finished\n"), "each step shows its diff");
-    let log = Command::new("git").args(["log", "--format=%s"]).current_dir(&target).output().expect("git runs");
-    let subjects = String::from_utf8_lossy(&log.stdout);
-    assert_eq!(subjects.lines().count(), 13, "the example's own commit and one per step:\n{subjects}");
-    assert_eq!(subjects.lines().next(), Some("asm-migrate(shop-prod): finished (12/12)"));
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -5,6 +5,7 @@ mod asm;
 mod commands;
 mod crd;
 mod crd_selftest;
+mod demo;
 mod fake;
 mod gates;
 mod gitflow;
