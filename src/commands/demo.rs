@@ -136,7 +136,8 @@ fn show_gates(workplace: &Workplace, snapshot: &Path, out: &mut dyn Write) -> an
     writeln!(out, "\n$ asm-migrate status --snapshot {}", snapshot.display())?;
     writeln!(out, "(the clusters as a built-in snapshot shows them once Argo CD has synced `{SNAPSHOT_STEP}`)")?;
     let observer = Observer::Snapshot(snapshot.to_owned());
-    let report = observer.report(&workplace.open()?)?;
+    let git = crate::adapters::git::GitRepo::open(&workplace.root())?;
+    let report = observer.report(&workplace.open()?, git.head_commit().map(|head| (&git, head)))?;
     status::print(&report, OutputFormat::Table, out)?;
     match report.observed_unmet() {
         0 => writeln!(out, "Every gate is met: `asm-migrate advance` would take the next step.")?,
