@@ -129,6 +129,19 @@ pub enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Print the shell completion script: `source <(asm-migrate completion bash)`, or save it where your shell
+    /// loads completions from (README, "Shell completion and the manual page").
+    Completion {
+        /// The shell: bash, zsh, fish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `asm-migrate man > asm-migrate.1 && man -l asm-migrate.1`.
+    Man {
+        /// Write asm-migrate.1 and a page for each command (asm-migrate-status.1, ...) into this directory instead.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// How a step is written: `apply`'s flags, which `advance` and `retry` share.

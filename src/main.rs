@@ -73,5 +73,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         Command::Schema => commands::schema::run(out),
         Command::Demo { dir, verbose } => commands::demo::run(dir.as_deref(), *verbose, out),
+        Command::Completion { shell } => commands::completion::run(*shell, out),
+        Command::Man { dir } => commands::man::run(dir.as_deref(), out),
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod advance;
 pub mod apply;
+pub mod completion;
 pub mod demo;
 pub mod diff;
+pub mod man;
 pub mod render;
 pub mod retry;
 pub mod schema;

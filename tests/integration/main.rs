@@ -2,6 +2,7 @@
 
 mod architecture;
 mod asm;
+mod cli;
 mod commands;
 mod crd;
 mod crd_selftest;

@@ -1,0 +1,26 @@
+//! `man`: the manual pages (roff), generated from the same definitions clap parses with.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::CommandFactory;
+
+use crate::cli::Cli;
+
+/// Prints asm-migrate(1); with `dir`, writes it and a page per command (asm-migrate-status(1), ...) there.
+pub fn run(dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let command = Cli::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
+            clap_mangen::generate_to(command, dir).map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
+            writeln!(out, "wrote the manual pages into {} (man -l {}/asm-migrate.1)", dir.display(), dir.display())?;
+        }
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command).render(&mut page)?;
+            out.write_all(&page)?;
+        }
+    }
+    Ok(0)
+}
