@@ -19,47 +19,105 @@ use crate::output::{DiffFormat, OutputFormat};
     about = "Migrate clusters from open-source Istio to Alibaba Cloud Service Mesh through GitOps"
 )]
 pub struct Cli {
-    /// The migration plan (default: migration.yaml at the repository root).
-    #[arg(long, global = true)]
-    pub plan: Option<PathBuf>,
-    /// The GitOps repository (default: the plan's directory, else the current directory).
-    #[arg(long, global = true)]
-    pub repo: Option<PathBuf>,
-    /// A directory of templates replacing the built-in ones with the same relative path.
-    #[arg(long, global = true)]
-    pub templates: Option<PathBuf>,
-    /// The kubeconfig for `status`, `advance` and `retry` (default: KUBECONFIG, else ~/.kube/config).
-    #[arg(long, global = true)]
-    pub kubeconfig: Option<PathBuf>,
-    /// `asm=CONTEXT` or `<cluster>=CONTEXT`: a kubeconfig context instead of the plan's.
-    #[arg(long = "context", global = true, value_parser = parse_context)]
-    pub contexts: Vec<(String, String)>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where the plan, the repository and the templates are: the flags of every command that reads a plan.
+#[derive(clap::Args, Clone, Default)]
+pub struct RepoArgs {
+    /// The migration plan (default: migration.yaml at the repository root).
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// The GitOps repository (default: the plan's directory, else the current directory).
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// A directory of templates replacing the built-in ones with the same relative path.
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+}
+
+impl RepoArgs {
+    pub fn workplace(&self) -> Workplace {
+        Workplace { plan: self.plan.clone(), repo: self.repo.clone(), templates: self.templates.clone() }
+    }
+}
+
+/// How the clusters are reached: the flags of the commands that read them.
+#[derive(clap::Args, Clone, Default)]
+pub struct ClusterArgs {
+    /// The kubeconfig (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// `asm=CONTEXT` or `<cluster>=CONTEXT`: a kubeconfig context instead of the plan's (repeatable).
+    #[arg(long = "context", value_parser = parse_context)]
+    pub contexts: Vec<(String, String)>,
+}
+
+/// The flags that kubectl users put before the command (`asm-migrate --kubeconfig K status`), as clap reads
+/// them: after it. Each still belongs to the commands it acts on, and elsewhere is refused.
+const LEADING_FLAGS: [&str; 5] = ["--plan", "--repo", "--templates", "--kubeconfig", "--context"];
+
+/// `args` with the leading flags moved behind the command they precede.
+pub fn with_flags_after_the_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut leading = Vec::new();
+    let mut index = 1;
+    while let Some(arg) = args.get(index).and_then(|arg| arg.to_str()) {
+        let flag = arg.split_once('=').map_or(arg, |(flag, _)| flag);
+        if !LEADING_FLAGS.contains(&flag) {
+            break;
+        }
+        let takes_next = !arg.contains('=') && index + 1 < args.len();
+        let end = index + 1 + usize::from(takes_next);
+        leading.extend(args[index..end].iter().cloned());
+        index = end;
+    }
+    let command_here = args.get(index).and_then(|arg| arg.to_str()).is_some_and(|arg| !arg.starts_with('-'));
+    if leading.is_empty() || !command_here {
+        return args;
+    }
+    let mut reordered = vec![args[0].clone(), args[index].clone()];
+    reordered.extend(leading);
+    reordered.extend(args[index + 1..].iter().cloned());
+    reordered
 }
 
 #[derive(Subcommand)]
 pub enum Command {
     /// Check the plan and the repository it points at.
-    Validate,
+    Validate {
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
     /// List the plan's steps in order, the current one marked.
     Steps {
+        /// table, or json.
         #[arg(long, value_enum, default_value = "table")]
         output: OutputFormat,
+        #[command(flatten)]
+        repo: RepoArgs,
     },
     /// Render a step's manifests to a directory, or to stdout as one YAML stream with `--out -`.
     Render {
+        /// The step: `current` (the one the repository is at), `next`, or a step id such as `wave/canary`.
         #[arg(long, default_value = "current")]
         step: StepSelector,
+        /// A directory to write into, or `-` for stdout (with --only).
         #[arg(long, default_value = "-")]
         out: String,
         /// `asm` (the ASM control plane's manifests alone: what an Argo CD Config Management Plugin returns) or
         /// `cluster/<name>`.
         #[arg(long)]
         only: Option<OutputPart>,
+        #[command(flatten)]
+        repo: RepoArgs,
     },
     /// Show what applying a step would change in the repository.
+    #[command(
+        after_help = "Examples:\n  asm-migrate diff --step next\n  asm-migrate diff --step next --format markdown > comment.md\n  asm-migrate diff --step next --exit-code || echo \"the step changes something\""
+    )]
     Diff {
+        /// The step: `current` (the one the repository is at), `next`, or a step id such as `wave/canary`.
         #[arg(long, default_value = "current")]
         step: StepSelector,
         /// unified (coloured on a terminal, plain with NO_COLOR or when piped), markdown (a pull-request comment,
@@ -69,9 +127,15 @@ pub enum Command {
         /// Exit 1 when there is a difference, 0 when there is none.
         #[arg(long)]
         exit_code: bool,
+        #[command(flatten)]
+        repo: RepoArgs,
     },
     /// Write a step into the repository, and with --commit make one commit of it.
+    #[command(
+        after_help = "Examples:\n  asm-migrate apply --step next --commit\n  asm-migrate apply --step next --commit --branch asm-migration --push origin"
+    )]
     Apply {
+        /// The step: `current` (the one the repository is at), `next`, or a step id such as `wave/canary`.
         #[arg(long, default_value = "current")]
         step: StepSelector,
         /// Take a step whose preconditions `apply` cannot check, or one that skips a phase; state.yaml and a
@@ -80,9 +144,15 @@ pub enum Command {
         force: bool,
         #[command(flatten)]
         apply: ApplyArgs,
+        #[command(flatten)]
+        repo: RepoArgs,
     },
     /// The current step, what the clusters show, and every gate of the step.
+    #[command(
+        after_help = "Examples:\n  asm-migrate status\n  asm-migrate status --wait --timeout 10m\n  asm-migrate status --snapshot dumps/ --output json"
+    )]
     Status {
+        /// table, or json.
         #[arg(long, value_enum, default_value = "table")]
         output: OutputFormat,
         /// Evaluate the gates from `kubectl get -o yaml` dumps instead of the clusters (README, "Gates from a
@@ -95,8 +165,15 @@ pub enum Command {
         /// How long --wait polls: 90s, 10m, 1h.
         #[arg(long, value_parser = parse_duration)]
         timeout: Option<Duration>,
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// Check the current step's gates, then apply the next step (exit 1, no commit, when a gate is unmet).
+    #[command(
+        after_help = "Examples:\n  asm-migrate advance --commit --branch asm-migration --push origin\n  asm-migrate advance --confirm ingress/public --commit"
+    )]
     Advance {
         /// Confirm what no API can show: the current step's gates or the next step's preconditions (the step's id;
         /// repeat for both).
@@ -105,17 +182,27 @@ pub enum Command {
         /// Skip unmet gates and preconditions; state.yaml and a commit trailer record it.
         #[arg(long)]
         force: bool,
+        /// Judge the gates from `kubectl get -o yaml` dumps instead of the clusters.
         #[arg(long)]
         snapshot: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// Bump retryCounter on the current step after fixing what ASM's status.message named.
     Retry {
+        /// Read ASM's status from `kubectl get -o yaml` dumps instead of the clusters.
         #[arg(long)]
         snapshot: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// Print the JSON Schema of the plan file.
     Schema,
@@ -147,6 +234,7 @@ pub enum Command {
 /// How a step is written: `apply`'s flags, which `advance` and `retry` share.
 #[derive(clap::Args)]
 pub struct ApplyArgs {
+    /// Make one commit of the step (author: git's configured identity), with trailers naming the step.
     #[arg(long)]
     commit: bool,
     /// Words of your own for the commit message.
@@ -173,12 +261,6 @@ impl ApplyArgs {
             branch: self.branch.clone(),
             push: self.push.clone(),
         }
-    }
-}
-
-impl Cli {
-    pub fn workplace(&self) -> Workplace {
-        Workplace { plan: self.plan.clone(), repo: self.repo.clone(), templates: self.templates.clone() }
     }
 }
 
@@ -213,4 +295,69 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationArgError> {
         _ => return Err(DurationArgError(text.to_owned())),
     };
     Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn args(line: &str) -> Vec<std::ffi::OsString> {
+        line.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn every_flag_says_what_it_does() {
+        let command = Cli::command();
+        let mut silent = Vec::new();
+        for subcommand in command.get_subcommands() {
+            for arg in subcommand.get_arguments().filter(|arg| !arg.is_hide_set()) {
+                if arg.get_help().is_none() {
+                    silent.push(format!("{} {}", subcommand.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(silent.is_empty(), "flags without help: {silent:?}");
+    }
+
+    #[test]
+    fn flags_appear_only_where_they_act() {
+        let command = Cli::command();
+        let flags_of = |name: &str| -> Vec<String> {
+            let subcommand = command.find_subcommand(name).expect("a command");
+            subcommand.get_arguments().filter_map(|arg| arg.get_long()).map(str::to_owned).collect()
+        };
+        for name in ["schema", "demo", "completion", "man"] {
+            let flags = flags_of(name);
+            for flag in LEADING_FLAGS.map(|flag| flag.trim_start_matches('-')) {
+                assert!(!flags.iter().any(|f| f == flag), "{name} has no --{flag}");
+            }
+        }
+        for name in ["validate", "steps", "render", "diff", "apply"] {
+            let flags = flags_of(name);
+            assert!(flags.iter().any(|f| f == "plan") && !flags.iter().any(|f| f == "kubeconfig"), "{name}: {flags:?}");
+        }
+        for name in ["status", "advance", "retry"] {
+            let flags = flags_of(name);
+            assert!(flags.iter().any(|f| f == "kubeconfig") && flags.iter().any(|f| f == "context"), "{name}");
+        }
+    }
+
+    #[test]
+    fn flags_written_before_the_command_act_as_after_it() {
+        assert_eq!(
+            with_flags_after_the_command(args("asm-migrate --kubeconfig k --context=hz=x status --wait")),
+            args("asm-migrate status --kubeconfig k --context=hz=x --wait")
+        );
+        assert_eq!(with_flags_after_the_command(args("asm-migrate --help")), args("asm-migrate --help"));
+        assert_eq!(
+            with_flags_after_the_command(args("asm-migrate validate --plan p")),
+            args("asm-migrate validate --plan p")
+        );
+        let cli = Cli::try_parse_from(with_flags_after_the_command(args("asm-migrate --plan p.yaml validate")))
+            .expect("parses");
+        assert!(matches!(cli.command, Command::Validate { repo } if repo.plan == Some(PathBuf::from("p.yaml"))));
+        let refused = Cli::try_parse_from(with_flags_after_the_command(args("asm-migrate --kubeconfig k schema")));
+        assert!(refused.is_err(), "schema reads no cluster");
+    }
 }

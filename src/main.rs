@@ -12,13 +12,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::adapters::cluster::Connections;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, ClusterArgs, Command};
 use crate::commands::advance::AdvanceOptions;
 use crate::commands::status::Observer;
 use crate::core::diagnostic::Diagnostics;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cli::with_flags_after_the_command(std::env::args_os().collect()));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = run(&cli, &mut out);
@@ -36,40 +36,41 @@ fn main() -> ExitCode {
 }
 
 /// Observations from a snapshot directory, or from the clusters through the kubeconfig.
-fn observer(cli: &Cli, snapshot: Option<&std::path::Path>) -> anyhow::Result<Observer> {
+fn observer(cluster: &ClusterArgs, snapshot: Option<&std::path::Path>) -> anyhow::Result<Observer> {
     match snapshot {
         Some(dir) => Ok(Observer::Snapshot(dir.to_owned())),
         None => {
-            let overrides = cli.contexts.iter().cloned().collect();
-            Ok(Observer::Live(Box::new(Connections::new(cli.kubeconfig.as_deref(), overrides)?)))
+            let overrides = cluster.contexts.iter().cloned().collect();
+            Ok(Observer::Live(Box::new(Connections::new(cluster.kubeconfig.as_deref(), overrides)?)))
         }
     }
 }
 
 fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let workplace = cli.workplace();
     match &cli.command {
-        Command::Validate => commands::validate::run(&workplace, out),
-        Command::Steps { output } => commands::steps::run(&workplace, *output, out),
-        Command::Render { step, out: target, only } => {
-            commands::render::run(&workplace, step, target, only.as_ref(), out)
+        Command::Validate { repo } => commands::validate::run(&repo.workplace(), out),
+        Command::Steps { output, repo } => commands::steps::run(&repo.workplace(), *output, out),
+        Command::Render { step, out: target, only, repo } => {
+            commands::render::run(&repo.workplace(), step, target, only.as_ref(), out)
         }
-        Command::Diff { step, format, exit_code } => commands::diff::run(&workplace, step, *format, *exit_code, out),
-        Command::Apply { step, force, apply } => {
-            commands::apply::run(&workplace, step, *force, &apply.write_options(), out)
+        Command::Diff { step, format, exit_code, repo } => {
+            commands::diff::run(&repo.workplace(), step, *format, *exit_code, out)
         }
-        Command::Status { output, snapshot, wait, timeout } => {
-            let observer = observer(cli, snapshot.as_deref())?;
-            commands::status::run(&workplace, &observer, *output, timeout.filter(|_| *wait), out)
+        Command::Apply { step, force, apply, repo } => {
+            commands::apply::run(&repo.workplace(), step, *force, &apply.write_options(), out)
         }
-        Command::Advance { confirm, force, snapshot, apply } => {
-            let observer = observer(cli, snapshot.as_deref())?;
+        Command::Status { output, snapshot, wait, timeout, repo, cluster } => {
+            let observer = observer(cluster, snapshot.as_deref())?;
+            commands::status::run(&repo.workplace(), &observer, *output, timeout.filter(|_| *wait), out)
+        }
+        Command::Advance { confirm, force, snapshot, apply, repo, cluster } => {
+            let observer = observer(cluster, snapshot.as_deref())?;
             let options = AdvanceOptions { confirm: confirm.clone(), force: *force, write: apply.write_options() };
-            commands::advance::run(&workplace, &observer, &options, out)
+            commands::advance::run(&repo.workplace(), &observer, &options, out)
         }
-        Command::Retry { snapshot, apply } => {
-            let observer = observer(cli, snapshot.as_deref())?;
-            commands::retry::run(&workplace, &observer, &apply.write_options(), out)
+        Command::Retry { snapshot, apply, repo, cluster } => {
+            let observer = observer(cluster, snapshot.as_deref())?;
+            commands::retry::run(&repo.workplace(), &observer, &apply.write_options(), out)
         }
         Command::Schema => commands::schema::run(out),
         Command::Demo { dir, verbose } => commands::demo::run(dir.as_deref(), *verbose, out),

@@ -83,7 +83,7 @@ fn issue_11_the_manual_pages_render_with_man() {
     std::fs::write(&page, tool(&["man"]).stdout).expect("written");
     // man justifies its lines: compare words, not spacing.
     let text = rendered(&page).split_whitespace().collect::<Vec<_>>().join(" ");
-    for part in ["NAME", "SYNOPSIS", "asm-migrate - Migrate clusters from open-source Istio", "--kubeconfig"] {
+    for part in ["NAME", "SYNOPSIS", "asm-migrate - Migrate clusters from open-source Istio", "SUBCOMMANDS"] {
         assert!(text.contains(part), "{part}: {text}");
     }
     let pages = dir.path().join("pages");
@@ -96,6 +96,8 @@ fn issue_11_the_manual_pages_render_with_man() {
         let page = pages.join(format!("asm-migrate-{command}.1"));
         assert!(rendered(&page).contains(&format!("asm-migrate-{command}")), "{}", page.display());
     }
+    // Each page has the flags of its command: the kubeconfig on the pages of the commands that read clusters.
     let status = rendered(&pages.join("asm-migrate-status.1"));
-    assert!(status.contains("--snapshot"), "{status}");
+    assert!(status.contains("--snapshot") && status.contains("--kubeconfig"), "{status}");
+    assert!(!rendered(&pages.join("asm-migrate-schema.1")).contains("--kubeconfig"));
 }
