@@ -61,21 +61,7 @@ fn shared() -> &'static Demo {
 /// Regenerate with `UPDATE_GOLDEN=1 cargo test --test integration demo`, then review the change.
 #[test]
 fn the_demo_output_is_pinned() {
-    let actual = shared().normalized();
-    let path = manifest_dir().join("fixtures/golden/demo/demo.txt");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
-        std::fs::write(&path, &actual).expect("the golden file is written");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing {}: run with UPDATE_GOLDEN=1", path.display()));
-    assert!(
-        expected == actual,
-        "{} differs:\n{}",
-        path.display(),
-        similar::TextDiff::from_lines(expected.as_str(), actual.as_str()).unified_diff()
-    );
+    crate::support::matches_golden("fixtures/golden/demo/demo.txt", &shared().normalized());
 }
 
 #[test]

@@ -10,20 +10,7 @@ use crate::support::{manifest_dir, Repo, SOURCE_DATE_EPOCH};
 const LIMIT: usize = 65_536;
 
 fn check_golden(name: &str, actual: &str) {
-    let path = manifest_dir().join("fixtures/golden/review").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
-        std::fs::write(&path, actual).expect("the golden file is written");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing {}: run with UPDATE_GOLDEN=1", path.display()));
-    assert!(
-        expected == actual,
-        "{} differs:\n{}",
-        path.display(),
-        similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff()
-    );
+    crate::support::matches_golden(&format!("fixtures/golden/review/{name}"), actual);
 }
 
 #[test]

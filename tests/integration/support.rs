@@ -365,3 +365,23 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Asserts that the golden file `relative` (from the crate's root) holds `actual`, showing the difference when it
+/// does not; with `UPDATE_GOLDEN` set, writes it instead, for review.
+#[track_caller]
+pub fn matches_golden(relative: &str, actual: &str) {
+    let path = manifest_dir().join(relative);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
+        std::fs::write(&path, actual).expect("the golden file is written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}: run with UPDATE_GOLDEN=1", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs:\n{}",
+        path.display(),
+        similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff()
+    );
+}
