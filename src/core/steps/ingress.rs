@@ -54,11 +54,12 @@ impl Ingress {
         }
         served
     }
+}
 
-    /// `namespace/name` of each Gateway ASM's ingress gateway serves.
-    fn served_names(&self, inventory: &Inventory) -> Vec<String> {
+impl Served<'_> {
+    /// `namespace/name` of each Gateway served.
+    fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
-            .served(inventory)
             .gateways
             .iter()
             .map(|gateway| format!("{}/{}", gateway.namespace.as_deref().unwrap_or("default"), gateway.name))
@@ -201,7 +202,7 @@ impl StepKind for Ingresses {
         self.0
             .iter()
             .map(|entry| PlannedGateway {
-                serves: entry.served_names(inventory),
+                serves: entry.served(inventory).names(),
                 ..PlannedGateway::of(Ingresses::KIND, &entry.name, &entry.asm_gateway, true, clusters.clone())
             })
             .collect()
@@ -285,14 +286,15 @@ impl StepKind for Ingresses {
     fn notes(&self, pending: &PendingStep<'_>) -> Vec<String> {
         let name = pending.step.instance().unwrap_or_default();
         let Some(entry) = self.0.iter().find(|entry| entry.name == name) else { return Vec::new() };
+        let served = entry.served(pending.context.inventory);
         vec![format!(
             "ASM's ingress gateway {} serves the Gateways {} (pod labels {}), as Istio's does: move DNS or \
-             load-balancer weights to its {} Service istio-{} in istio-system",
+             load-balancer weights to its {} Service {} in istio-system",
             entry.asm_gateway.value,
-            entry.served_names(pending.context.inventory).join(", "),
-            labels(&entry.served(pending.context.inventory).pod_labels),
+            served.names().join(", "),
+            labels(&served.pod_labels),
             entry.service_type,
-            entry.asm_gateway.value
+            asm_gateway_workload(&entry.asm_gateway.value)
         )]
     }
 
