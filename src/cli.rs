@@ -10,7 +10,8 @@ use crate::commands::render::OutputPart;
 use crate::commands::Workplace;
 use crate::core::migration::StepSelector;
 use crate::core::step_id::StepId;
-use crate::output::{DiffFormat, OutputFormat};
+use crate::output::colour::ColorChoice;
+use crate::output::{DiffFormat, OutputFormat, ReportFormat};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +22,19 @@ use crate::output::{DiffFormat, OutputFormat};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour: auto (on a terminal, unless NO_COLOR is set; in a pipe too if CLICOLOR_FORCE is), always,
+    /// or never.
+    #[arg(long, value_enum, global = true, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `--output` of the commands that report what they did: text for people, json for tools.
+#[derive(clap::Args, Clone, Copy, Default)]
+pub struct ReportArgs {
+    /// text, or json: one document with a schemaVersion on stdout, errors as JSON on stderr (README, "Machine
+    /// output").
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: ReportFormat,
 }
 
 /// Where the plan, the repository and the templates are: the flags of every command that reads a plan.
@@ -87,12 +101,14 @@ pub enum Command {
     /// Check the plan and the repository it points at.
     Validate {
         #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
         repo: RepoArgs,
     },
     /// List the plan's steps in order, the current one marked.
     Steps {
-        /// table, or json.
-        #[arg(long, value_enum, default_value = "table")]
+        /// table, or json: one document with a schemaVersion (README, "Machine output").
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: OutputFormat,
         #[command(flatten)]
         repo: RepoArgs,
@@ -109,6 +125,8 @@ pub enum Command {
         /// `cluster/<name>`.
         #[arg(long)]
         only: Option<OutputPart>,
+        #[command(flatten)]
+        report: ReportArgs,
         #[command(flatten)]
         repo: RepoArgs,
     },
@@ -145,6 +163,8 @@ pub enum Command {
         #[command(flatten)]
         apply: ApplyArgs,
         #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
         repo: RepoArgs,
     },
     /// The current step, what the clusters show, and every gate of the step.
@@ -152,8 +172,8 @@ pub enum Command {
         after_help = "Examples:\n  asm-migrate status\n  asm-migrate status --wait --timeout 10m\n  asm-migrate status --snapshot dumps/ --output json"
     )]
     Status {
-        /// table, or json.
-        #[arg(long, value_enum, default_value = "table")]
+        /// table, or json: one document with a schemaVersion (README, "Machine output").
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: OutputFormat,
         /// Evaluate the gates from `kubectl get -o yaml` dumps instead of the clusters (README, "Gates from a
         /// snapshot").
@@ -165,6 +185,10 @@ pub enum Command {
         /// How long --wait polls: 90s, 10m, 1h.
         #[arg(long, value_parser = parse_duration)]
         timeout: Option<Duration>,
+        /// With --wait, show nothing while waiting (on a terminal a live line per gate, in a log a line when a
+        /// gate changes): only the result.
+        #[arg(long, short = 'q', requires = "wait")]
+        quiet: bool,
         #[command(flatten)]
         repo: RepoArgs,
         #[command(flatten)]
@@ -188,6 +212,8 @@ pub enum Command {
         #[command(flatten)]
         apply: ApplyArgs,
         #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
         repo: RepoArgs,
         #[command(flatten)]
         cluster: ClusterArgs,
@@ -199,6 +225,8 @@ pub enum Command {
         snapshot: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,
+        #[command(flatten)]
+        report: ReportArgs,
         #[command(flatten)]
         repo: RepoArgs,
         #[command(flatten)]
@@ -229,6 +257,22 @@ pub enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+}
+
+impl Command {
+    /// Whether the command prints JSON: its document on stdout, an error as JSON on stderr.
+    pub fn json_output(&self) -> bool {
+        match self {
+            Command::Validate { report, .. }
+            | Command::Render { report, .. }
+            | Command::Apply { report, .. }
+            | Command::Advance { report, .. }
+            | Command::Retry { report, .. } => report.output == ReportFormat::Json,
+            Command::Steps { output, .. } | Command::Status { output, .. } => *output == OutputFormat::Json,
+            Command::Diff { format, .. } => *format == DiffFormat::Json,
+            Command::Schema | Command::Demo { .. } | Command::Completion { .. } | Command::Man { .. } => false,
+        }
+    }
 }
 
 /// How a step is written: `apply`'s flags, which `advance` and `retry` share.
@@ -356,7 +400,7 @@ mod tests {
         );
         let cli = Cli::try_parse_from(with_flags_after_the_command(args("asm-migrate --plan p.yaml validate")))
             .expect("parses");
-        assert!(matches!(cli.command, Command::Validate { repo } if repo.plan == Some(PathBuf::from("p.yaml"))));
+        assert!(matches!(cli.command, Command::Validate { repo, .. } if repo.plan == Some(PathBuf::from("p.yaml"))));
         let refused = Cli::try_parse_from(with_flags_after_the_command(args("asm-migrate --kubeconfig k schema")));
         assert!(refused.is_err(), "schema reads no cluster");
     }

@@ -14,25 +14,46 @@ use clap::Parser;
 use crate::adapters::cluster::Connections;
 use crate::cli::{Cli, ClusterArgs, Command};
 use crate::commands::advance::AdvanceOptions;
-use crate::commands::status::Observer;
+use crate::commands::status::{Observer, Progress};
 use crate::core::diagnostic::Diagnostics;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(cli::with_flags_after_the_command(std::env::args_os().collect()));
+    output::colour::choose(cli.color);
+    let json = cli.command.json_output();
+    if json {
+        output::keep_notes();
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = run(&cli, &mut out);
     let _ = out.flush();
     match result {
         Ok(code) => ExitCode::from(code as u8),
+        // A reader that stopped reading (`| head`) is not a failure, as for ripgrep and cargo.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            match error.downcast_ref::<Diagnostics>() {
-                Some(diagnostics) => output::to_stderr(&diagnostics.to_string()),
-                None => output::to_stderr(&format!("error: {error:#}\n")),
-            }
-            ExitCode::from(2)
+            const ERROR: u8 = 2;
+            let text = match (json, error.downcast_ref::<Diagnostics>()) {
+                (true, _) => {
+                    let document = output::json::error(&error, ERROR, output::kept_notes());
+                    format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default())
+                }
+                (false, Some(diagnostics)) => {
+                    output::colour::messages(&diagnostics.to_string(), output::colour::stderr())
+                }
+                (false, None) => output::colour::messages(&format!("error: {error:#}\n"), output::colour::stderr()),
+            };
+            output::to_stderr(&text);
+            ExitCode::from(ERROR)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Observations from a snapshot directory, or from the clusters through the kubeconfig.
@@ -48,29 +69,30 @@ fn observer(cluster: &ClusterArgs, snapshot: Option<&std::path::Path>) -> anyhow
 
 fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
     match &cli.command {
-        Command::Validate { repo } => commands::validate::run(&repo.workplace(), out),
+        Command::Validate { report, repo } => commands::validate::run(&repo.workplace(), report.output, out),
         Command::Steps { output, repo } => commands::steps::run(&repo.workplace(), *output, out),
-        Command::Render { step, out: target, only, repo } => {
-            commands::render::run(&repo.workplace(), step, target, only.as_ref(), out)
+        Command::Render { step, out: target, only, report, repo } => {
+            commands::render::run(&repo.workplace(), step, target, only.as_ref(), report.output, out)
         }
         Command::Diff { step, format, exit_code, repo } => {
             commands::diff::run(&repo.workplace(), step, *format, *exit_code, out)
         }
-        Command::Apply { step, force, apply, repo } => {
-            commands::apply::run(&repo.workplace(), step, *force, &apply.write_options(), out)
+        Command::Apply { step, force, apply, report, repo } => {
+            commands::apply::run(&repo.workplace(), step, *force, &apply.write_options(), report.output, out)
         }
-        Command::Status { output, snapshot, wait, timeout, repo, cluster } => {
+        Command::Status { output, snapshot, wait, timeout, quiet, repo, cluster } => {
             let observer = observer(cluster, snapshot.as_deref())?;
-            commands::status::run(&repo.workplace(), &observer, *output, timeout.filter(|_| *wait), out)
+            let waiting = timeout.filter(|_| *wait).map(|timeout| (timeout, Progress::for_stderr(*quiet)));
+            commands::status::run(&repo.workplace(), &observer, *output, waiting, out)
         }
-        Command::Advance { confirm, force, snapshot, apply, repo, cluster } => {
+        Command::Advance { confirm, force, snapshot, apply, report, repo, cluster } => {
             let observer = observer(cluster, snapshot.as_deref())?;
             let options = AdvanceOptions { confirm: confirm.clone(), force: *force, write: apply.write_options() };
-            commands::advance::run(&repo.workplace(), &observer, &options, out)
+            commands::advance::run(&repo.workplace(), &observer, &options, report.output, out)
         }
-        Command::Retry { snapshot, apply, repo, cluster } => {
+        Command::Retry { snapshot, apply, report, repo, cluster } => {
             let observer = observer(cluster, snapshot.as_deref())?;
-            commands::retry::run(&repo.workplace(), &observer, &apply.write_options(), out)
+            commands::retry::run(&repo.workplace(), &observer, &apply.write_options(), report.output, out)
         }
         Command::Schema => commands::schema::run(out),
         Command::Demo { dir, verbose } => commands::demo::run(dir.as_deref(), *verbose, out),

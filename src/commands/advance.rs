@@ -4,15 +4,17 @@
 
 use std::io::Write;
 
-use crate::commands::apply::{take_step, Precheck, StepRequest, Target, WriteOptions};
+use serde_json::json;
+
+use crate::commands::apply::{take_step, Precheck, StepOutcome, StepRequest, Target, WriteOptions};
 use crate::commands::status::Observer;
-use crate::commands::{now, Workplace};
+use crate::commands::{lines_for, now, Workplace};
 use crate::core::gate::{Gate, GateOutcome, GateReport};
 use crate::core::migration::StepSelector;
 use crate::core::state::{Confirmation, StateChange};
 use crate::core::step_id::StepId;
 use crate::core::text::rfc3339;
-use crate::output::table;
+use crate::output::{colour, json, table, ReportFormat};
 
 pub struct AdvanceOptions {
     /// What no API can show, confirmed: the current step's gates or the next step's preconditions (their ids).
@@ -36,6 +38,7 @@ pub fn run(
     workplace: &Workplace,
     observer: &Observer,
     options: &AdvanceOptions,
+    format: ReportFormat,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let (target, plan) = Target::open(workplace, &options.write, "asm-migrate advance")?;
@@ -57,22 +60,47 @@ pub fn run(
         }
     }
     let unmet = Unmet::of(&report, &change);
+    let document = |applied: Option<&StepOutcome>| {
+        json!({
+            "advanced": applied.is_some(),
+            "from": current.as_ref().map(StepId::as_str),
+            "to": next.as_str(),
+            "forced": options.force && !unmet.is_empty(),
+            "unmet": {"gates": unmet.gates, "preconditions": unmet.preconditions},
+            "status": json::status(&report),
+            "applied": applied,
+        })
+    };
+    let mut sink = std::io::sink();
+    let lines = lines_for(format, out, &mut sink);
     if !unmet.is_empty() {
         let current = current.as_ref().map(ToString::to_string).unwrap_or_default();
         if !options.force {
-            write!(out, "{}", table::status(&report))?;
-            writeln!(out, "not advancing to {next}: {}", unmet.describe(&current, &next))?;
+            write!(lines, "{}", table::status(&report, colour::stdout()))?;
+            writeln!(lines, "not advancing to {next}: {}", unmet.describe(&current, &next))?;
+            if format == ReportFormat::Json {
+                json::print(out, document(None))?;
+            }
             return Ok(1);
         }
-        writeln!(out, "--force: advancing to {next} with {}; state.yaml records it", unmet.describe(&current, &next))?;
+        writeln!(
+            lines,
+            "--force: advancing to {next} with {}; state.yaml records it",
+            unmet.describe(&current, &next)
+        )?;
         let skipped = match migration.current_step() {
             Some(current) if unmet.gates > 0 => current.clone(),
             _ => next.clone(),
         };
         change.gates_skipped = Some(Confirmation { step: skipped, at: rfc3339(now()), by: target.who() });
     }
-    let request = StepRequest { selector: &StepSelector::Id(next), change: &change, precheck: Precheck::Checked };
-    take_step(workplace, &target, migration, &request, &options.write, out)
+    let request =
+        StepRequest { selector: &StepSelector::Id(next.clone()), change: &change, precheck: Precheck::Checked };
+    let outcome = take_step(workplace, &target, migration, &request, &options.write, lines)?;
+    if format == ReportFormat::Json {
+        json::print(out, document(Some(&outcome)))?;
+    }
+    Ok(0)
 }
 
 /// How many gates of the current step and preconditions of the next are unmet, counting confirmations given now.

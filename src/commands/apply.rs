@@ -13,7 +13,7 @@ use crate::adapters::remote::{PushOutcome, Remote};
 use crate::adapters::transaction::{self, TransactionError};
 use crate::adapters::workspace::{self, Workspace};
 use crate::adapters::RepoFiles;
-use crate::commands::{now, Workplace};
+use crate::commands::{lines_for, now, Workplace};
 use crate::core::change::{FileChange, RenderedStep};
 use crate::core::diagnostic::Diagnostics;
 use crate::core::effects::StepEffects;
@@ -25,6 +25,7 @@ use crate::core::state::{Confirmation, StateChange};
 use crate::core::step_id::StepId;
 use crate::core::templates::Templates;
 use crate::core::text::rfc3339;
+use crate::output::{json, ReportFormat};
 
 /// Workload names a commit message lists per effect before "and N more".
 const NAMES_IN_COMMIT: usize = 50;
@@ -236,6 +237,7 @@ pub fn run(
     selector: &StepSelector,
     force: bool,
     options: &WriteOptions,
+    format: ReportFormat,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let (target, plan) = Target::open(workplace, options, "asm-migrate apply")?;
@@ -243,7 +245,14 @@ pub fn run(
         true => Precheck::Forced { by: target.who() },
         false => Precheck::Unchecked,
     };
-    apply_from(workplace, &target, plan, target.files()?.as_ref(), selector, precheck, options, out)
+    let files = target.files()?;
+    let mut sink = std::io::sink();
+    let lines = lines_for(format, out, &mut sink);
+    let outcome = apply_from(workplace, &target, plan, files.as_ref(), selector, precheck, options, lines)?;
+    if format == ReportFormat::Json {
+        json::print(out, serde_json::to_value(&outcome)?)?;
+    }
+    Ok(0)
 }
 
 /// `apply`, with the repository read through `files` (the target's, in the command).
@@ -257,7 +266,7 @@ fn apply_from(
     precheck: Precheck,
     options: &WriteOptions,
     out: &mut dyn Write,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<StepOutcome> {
     let migration = workplace.load(plan, files, target.git.as_ref())?;
     let step = StepRequest { selector, change: &StateChange::default(), precheck };
     take_step(workplace, target, migration, &step, options, out)
@@ -270,8 +279,63 @@ pub struct StepRequest<'a> {
     pub precheck: Precheck,
 }
 
+/// What taking a step did, as `--output json` reports it (text mode says the same in lines as it happens).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepOutcome {
+    pub step: String,
+    /// False when the step was in the repository already: nothing written, no commit.
+    pub changed: bool,
+    /// The files written, each with its change: `create`, `update` or `delete`.
+    pub files: Vec<WrittenFile>,
+    /// The commit made, when `--commit` made one.
+    pub commit: Option<CommitMade>,
+    /// The remote and branch pushed to, when `--push` pushed.
+    pub pushed: Option<Pushed>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenFile {
+    pub path: String,
+    pub change: &'static str,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CommitMade {
+    pub id: String,
+    /// The branch the commit is on.
+    pub branch: Option<String>,
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pushed {
+    pub remote: String,
+    pub branch: String,
+}
+
+impl StepOutcome {
+    fn unchanged(step: &StepId) -> StepOutcome {
+        StepOutcome { step: step.to_string(), ..StepOutcome::default() }
+    }
+
+    fn written(step: &StepId, changes: &[FileChange]) -> StepOutcome {
+        let files = changes
+            .iter()
+            .map(|change| WrittenFile { path: change.path.clone(), change: change.kind().verb() })
+            .collect();
+        StepOutcome { step: step.to_string(), changed: true, files, commit: None, pushed: None }
+    }
+
+    fn committed(mut self, id: Oid, branch: Option<&str>, message: &str) -> StepOutcome {
+        let subject = subject(message).to_owned();
+        self.commit = Some(CommitMade { id: id.to_string(), branch: branch.map(str::to_owned), subject });
+        self
+    }
+}
+
 /// Takes a step from the migration as loaded: records `change` in the state, renders the step, writes it where
-/// `target` says, commits and pushes as `options` say.
+/// `target` says, commits and pushes as `options` say; `out` gets the lines that tell it as it happens.
 pub fn take_step(
     workplace: &Workplace,
     target: &Target,
@@ -279,7 +343,7 @@ pub fn take_step(
     request: &StepRequest<'_>,
     options: &WriteOptions,
     out: &mut dyn Write,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<StepOutcome> {
     let templates = workplace.templates()?;
     let prepared = Prepared::new(&mut migration, request, &templates, options)?;
     match (&target.branch, &target.git) {
@@ -351,10 +415,10 @@ fn write_to_work_tree(
     prepared: Prepared,
     options: &WriteOptions,
     out: &mut dyn Write,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<StepOutcome> {
     if prepared.changes.is_empty() {
         writeln!(out, "step {} is already in the repository: nothing to change", prepared.step)?;
-        return Ok(0);
+        return Ok(StepOutcome::unchanged(&prepared.step));
     }
     let paths = prepared.paths();
     // Everything that can stop the commit is checked before the first file is written.
@@ -383,25 +447,28 @@ fn write_to_work_tree(
     }
     let work_tree = Workspace::new(root);
     workspace::refuse_symlinks(&work_tree, &prepared.changes).map_err(ApplyError::Write)?;
+    let outcome = StepOutcome::written(&prepared.step, &prepared.changes);
     let Some(git) = git else {
         workspace::write(&work_tree, &prepared.changes).map_err(ApplyError::Write)?;
         report_changes(out, &prepared.step, &prepared.changes)?;
-        return Ok(0);
+        return Ok(outcome);
     };
     let commit = committer.as_ref().map(|(_, identity)| (identity, prepared.message.as_str()));
     let committed = transaction::write_step(git, &prepared.step.to_string(), &prepared.changes, commit)
         .map_err(ApplyError::Transaction)?;
     report_changes(out, &prepared.step, &prepared.changes)?;
-    let Some(id) = committed else { return Ok(0) };
+    let Some(id) = committed else { return Ok(outcome) };
     writeln!(out, "committed {}: {}", short(id), subject(&prepared.message))?;
+    let mut outcome = outcome.committed(id, git.current_branch().as_deref(), &prepared.message);
     if let (Some(remote), Some(branch)) = (&options.push, pushed_branch) {
         let remote = Remote::new(&git.work_tree().unwrap_or_else(|| root.to_owned()), remote);
         match remote.push(&branch)? {
             PushOutcome::Pushed => writeln!(out, "pushed {branch} to {}", remote.name)?,
             PushOutcome::Behind => return Err(ApplyError::Behind { remote: remote.name, branch }.into()),
         }
+        outcome.pushed = Some(Pushed { remote: remote.name, branch });
     }
-    Ok(0)
+    Ok(outcome)
 }
 
 /// What is needed to render the step again on a commit someone pushed meanwhile.
@@ -430,11 +497,11 @@ fn commit_to_branch(
     mut prepared: Prepared,
     options: &WriteOptions,
     out: &mut dyn Write,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<StepOutcome> {
     let branch = &target.name;
     if prepared.changes.is_empty() {
         writeln!(out, "step {} is already on {branch}: nothing to change", prepared.step)?;
-        return Ok(0);
+        return Ok(StepOutcome::unchanged(&prepared.step));
     }
     let identity = git.identity()?;
     let mut base = target.base;
@@ -442,12 +509,16 @@ fn commit_to_branch(
         git.commit_to_branch(&identity, branch, target.local_tip, base, &prepared.changes, &prepared.message)?;
     report_changes(out, &prepared.step, &prepared.changes)?;
     writeln!(out, "committed {} on {branch}: {}", short(commit), subject(&prepared.message))?;
-    let Some(remote) = &target.remote else { return Ok(0) };
+    let outcome = |prepared: &Prepared, commit: Oid| {
+        StepOutcome::written(&prepared.step, &prepared.changes).committed(commit, Some(branch), &prepared.message)
+    };
+    let Some(remote) = &target.remote else { return Ok(outcome(&prepared, commit)) };
     for attempt in 1..=PUSH_ATTEMPTS {
         match remote.push(branch)? {
             PushOutcome::Pushed => {
                 writeln!(out, "pushed {branch} to {}", remote.name)?;
-                return Ok(0);
+                let pushed = Pushed { remote: remote.name.clone(), branch: branch.clone() };
+                return Ok(StepOutcome { pushed: Some(pushed), ..outcome(&prepared, commit) });
             }
             PushOutcome::Behind if attempt == PUSH_ATTEMPTS => break,
             PushOutcome::Behind => {}
@@ -466,7 +537,7 @@ fn commit_to_branch(
         if again.changes.is_empty() {
             git.move_branch(branch, Some(commit), tip, "the remote has the step already")?;
             writeln!(out, "step {} is already on {}'s {branch}: nothing to push", again.step, remote.name)?;
-            return Ok(0);
+            return Ok(StepOutcome::unchanged(&again.step));
         }
         let output = &retake.plan.settings.output.value;
         let conflicts: Vec<String> = moved

@@ -11,7 +11,7 @@ use crate::commands::apply::{self, effect_lines, WriteOptions};
 use crate::commands::status::{self, Observer};
 use crate::commands::{diff, steps, validate, Workplace};
 use crate::core::migration::StepSelector;
-use crate::output::{stdout_colour, unified, OutputFormat};
+use crate::output::{unified, OutputFormat, ReportFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -46,7 +46,7 @@ pub fn run(dir: Option<&Path>, verbose: bool, out: &mut dyn Write) -> anyhow::Re
 
     let workplace = Workplace { repo: Some(repo.clone()), ..Workplace::default() };
     writeln!(out, "\n$ asm-migrate validate")?;
-    validate::run(&workplace, out)?;
+    validate::run(&workplace, ReportFormat::Text, out)?;
     writeln!(out, "\n$ asm-migrate steps")?;
     steps::run(&workplace, OutputFormat::Table, out)?;
 
@@ -60,11 +60,11 @@ pub fn run(dir: Option<&Path>, verbose: bool, out: &mut dyn Write) -> anyhow::Re
             writeln!(out, "- {effect}")?;
         }
         if verbose {
-            write!(out, "{}", unified::unified(&preview.changes, stdout_colour()))?;
+            write!(out, "{}", unified::unified(&preview.changes, crate::output::colour::stdout()))?;
         }
         // The demo has no clusters to check a step's preconditions against: it takes them as checked. What `apply`
         // reports is said below from the commit itself.
-        apply::run(&workplace, &selector, true, &options, &mut std::io::sink())?;
+        apply::run(&workplace, &selector, true, &options, ReportFormat::Text, &mut std::io::sink())?;
         let commit =
             git.head_commit().ok_or_else(|| DemoError::NoCommit { step: step.to_string(), repo: repo.clone() })?;
         for stat in git.file_stats(commit)? {

@@ -8,7 +8,7 @@ use crate::core::diagnostic::Diagnostics;
 use crate::core::effects::StepEffects;
 use crate::core::migration::StepSelector;
 use crate::core::render::render_step;
-use crate::output::{json, markdown, stdout_colour, unified, DiffFormat};
+use crate::output::{json, markdown, unified, DiffFormat};
 
 /// What applying a step would change in the repository, and what that does.
 pub struct Preview {
@@ -38,9 +38,9 @@ pub fn run(
 ) -> anyhow::Result<i32> {
     let Preview { changes, effects } = preview(workplace, selector)?;
     match format {
-        DiffFormat::Unified => write!(out, "{}", unified::unified(&changes, stdout_colour()))?,
+        DiffFormat::Unified => write!(out, "{}", unified::unified(&changes, crate::output::colour::stdout()))?,
         DiffFormat::Markdown => write!(out, "{}", markdown::comment(&effects, &changes, markdown::COMMENT_LIMIT))?,
-        DiffFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json::diff(&effects, &changes))?)?,
+        DiffFormat::Json => json::print(out, json::diff(&effects, &changes))?,
     }
     Ok(if exit_code && !changes.is_empty() { 1 } else { 0 })
 }

@@ -13,6 +13,7 @@ pub mod status;
 pub mod steps;
 pub mod validate;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::adapters::git::GitRepo;
@@ -25,6 +26,7 @@ use crate::core::migration::Migration;
 use crate::core::plan::{self, Plan};
 use crate::core::templates::Templates;
 use crate::core::text::rfc3339;
+use crate::output::ReportFormat;
 
 /// Where a command works: the plan (`--plan`), the repository (`--repo`) and the templates (`--templates`).
 #[derive(Debug, Clone, Default)]
@@ -116,6 +118,14 @@ fn plan_directory_above(start: &Path) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Where a command's lines for people go: `out` in text mode, nowhere in JSON mode (its document says it all).
+pub fn lines_for<'a>(format: ReportFormat, out: &'a mut dyn Write, sink: &'a mut std::io::Sink) -> &'a mut dyn Write {
+    match format {
+        ReportFormat::Text => out,
+        ReportFormat::Json => sink,
+    }
 }
 
 /// The restart stamp for a first `setup`: `SOURCE_DATE_EPOCH` when set (reproducible builds' convention), else

@@ -11,6 +11,7 @@ use crate::commands::Workplace;
 use crate::core::migration::StepSelector;
 use crate::core::paths::{is_within, join};
 use crate::core::render::render_step;
+use crate::output::{json, ReportFormat};
 
 /// Which part of the output `render --only` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,11 @@ pub enum OutputPart {
      cluster/<name> (the files of that cluster's component), or render everything into a directory with --out DIR"
 )]
 pub struct StreamNeedsOnly;
+
+/// `--output json` with `--out -`: the stream is the output, there is nothing to report about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--output json reports the files render wrote into a directory (--out DIR); with --out - the YAML stream is the output")]
+pub struct StreamIsTheOutput;
 
 /// Why `--only` names no part of the output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,10 +57,14 @@ pub fn run(
     selector: &StepSelector,
     target: &str,
     only: Option<&OutputPart>,
+    format: ReportFormat,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     if target == "-" && only.is_none() {
         return Err(StreamNeedsOnly.into());
+    }
+    if target == "-" && format == ReportFormat::Json {
+        return Err(StreamIsTheOutput.into());
     }
     let migration = workplace.open()?;
     let templates = workplace.templates()?;
@@ -92,13 +102,19 @@ pub fn run(
         return Ok(0);
     }
     let prefix = format!("{output}/");
+    let mut written = Vec::new();
     for (path, text) in files {
-        let destination = Path::new(target).join(path.strip_prefix(&prefix).unwrap_or(path));
+        let relative = path.strip_prefix(&prefix).unwrap_or(path);
+        let destination = Path::new(target).join(relative);
         if let Some(dir) = destination.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         std::fs::write(&destination, text).with_context(|| format!("cannot write {}", destination.display()))?;
+        written.push(relative.to_owned());
     }
-    writeln!(out, "rendered step {step} into {target}")?;
+    match format {
+        ReportFormat::Text => writeln!(out, "rendered step {step} into {target}")?,
+        ReportFormat::Json => json::print(out, serde_json::json!({"step": step, "out": target, "files": written}))?,
+    }
     Ok(0)
 }

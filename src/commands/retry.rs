@@ -2,11 +2,14 @@
 
 use std::io::Write;
 
-use crate::commands::apply::{take_step, Precheck, StepRequest, Target, WriteOptions};
+use serde_json::json;
+
+use crate::commands::apply::{take_step, Precheck, StepOutcome, StepRequest, Target, WriteOptions};
 use crate::commands::status::Observer;
-use crate::commands::Workplace;
+use crate::commands::{lines_for, Workplace};
 use crate::core::migration::{StepError, StepSelector};
 use crate::core::state::StateChange;
+use crate::output::{json, ReportFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RetryError {
@@ -20,6 +23,7 @@ pub fn run(
     workplace: &Workplace,
     observer: &Observer,
     write: &WriteOptions,
+    format: ReportFormat,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let (target, plan) = Target::open(workplace, write, "asm-migrate retry")?;
@@ -32,16 +36,34 @@ pub fn run(
         return Err(RetryError::CounterAtItsEnd(migration.state.retry_counter).into());
     }
     let observation = observer.observe(&migration)?;
-    let Some(message) = observation.asm.and_then(|asm| asm.message) else {
-        writeln!(out, "nothing to retry: ASM reports no failed switch for step {current}")?;
+    let message = observation.asm.and_then(|asm| asm.message);
+    let counter = migration.state.retry_counter;
+    let retry_counter = counter + 1;
+    let document = |applied: Option<&StepOutcome>| {
+        json!({
+            "retried": applied.is_some(),
+            "step": current.as_str(),
+            "asmMessage": message,
+            "retryCounter": if applied.is_some() { retry_counter } else { counter },
+            "applied": applied,
+        })
+    };
+    let mut sink = std::io::sink();
+    let lines = lines_for(format, out, &mut sink);
+    let Some(message) = &message else {
+        writeln!(lines, "nothing to retry: ASM reports no failed switch for step {current}")?;
+        if format == ReportFormat::Json {
+            json::print(out, document(None))?;
+        }
         return Ok(1);
     };
-    writeln!(
-        out,
-        "ASM reports: \"{message}\"; retrying step {current} (retryCounter {})",
-        migration.state.retry_counter + 1
-    )?;
+    writeln!(lines, "ASM reports: \"{message}\"; retrying step {current} (retryCounter {retry_counter})")?;
     let change = StateChange { retry: true, ..StateChange::default() };
-    let request = StepRequest { selector: &StepSelector::Id(current), change: &change, precheck: Precheck::Checked };
-    take_step(workplace, &target, migration, &request, write, out)
+    let selector = StepSelector::Id(current.clone());
+    let request = StepRequest { selector: &selector, change: &change, precheck: Precheck::Checked };
+    let outcome = take_step(workplace, &target, migration, &request, write, lines)?;
+    if format == ReportFormat::Json {
+        json::print(out, document(Some(&outcome)))?;
+    }
+    Ok(0)
 }

@@ -15,7 +15,7 @@ use crate::core::gate::GateReport;
 use crate::core::migration::Migration;
 use crate::core::migration::StepSelector;
 use crate::core::observe::Observation;
-use crate::output::{json, table, OutputFormat};
+use crate::output::{colour, json, progress, table, OutputFormat};
 
 /// Where observations come from.
 pub enum Observer {
@@ -67,48 +67,103 @@ impl Observer {
 
 pub fn print(report: &GateReport, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
-        OutputFormat::Table => write!(out, "{}", table::status(report))?,
-        OutputFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json::status(report))?)?,
+        OutputFormat::Table => write!(out, "{}", table::status(report, colour::stdout()))?,
+        OutputFormat::Json => json::print(out, json::status(report))?,
     }
     Ok(())
 }
 
-/// Exit 0, or 1 when waiting ran out with gates unmet.
+/// How `status --wait` shows that it is waiting, on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A live block, redrawn in place: stderr is a terminal.
+    Live,
+    /// Plain lines when a gate changes: stderr is a log.
+    Log,
+    /// Nothing but the result (`--quiet`).
+    Quiet,
+}
+
+impl Progress {
+    pub fn for_stderr(quiet: bool) -> Progress {
+        match (quiet, std::io::stderr().is_terminal()) {
+            (true, _) => Progress::Quiet,
+            (false, true) => Progress::Live,
+            (false, false) => Progress::Log,
+        }
+    }
+}
+
+/// How often `--wait` reads the clusters again.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Exit 0 when every gate the clusters can show is met, 1 when one is not (with `--wait`, when one is still not
+/// at the timeout). Gates that need a confirmation never count: no API shows them.
 pub fn run(
     workplace: &Workplace,
     observer: &Observer,
     format: OutputFormat,
-    wait: Option<Duration>,
+    wait: Option<(Duration, Progress)>,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let migration = workplace.open()?;
     let git = GitRepo::open(&workplace.root()).ok();
     let history = git.as_ref().and_then(|git| Some((git, git.head_commit()?)));
-    let Some(timeout) = wait else {
-        print(&observer.report(&migration, history)?, format, out)?;
-        return Ok(0);
+    let Some((timeout, progress)) = wait else {
+        let report = observer.report(&migration, history)?;
+        print(&report, format, out)?;
+        return Ok(if report.observed_met() { 0 } else { 1 });
     };
     let started = Instant::now();
-    let terminal = std::io::stderr().is_terminal();
+    let mut drawn = 0;
+    let mut shown = Vec::new();
     loop {
         let report = observer.report(&migration, history)?;
-        // A confirmation is never observed: waiting is for what the clusters can show.
+        let waited = started.elapsed();
         let met = report.observed_met();
-        if met || started.elapsed() >= timeout {
-            print(&report, format, out)?;
-            if terminal {
-                crate::output::to_stderr("\r\x1b[K");
+        if met || waited >= timeout {
+            if progress == Progress::Live {
+                crate::output::to_stderr(&erase(drawn));
             }
+            print(&report, format, out)?;
             return Ok(if met { 0 } else { 1 });
         }
-        if terminal {
-            let unmet = report.observed_unmet();
-            crate::output::to_stderr(&format!(
-                "\r\x1b[Kwaiting {}s of {}s: {unmet} gate(s) unmet",
-                started.elapsed().as_secs(),
-                timeout.as_secs()
-            ));
+        match progress {
+            Progress::Live => {
+                let lines = progress::live(&report, waited, timeout, terminal_width(), colour::stderr());
+                let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+                crate::output::to_stderr(&format!("{}{text}", erase(drawn)));
+                drawn = lines.len();
+            }
+            Progress::Log => {
+                let (lines, now) = progress::log(&report, waited, &shown);
+                crate::output::to_stderr(&lines.iter().map(|line| format!("{line}\n")).collect::<String>());
+                shown = now;
+            }
+            Progress::Quiet => {}
         }
-        std::thread::sleep(Duration::from_secs(2).min(timeout.saturating_sub(started.elapsed())));
+        std::thread::sleep(POLL.min(timeout.saturating_sub(started.elapsed())));
     }
+}
+
+/// The escapes that move up over the `lines` drawn last and clear them.
+fn erase(lines: usize) -> String {
+    match lines {
+        0 => String::new(),
+        n => format!("\x1b[{n}A\x1b[J"),
+    }
+}
+
+/// The terminal's width in columns: `COLUMNS` when set (as shells export it), else what the terminal says, else 80.
+fn terminal_width() -> usize {
+    let from_environment = std::env::var("COLUMNS").ok().and_then(|columns| columns.parse().ok());
+    from_environment.or_else(stderr_columns).filter(|width| *width > 0).unwrap_or(80)
+}
+
+/// The width of the terminal on stderr, as the TIOCGWINSZ ioctl reports it.
+fn stderr_columns() -> Option<usize> {
+    let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes one winsize into the pointer it is given, which points at a live local.
+    let answered = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    answered.then_some(usize::from(size.ws_col))
 }

@@ -16,9 +16,7 @@ pub fn run(workplace: &Workplace, format: OutputFormat, out: &mut dyn Write) -> 
     let current = migration.current_step();
     match format {
         OutputFormat::Table => write!(out, "{}", table::steps(&migration.plan, current))?,
-        OutputFormat::Json => {
-            writeln!(out, "{}", serde_json::to_string_pretty(&json::steps(&migration.plan, current))?)?
-        }
+        OutputFormat::Json => json::print(out, json::steps(&migration.plan, current))?,
     }
     Ok(0)
 }

@@ -1,18 +1,98 @@
-//! `validate`: the plan and the repository it points at, with what was found in each cluster's source.
+//! `validate`: the plan and the repository it points at, with what was found in each cluster's source, and the
+//! warnings and notes that do not stop a step.
 
 use std::io::Write;
+use std::path::Path;
 
+use serde_json::{json, Value};
+
+use crate::commands::schema::PLAN_SCHEMA;
 use crate::commands::Workplace;
+use crate::core::diagnostic::{Diagnostic, Severity};
 use crate::core::inventory::Inventory;
 use crate::core::migration::Migration;
 use crate::core::paths::relative_path;
+use crate::output::{colour, json, ReportFormat};
 
-pub fn run(workplace: &Workplace, out: &mut dyn Write) -> anyhow::Result<i32> {
+pub fn run(workplace: &Workplace, format: ReportFormat, out: &mut dyn Write) -> anyhow::Result<i32> {
     let migration = workplace.open()?;
     let plan = &migration.plan;
     let step = migration.current_step().unwrap_or(&plan.steps[0]);
     migration.check(step)?;
     let inventory = migration.inventory(step)?;
+    let mut remarks = plan.remarks.clone();
+    remarks.extend(schema_file_remarks(&migration, &workplace.root()));
+    remarks.extend(repository_remarks(&migration, inventory));
+    match format {
+        ReportFormat::Json => {
+            let diagnostics: Vec<Value> = remarks.iter().map(Diagnostic::to_json).collect();
+            json::print(
+                out,
+                json!({"valid": true, "plan": summary(&migration, inventory), "diagnostics": diagnostics}),
+            )?;
+        }
+        ReportFormat::Text => {
+            write_summary(&migration, inventory, out)?;
+            let text: String = remarks.iter().map(|remark| format!("{remark}")).collect();
+            write!(out, "{}", colour::messages(&text, colour::stdout()))?;
+        }
+    }
+    Ok(0)
+}
+
+/// The plan and what was found, as data.
+fn summary(migration: &Migration, inventory: &Inventory) -> Value {
+    let plan = &migration.plan;
+    let settings = &plan.settings;
+    let clusters: Vec<Value> = settings
+        .clusters
+        .iter()
+        .filter_map(|cluster| {
+            let found = inventory.clusters.get(&cluster.name)?;
+            Some(json!({
+                "name": cluster.name,
+                "context": cluster.context,
+                "network": cluster.network,
+                "source": cluster.source.value,
+                "workloads": found.workloads.len(),
+                "injected": found.workloads.iter().filter(|workload| workload.injected).count(),
+            }))
+        })
+        .collect();
+    let egress: Vec<Value> = plan
+        .egress
+        .0
+        .iter()
+        .map(|entry| {
+            json!({
+                "name": entry.name,
+                "virtualService": {"namespace": entry.virtual_service_namespace, "name": entry.virtual_service_name},
+                "asmGateway": entry.asm_gateway.value,
+                "host": entry.asm_host(),
+                "weights": entry.weights,
+            })
+        })
+        .collect();
+    json!({
+        "name": settings.name,
+        "file": settings.source.file.display().to_string(),
+        "currentStep": migration.current_step().map(|step| step.as_str()),
+        "steps": plan.steps.len(),
+        "workloads": inventory.workloads().count(),
+        "injected": inventory.workloads().filter(|(_, workload)| workload.injected).count(),
+        "asm": {"context": settings.asm.context, "apiVersion": settings.asm.api_version},
+        "meshConfig": migration.mesh_config_target().map(|target| json!({
+            "target": target.to_string(),
+            "path": settings.istio.mesh_config_path.value,
+        })),
+        "clusters": clusters,
+        "egress": egress,
+    })
+}
+
+/// The plan and what was found, in lines.
+fn write_summary(migration: &Migration, inventory: &Inventory, out: &mut dyn Write) -> std::io::Result<()> {
+    let plan = &migration.plan;
     let workloads = inventory.workloads().count();
     let injected = inventory.workloads().filter(|(_, workload)| workload.injected).count();
     writeln!(
@@ -58,50 +138,89 @@ pub fn run(workplace: &Workplace, out: &mut dyn Write) -> anyhow::Result<i32> {
             entry.weights.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
         )?;
     }
-    for notice in notices(&migration, inventory) {
-        writeln!(out, "note: {notice}")?;
-    }
-    for cluster in &plan.settings.clusters {
-        let Some(found) = inventory.clusters.get(&cluster.name) else { continue };
-        for warning in &found.delivery.warnings {
-            writeln!(out, "warning: cluster `{}`: {warning}", cluster.name)?;
-        }
-        for unseen in found.delivery.unseen.iter().filter(|u| cluster.unseen.iter().any(|entry| entry.value == u.id)) {
-            writeln!(
-                out,
-                "note: cluster `{}`: {} ({}), acknowledged as unseen: restart and move its workloads yourself; the \
-                 setup gate lists their pods as outside the plan",
-                cluster.name, unseen.what, unseen.file
-            )?;
-        }
-    }
-    Ok(0)
+    Ok(())
 }
 
-/// Notices that do not stop rendering: cluster sources that do not include their component yet.
-fn notices(migration: &Migration, inventory: &Inventory) -> Vec<String> {
+/// The schema file a plan's `$schema=` line names, when it is a path: missing, or not what `asm-migrate schema`
+/// prints (an older asm-migrate's), the editor checks the plan against the wrong rules.
+fn schema_file_remarks(migration: &Migration, root: &Path) -> Vec<Diagnostic> {
     let settings = &migration.plan.settings;
-    let mut notices = Vec::new();
+    let Some(reference) = &migration.plan.schema_reference else { return Vec::new() };
+    if reference.value.contains("://") {
+        return Vec::new();
+    }
+    let plan_dir = root.join(&settings.source.file).parent().map(Path::to_owned).unwrap_or_else(|| root.to_owned());
+    let regenerate = format!("asm-migrate schema > {}", reference.value);
+    let remark = |message: String| {
+        settings.error_at(reference.pos, message).with_help(regenerate.clone()).weighed(Severity::Warning)
+    };
+    match std::fs::read_to_string(plan_dir.join(&reference.value)) {
+        Err(_) => vec![remark(format!("the schema file {} the plan names does not exist", reference.value))],
+        Ok(text) if text != PLAN_SCHEMA => vec![remark(format!(
+            "the schema file {} is not this asm-migrate's: editors check the plan against other rules",
+            reference.value
+        ))],
+        Ok(_) => Vec::new(),
+    }
+}
+
+/// What the repository shows that does not stop rendering: cluster sources that do not include their component
+/// yet, engines' build steps asm-migrate cannot follow, and sources acknowledged as unseen.
+fn repository_remarks(migration: &Migration, inventory: &Inventory) -> Vec<Diagnostic> {
+    let settings = &migration.plan.settings;
+    let mut remarks = Vec::new();
     for cluster in &settings.clusters {
-        let Some(cluster_inventory) = inventory.clusters.get(&cluster.name) else { continue };
-        if cluster_inventory.includes_component {
-            continue;
-        }
+        let Some(found) = inventory.clusters.get(&cluster.name) else { continue };
         let component = settings.component_dir(&cluster.name);
         let reference = relative_path(&cluster.source.value, &component);
-        if cluster.include_component {
-            notices.push(format!(
-                "cluster `{}`: {} does not list the component yet; `apply` adds\n    components:\n      - {reference}\n  \
-                 (or set includeComponent: false and include it from Argo CD's spec.source.kustomize.components or Flux's spec.components: {component})",
-                cluster.name, cluster_inventory.kustomization_file
-            ));
-        } else {
-            notices.push(format!(
-                "cluster `{}`: includeComponent is false: include {reference} (relative to {}) from Argo CD's \
-                 spec.source.kustomize.components or Flux's spec.components",
-                cluster.name, cluster.source.value
-            ));
+        if !found.includes_component && cluster.include_component {
+            remarks.push(
+                Diagnostic::in_file(
+                    Path::new(&found.kustomization_file),
+                    format!("cluster `{}`: the source does not list the component yet", cluster.name),
+                )
+                .with_help(format!(
+                    "`apply` adds `components: [{reference}]`; or set includeComponent: false and include \
+                     {component} from Argo CD's spec.source.kustomize.components or Flux's spec.components"
+                ))
+                .weighed(Severity::Note),
+            );
+        }
+        if !found.includes_component && !cluster.include_component {
+            remarks.push(
+                Diagnostic::in_file(
+                    Path::new(&found.kustomization_file),
+                    format!("cluster `{}`: includeComponent is false", cluster.name),
+                )
+                .with_help(format!(
+                    "include {reference} (relative to {}) from Argo CD's spec.source.kustomize.components or Flux's \
+                     spec.components",
+                    cluster.source.value
+                ))
+                .weighed(Severity::Note),
+            );
+        }
+        for warning in &found.delivery.warnings {
+            remarks.push(
+                Diagnostic::in_file(
+                    Path::new(&found.kustomization_file),
+                    format!("cluster `{}`: {warning}", cluster.name),
+                )
+                .weighed(Severity::Warning),
+            );
+        }
+        for unseen in found.delivery.unseen.iter().filter(|u| cluster.unseen.iter().any(|entry| entry.value == u.id)) {
+            remarks.push(
+                Diagnostic::in_file(
+                    Path::new(&unseen.file),
+                    format!("cluster `{}`: {}, acknowledged as unseen", cluster.name, unseen.what),
+                )
+                .with_help(
+                    "restart and move its workloads yourself; the setup gate lists their pods as outside the plan",
+                )
+                .weighed(Severity::Note),
+            );
         }
     }
-    notices
+    remarks
 }

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 /// A position in a text file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pos {
-    pub line: usize,
-    pub column: usize,
+    pub line: u32,
+    pub column: u32,
 }
 
 impl Pos {
     pub fn new(line: usize, column: usize) -> Pos {
-        Pos { line, column }
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Pos { line: narrow(line), column: narrow(column) }
     }
 
     pub fn of(location: &serde_saphyr::Location) -> Pos {
@@ -20,9 +21,33 @@ impl Pos {
     }
 }
 
-/// An error in the plan or the repository, located in a file (and, when known, at a line and column).
+/// How much a diagnostic weighs: an error stops the command (exit 2); a warning or a note only informs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    #[default]
+    Error,
+    /// A surprising or deprecated choice, with a hint.
+    Warning,
+    /// Something to know or do that is not wrong.
+    Note,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+/// A problem (or, with a lower severity, a remark) in the plan or the repository, located in a file (and, when
+/// known, at a line and column).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub message: String,
     pub file: PathBuf,
     pub pos: Option<Pos>,
@@ -34,13 +59,27 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at a position of `source`, the text of `file`.
     pub fn at(file: &Path, source: &str, pos: Pos, message: impl Into<String>) -> Diagnostic {
-        let source_line = source.lines().nth(pos.line.saturating_sub(1)).map(str::to_owned);
-        Diagnostic { message: message.into(), file: file.to_owned(), pos: Some(pos), source_line, help: None }
+        let source_line = source.lines().nth((pos.line as usize).saturating_sub(1)).map(str::to_owned);
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            file: file.to_owned(),
+            pos: Some(pos),
+            source_line,
+            help: None,
+        }
     }
 
     /// An error about a file (or an object in it) without a precise position.
     pub fn in_file(file: &Path, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { message: message.into(), file: file.to_owned(), pos: None, source_line: None, help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            file: file.to_owned(),
+            pos: None,
+            source_line: None,
+            help: None,
+        }
     }
 
     /// A YAML syntax or shape error reported by serde-saphyr while reading `file`.
@@ -56,17 +95,40 @@ impl Diagnostic {
         self.help = Some(help.into());
         self
     }
+
+    /// The same finding, weighed as `severity`.
+    pub fn weighed(mut self, severity: Severity) -> Diagnostic {
+        self.severity = severity;
+        self
+    }
+
+    /// The diagnostic as data (`--output json`): severity, message, file, line and column (when known), help.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::json!({
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file.display().to_string(),
+        });
+        if let Some(pos) = self.pos {
+            value["line"] = pos.line.into();
+            value["column"] = pos.column.into();
+        }
+        if let Some(help) = &self.help {
+            value["help"] = help.as_str().into();
+        }
+        value
+    }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "{}: {}", self.severity.name(), self.message)?;
         match self.pos {
             Some(pos) => {
                 let gutter = " ".repeat(pos.line.to_string().len());
                 writeln!(f, "{gutter}--> {}:{}:{}", self.file.display(), pos.line, pos.column)?;
                 if let Some(line) = &self.source_line {
-                    let (shown, column) = window(line, pos.column);
+                    let (shown, column) = window(line, pos.column as usize);
                     writeln!(f, "{gutter} |")?;
                     writeln!(f, "{} | {}", pos.line, shown)?;
                     let pad: String = shown

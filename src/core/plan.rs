@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::settings::{pos, Checker, RawAsm, RawCluster, RawIstio, RawSettings, Settings};
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::core::settings::{pos, Checker, Located, RawAsm, RawCluster, RawIstio, RawSettings, Settings};
 use crate::core::state::PLAN_API_VERSION;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::egress::{EgressRoutes, RawEgress};
@@ -66,6 +66,10 @@ pub struct Plan {
     pub ingress: Ingresses,
     /// Every step, in the order they are taken.
     pub steps: Vec<StepId>,
+    /// The JSON Schema the plan's `# yaml-language-server: $schema=` line names, for editors.
+    pub schema_reference: Option<Located<String>>,
+    /// Surprising choices that are not errors, and suggestions, each with a hint: `validate` prints them.
+    pub remarks: Vec<Diagnostic>,
 }
 
 impl Plan {
@@ -157,14 +161,41 @@ pub fn parse(file: &Path, source: &str) -> Result<Plan, Diagnostics> {
         ingress: Ingresses::read(spec.ingress, &mut check),
         settings,
         steps: Vec::new(),
+        schema_reference: None,
+        remarks: Vec::new(),
     };
     let default_order: Vec<StepId> = plan.kinds().iter().flat_map(|kind| kind.steps()).collect();
     plan.steps = explicit_order(&plan, spec.steps, default_order, &mut check);
+    plan.schema_reference = schema_reference(source);
+    if plan.schema_reference.is_none() {
+        check.suggest(
+            "the plan names no JSON Schema, so editors cannot complete or check it as you type",
+            format!(
+                "run `asm-migrate schema > migration.schema.json` and make `{SCHEMA_MODELINE}./migration.schema.json` \
+                 the plan's first line (VS Code's YAML extension, and Neovim, Helix or Zed with yaml-language-server, \
+                 read it)"
+            ),
+        );
+    }
     if check.problems.is_empty() {
+        plan.remarks = check.remarks;
         Ok(plan)
     } else {
         Err(Diagnostics(check.problems))
     }
+}
+
+/// The comment by which the YAML language server finds a file's JSON Schema.
+pub const SCHEMA_MODELINE: &str = "# yaml-language-server: $schema=";
+
+/// The schema a `# yaml-language-server: $schema=` comment line names, and where.
+fn schema_reference(source: &str) -> Option<Located<String>> {
+    source.lines().enumerate().find_map(|(index, line)| {
+        let start =
+            line.find(SCHEMA_MODELINE.trim_start_matches("# ")).filter(|_| line.trim_start().starts_with('#'))?;
+        let reference = line[start..].split_once('=')?.1.trim();
+        (!reference.is_empty()).then(|| Located { value: reference.to_owned(), pos: Pos::new(index + 1, start + 1) })
+    })
 }
 
 /// The plan's `steps:` when written (every step once, in an order the rules allow), else the default order.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::core::diagnostic::{Diagnostic, Pos};
+use crate::core::diagnostic::{Diagnostic, Pos, Severity};
 use crate::core::names::{check_ack_cluster_id, check_dns_label, check_dns_subdomain, check_label_value};
 use crate::core::paths::{is_within, normalize_repo_path};
 use crate::core::yaml::quoted;
@@ -217,6 +217,8 @@ pub struct Checker<'a> {
     file: &'a Path,
     source: &'a str,
     pub problems: Vec<Diagnostic>,
+    /// Warnings and notes: surprising choices that are not errors, each with a hint (`validate` prints them).
+    pub remarks: Vec<Diagnostic>,
 }
 
 /// Where a value was written.
@@ -226,11 +228,22 @@ pub fn pos<T>(spanned: &Spanned<T>) -> Pos {
 
 impl<'a> Checker<'a> {
     pub fn new(file: &'a Path, source: &'a str) -> Checker<'a> {
-        Checker { file, source, problems: Vec::new() }
+        Checker { file, source, problems: Vec::new(), remarks: Vec::new() }
     }
 
     pub fn fail(&mut self, at: Pos, message: impl Into<String>) {
         self.problems.push(Diagnostic::at(self.file, self.source, at, message));
+    }
+
+    /// A surprising choice, with a hint: reported by `validate`, never an error.
+    pub fn warn(&mut self, at: Pos, message: impl Into<String>, help: impl Into<String>) {
+        self.remarks
+            .push(Diagnostic::at(self.file, self.source, at, message).with_help(help).weighed(Severity::Warning));
+    }
+
+    /// A suggestion about the plan file as a whole, with what to do: reported by `validate`.
+    pub fn suggest(&mut self, message: impl Into<String>, help: impl Into<String>) {
+        self.remarks.push(Diagnostic::in_file(self.file, message).with_help(help).weighed(Severity::Note));
     }
 
     pub fn dns_label(&mut self, value: &Spanned<String>, what: &str) {

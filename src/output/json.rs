@@ -4,8 +4,45 @@ use serde_json::{json, Value};
 use similar::{ChangeTag, TextDiff};
 
 use crate::core::change::FileChange;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::effects::StepEffects;
 use crate::output::unified::CONTEXT;
+
+/// A document as the tool prints it: `schemaVersion` first, then `body`'s fields, then the notes of the run
+/// (what text mode writes to stderr as `note:` lines), when there are any.
+pub fn document(body: Value, notes: Vec<String>) -> Value {
+    let mut document = serde_json::Map::new();
+    document.insert("schemaVersion".to_owned(), crate::output::SCHEMA_VERSION.into());
+    match body {
+        Value::Object(fields) => document.extend(fields),
+        other => drop(document.insert("result".to_owned(), other)),
+    }
+    if !notes.is_empty() {
+        document.insert("notes".to_owned(), notes.into());
+    }
+    Value::Object(document)
+}
+
+/// Prints `body` as the run's document, pretty, with the notes kept so far.
+pub fn print(out: &mut dyn std::io::Write, body: Value) -> std::io::Result<()> {
+    let document = document(body, crate::output::kept_notes());
+    writeln!(out, "{}", serde_json::to_string_pretty(&document).expect("a JSON value prints"))
+}
+
+/// The document of a failed run, for stderr: the error's words, each diagnostic as data, and the exit code.
+pub fn error(error: &anyhow::Error, code: u8, notes: Vec<String>) -> Value {
+    let (message, diagnostics) = match error.downcast_ref::<Diagnostics>() {
+        Some(found) => {
+            let message = match found.0.as_slice() {
+                [one] => one.message.clone(),
+                many => format!("{} problems in the input", many.len()),
+            };
+            (message, found.0.iter().map(Diagnostic::to_json).collect())
+        }
+        None => (format!("{error:#}"), Vec::new()),
+    };
+    document(json!({"error": {"message": message, "exitCode": code, "diagnostics": diagnostics}}), notes)
+}
 
 /// The changes and effects as data: each file with its change kind and hunks.
 pub fn diff(effects: &StepEffects, changes: &[FileChange]) -> Value {
@@ -47,7 +84,8 @@ pub fn diff(effects: &StepEffects, changes: &[FileChange]) -> Value {
     json!({"effects": effects, "files": files})
 }
 
-/// The steps in order, each with its phase and whether it is current and applied.
+/// The plan's name, its current step and every step in order, each with its phase and whether it is current and
+/// applied.
 pub fn steps(plan: &crate::core::plan::Plan, current: Option<&crate::core::step_id::StepId>) -> Value {
     let current_index = current.and_then(|step| plan.step_index(step));
     let list: Vec<Value> = plan
@@ -61,7 +99,7 @@ pub fn steps(plan: &crate::core::plan::Plan, current: Option<&crate::core::step_
             })
         })
         .collect();
-    Value::Array(list)
+    json!({"plan": plan.settings.name, "current": current.map(|step| step.as_str()), "steps": list})
 }
 
 /// The current step's gates and what ASM shows.

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use crate::core::gate::{Gate, GateOutcome, GateReport};
 use crate::core::plan::Plan;
 use crate::core::step_id::StepId;
+use crate::output::colour::{paint, Style};
 
 /// The steps in order, the current one marked with `*`.
 pub fn steps(plan: &Plan, current: Option<&StepId>) -> String {
@@ -17,8 +18,9 @@ pub fn steps(plan: &Plan, current: Option<&StepId>) -> String {
     table
 }
 
-/// The current step, what ASM shows, and each gate with its outcome and reason.
-pub fn status(report: &GateReport) -> String {
+/// The current step, what ASM shows, and each gate with its outcome and reason; with `colour`, outcomes
+/// coloured (met green, unmet red, confirm yellow).
+pub fn status(report: &GateReport, colour: bool) -> String {
     let Some((step, index, total)) = &report.step else {
         return format!("plan {}: no step applied yet; the first is `init` (asm-migrate advance)\n", report.plan);
     };
@@ -38,21 +40,21 @@ pub fn status(report: &GateReport) -> String {
     let preconditions = report.next.iter().flat_map(|(_, preconditions)| preconditions);
     let width = report.gates.iter().chain(preconditions).map(|gate| gate.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(table, "{:width$}  OUTCOME", "GATE");
-    gate_rows(&mut table, &report.gates, width);
+    gate_rows(&mut table, &report.gates, width, colour);
     if let Some((next, preconditions)) = &report.next {
         let _ = writeln!(table, "before {next}:");
-        gate_rows(&mut table, preconditions, width);
+        gate_rows(&mut table, preconditions, width, colour);
     }
     table
 }
 
-fn gate_rows(table: &mut String, gates: &[Gate], width: usize) {
+fn gate_rows(table: &mut String, gates: &[Gate], width: usize, colour: bool) {
     for gate in gates {
-        let (outcome, reason) = match &gate.outcome {
-            GateOutcome::Met => ("met", String::new()),
-            GateOutcome::Unmet(reason) => ("unmet", format!("  {reason}")),
-            GateOutcome::NeedsConfirmation(reason) => ("confirm", format!("  {reason}")),
+        let (outcome, style, reason) = match &gate.outcome {
+            GateOutcome::Met => ("met", Style::Green, String::new()),
+            GateOutcome::Unmet(reason) => ("unmet", Style::Red, format!("  {reason}")),
+            GateOutcome::NeedsConfirmation(reason) => ("confirm", Style::Yellow, format!("  {reason}")),
         };
-        let _ = writeln!(table, "{:width$}  {outcome}{reason}", gate.name);
+        let _ = writeln!(table, "{:width$}  {}{reason}", gate.name, paint(outcome, style, colour));
     }
 }

@@ -262,7 +262,7 @@ fn issue_8_the_finished_gate_knows_asms_pods_and_names_istios_gateways() {
         let mut world = world_on_asm("Finished");
         world.clusters.get_mut("sh").expect("sh").push(FakeWorkload::injected("Deployment", "legacy", "batch", 1));
         let (run, _) = observe(&repo, &world, via, &["status"]);
-        let run = run.success();
+        let run = run.failure(1);
         assert!(
             run.stdout.contains(
                 "no Istio proxy left  unmet  3 pod(s) still run Istio's proxy: hz: istio-system/istio-eastwestgateway-5d8f7c-0 (Istio's \
@@ -307,7 +307,7 @@ fn issue_8_asms_own_components_are_named_in_the_plan() {
     world.clusters.get_mut("hz").expect("hz").push(agent);
     let (run, _) = observe(&repo, &world, Via::Snapshot, &["status"]);
     assert!(
-        run.success()
+        run.failure(1)
             .stdout
             .contains("hz: asm-system/asm-agent-5d8f7c-0 (Deployment/asm-system/asm-agent, outside the plan)"),
         "listed until the plan says it is ASM's"
@@ -330,7 +330,7 @@ fn issue_8_an_egress_step_is_done_when_the_live_virtualservice_carries_its_weigh
     let repo = Repo::fixture("shop").at("egress/stripe/10");
     for via in [Via::Snapshot, Via::Live] {
         let (run, _) = observe(&repo, &world_on_asm("Migrating").with_stripe_weight(1), via, &["status"]);
-        let run = run.success();
+        let run = run.failure(1);
         assert!(
             run.stdout.contains(
                 "VirtualService weights applied  unmet  2 VirtualService(s) without the step's weights: hz: \
@@ -353,7 +353,7 @@ fn issue_8_an_egress_step_is_done_when_the_live_virtualservice_carries_its_weigh
     world.clusters.get_mut("sh").expect("sh").retain(|workload| workload.name != "istio-asm-egressgateway");
     let (run, _) = observe(&repo, &world, Via::Live, &["status"]);
     assert!(
-        run.success().stdout.contains("sh: istio-system/istio-asm-egressgateway (not found)"),
+        run.failure(1).stdout.contains("sh: istio-system/istio-asm-egressgateway (not found)"),
         "the egress gateway is rolled out where traffic goes"
     );
 }
@@ -371,7 +371,7 @@ fn issue_8_the_ingress_confirmation_is_asked_once_the_gateway_has_an_address() {
     }
     for via in [Via::Snapshot, Via::Live] {
         let (run, _) = observe(&repo, &world, via, &["status"]);
-        let run = run.success();
+        let run = run.failure(1);
         assert!(
             run.stdout.contains(&format!(
                 "{:35}  unmet  2 ASM gateway Service(s) without an address: hz: istio-system/istio-ingressgateway-asm \
@@ -457,7 +457,7 @@ fn issue_8_gates_wait_until_the_engine_applied_the_steps_commit() {
     let (live, fake) = observe(&repo, &behind, Via::Live, &["status"]);
     let dir = snapshot_of(&behind);
     let from_snapshot = repo.run(&["status", "--snapshot", dir.path().to_str().expect("UTF-8")]);
-    for run in [live.success(), from_snapshot.success()] {
+    for run in [live.failure(1), from_snapshot.failure(1)] {
         assert!(
             synced_line(&run.stdout).ends_with(&format!(
                 "  unmet  1 not synced yet with {} (setup): Application argocd/shop-hz is at {}",
@@ -472,7 +472,7 @@ fn issue_8_gates_wait_until_the_engine_applied_the_steps_commit() {
     let unknown = "0123456789abcdef0123456789abcdef01234567";
     let (run, _) = observe(&repo, &world_at(unknown), Via::Live, &["status"]);
     assert!(
-        run.success().stdout.contains(
+        run.failure(1).stdout.contains(
             "Application argocd/shop-hz is at 0123456789ab, a commit this repository does not have (git fetch?)"
         ),
         "an unknown revision is said"

@@ -4,7 +4,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::golden::plan_steps;
 use crate::support::{manifest_dir, on_asm, Repo};
 
 #[test]
@@ -15,7 +14,11 @@ fn steps_lists_the_default_order_and_marks_the_current_step() {
     repo.apply("init");
     repo.apply("setup");
     let listed: Value = serde_json::from_str(&repo.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
-    let list = listed.as_array().expect("a list");
+    assert_eq!(
+        (&listed["schemaVersion"], &listed["plan"], &listed["current"]),
+        (&1.into(), &"shop-prod".into(), &"setup".into())
+    );
+    let list = listed["steps"].as_array().expect("a list");
     assert_eq!(list.len(), 12);
     assert_eq!(
         list[1],
@@ -237,7 +240,7 @@ fn every_template_is_rendered_by_some_step_and_can_be_overridden() {
         names.push(name);
     }
     let mut seen = String::new();
-    for step in plan_steps(&repo) {
+    for step in repo.step_ids() {
         let rendered = tempfile::tempdir().expect("a temporary directory");
         let (templates, out) = (overrides.path().to_str().expect("UTF-8"), rendered.path().to_str().expect("UTF-8"));
         repo.run(&["--templates", templates, "render", "--step", &step, "--out", out]).success();

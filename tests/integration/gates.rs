@@ -119,7 +119,7 @@ fn a_switch_asm_reports_as_failed_is_quoted_and_retried() {
         failed.status_retry_counter = 0;
         failed.message = "istio-system still has istio-injection: disable";
         let (run, _) = observe(&repo, &failed, via, &["status"]);
-        let run = run.success();
+        let run = run.failure(1);
         assert!(run.stdout.contains("ASM: desiredState Init, state Init, retryCounter 0/0, message \"istio-system still has istio-injection: disable\"\n"), "{}", run.stdout);
         assert!(run.stdout.contains("unmet  ASM reports: \"istio-system still has istio-injection: disable\": fix what it names, then run `asm-migrate retry`"));
 
@@ -144,7 +144,7 @@ fn a_switch_asm_reports_as_failed_is_quoted_and_retried() {
 fn the_engine_not_having_applied_the_step_is_unmet() {
     let repo = Repo::fixture("shop").at("setup");
     let (run, _) = observe(&repo, &World::shop(), Via::Snapshot, &["status", "--output", "json"]);
-    let report: serde_json::Value = serde_json::from_str(&run.success().stdout).expect("JSON");
+    let report: serde_json::Value = serde_json::from_str(&run.failure(1).stdout).expect("JSON");
     assert_eq!(report["ready"], false);
     assert_eq!(report["gates"][0]["outcome"], "unmet");
     assert_eq!(

@@ -9,17 +9,11 @@ fn golden_path(case: &str, index: usize, step: &str) -> PathBuf {
     manifest_dir().join("fixtures/golden").join(case).join(format!("{:02}-{}.diff", index + 1, step.replace('/', "-")))
 }
 
-pub fn plan_steps(repo: &Repo) -> Vec<String> {
-    let listed: serde_json::Value =
-        serde_json::from_str(&repo.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
-    listed.as_array().expect("a list").iter().map(|step| step["id"].as_str().expect("an id").to_owned()).collect()
-}
-
 fn check_golden(case: &str) {
     let repo = Repo::fixture(case);
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
-    for (index, step) in plan_steps(&repo).iter().enumerate() {
+    for (index, step) in repo.step_ids().iter().enumerate() {
         let diff = repo.run(&["diff", "--step", step]).success().stdout;
         let path = golden_path(case, index, step);
         if update {

@@ -281,10 +281,7 @@ fn issue_13_the_objects_built_are_exactly_the_expected_kinds_whatever_the_string
         )
         .edited("migration.yaml", "network: network-1", "network: \"123\"")
         .committed("strings that are not names");
-    let listed: serde_json::Value =
-        serde_json::from_str(&plain.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
-    let steps: Vec<String> =
-        listed.as_array().expect("a list").iter().map(|step| step["id"].as_str().expect("an id").to_owned()).collect();
+    let steps = plain.step_ids();
     let identities = |built: &crate::support::Built| -> Vec<String> {
         let mut objects: Vec<String> = built
             .objects

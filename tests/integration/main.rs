@@ -12,6 +12,7 @@ mod gates;
 mod gitflow;
 mod golden;
 mod hostile;
+mod machine;
 mod plan_doc;
 mod plan_errors;
 mod review;

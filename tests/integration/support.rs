@@ -129,12 +129,26 @@ impl Repo {
         self.run(&args)
     }
 
+    /// The plan's steps as `steps --output json` lists them.
+    #[track_caller]
+    pub fn steps(&self) -> Vec<Value> {
+        let listed: Value =
+            serde_json::from_str(&self.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
+        assert_eq!(listed["schemaVersion"], 1, "{listed}");
+        listed["steps"].as_array().expect("a list of steps").clone()
+    }
+
+    /// The ids of the plan's steps, in order.
+    #[track_caller]
+    pub fn step_ids(&self) -> Vec<String> {
+        self.steps().iter().map(|step| step["id"].as_str().expect("an id").to_owned()).collect()
+    }
+
     /// Applies, one commit each, every step of the plan not applied yet, up to and including `last`.
     #[track_caller]
     pub fn apply_through(&self, last: &str) {
-        let listed: Value =
-            serde_json::from_str(&self.run(&["steps", "--output", "json"]).success().stdout).expect("JSON");
-        let pending = listed.as_array().expect("a list").iter().filter(|step| step["applied"] == false);
+        let steps = self.steps();
+        let pending = steps.iter().filter(|step| step["applied"] == false);
         for id in pending.map(|step| step["id"].as_str().expect("an id").to_owned()) {
             self.apply(&id);
             if id == last {

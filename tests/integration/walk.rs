@@ -4,7 +4,6 @@
 use serde_json::{json, Value};
 
 use crate::crd::IstioSchemas;
-use crate::golden::plan_steps;
 use crate::support::{on_asm, restarted, Built, Repo, STAMP};
 
 struct Builds {
@@ -82,7 +81,7 @@ const ASM_EGRESS: &str = "istio-asm-egressgateway.istio-system.svc.cluster.local
 fn shop_every_step_builds_and_shows_its_state() {
     let repo = Repo::fixture("shop");
     let schemas = IstioSchemas::load();
-    let steps = plan_steps(&repo);
+    let steps = repo.step_ids();
     assert_eq!(steps.len(), 12);
     let sources = [("hz", "clusters/hz"), ("sh", "clusters/sh")];
     let hz_injected = sorted(&[
@@ -222,7 +221,7 @@ fn shop_every_step_builds_and_shows_its_state() {
 fn bookinfo_flux_every_step_builds_and_shows_its_state() {
     let repo = Repo::fixture("bookinfo-flux");
     let schemas = IstioSchemas::load();
-    let steps = plan_steps(&repo);
+    let steps = repo.step_ids();
     let sources = [("production", "apps/production")];
     let all = sorted(&[
         "bookinfo/details-v1",

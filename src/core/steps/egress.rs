@@ -92,6 +92,7 @@ fn read_egress(entry: RawEgress, check: &mut Checker<'_>) -> Egress {
             (String::new(), String::new())
         }
     };
+    let weights = weights(&entry.weights, &entry.name.value, check);
     Egress {
         name: entry.name.value,
         virtual_service_namespace: namespace,
@@ -99,11 +100,21 @@ fn read_egress(entry: RawEgress, check: &mut Checker<'_>) -> Egress {
         virtual_service_pos: pos(&entry.virtual_service),
         asm_gateway: Located { value: entry.asm_gateway.value.clone(), pos: pos(&entry.asm_gateway) },
         asm_gateway_service: entry.asm_gateway_service.map(|service| service.value),
-        weights: weights(&entry.weights, check),
+        weights,
     }
 }
 
-fn weights(raw: &Spanned<Vec<Spanned<i64>>>, check: &mut Checker<'_>) -> Vec<u32> {
+fn weights(raw: &Spanned<Vec<Spanned<i64>>>, name: &str, check: &mut Checker<'_>) -> Vec<u32> {
+    if let [only] = raw.value.as_slice() {
+        if only.value == 100 {
+            check.warn(
+                pos(raw),
+                format!("egress `{name}` moves all of its traffic to ASM in one step"),
+                "list weights that shift it step by step, such as [10, 50, 100], and check each step's gates before \
+                 the next",
+            );
+        }
+    }
     if raw.value.is_empty() {
         check.fail(pos(raw), "weights must not be empty: list the percentages sent to ASM, ending at 100");
         return Vec::new();

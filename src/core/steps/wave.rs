@@ -57,6 +57,18 @@ impl Waves {
     pub const KIND: &'static str = "wave";
 
     pub fn read(raw: Vec<RawWave>, cluster_names: &[String], check: &mut Checker<'_>) -> Waves {
+        if let Some(first) = raw.first().filter(|wave| wave.all.as_ref().is_some_and(|all| all.value)) {
+            if raw.len() == 1 && first.clusters.is_none() && cluster_names.len() > 1 {
+                check.warn(
+                    pos(&first.name),
+                    format!(
+                        "wave `{}` moves every workload of every cluster at once: no canary goes first",
+                        first.name.value
+                    ),
+                    "start with a wave of a few workloads (`workloads:`) or one cluster (`clusters:`), then widen",
+                );
+            }
+        }
         Waves(check.named_entries(
             raw,
             "wave",
