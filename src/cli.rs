@@ -31,9 +31,9 @@ pub struct Cli {
 /// `--output` of the commands that report what they did: text for people, json for tools.
 #[derive(clap::Args, Clone, Copy, Default)]
 pub struct ReportArgs {
-    /// text, or json: one document with a schemaVersion on stdout, errors as JSON on stderr (README, "Machine
-    /// output").
-    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    /// text (lines for people), or json (one document with a schemaVersion on stdout, errors as JSON on stderr:
+    /// README, "Machine output").
+    #[arg(long, short = 'o', value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: ReportFormat,
 }
 
@@ -41,13 +41,13 @@ pub struct ReportArgs {
 #[derive(clap::Args, Clone, Default)]
 pub struct RepoArgs {
     /// The migration plan (default: migration.yaml at the repository root).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
     /// The GitOps repository (default: the plan's directory, else the current directory).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
     /// A directory of templates replacing the built-in ones with the same relative path.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
 }
 
@@ -61,10 +61,10 @@ impl RepoArgs {
 #[derive(clap::Args, Clone, Default)]
 pub struct ClusterArgs {
     /// The kubeconfig (default: KUBECONFIG, else ~/.kube/config).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// `asm=CONTEXT` or `<cluster>=CONTEXT`: a kubeconfig context instead of the plan's (repeatable).
-    #[arg(long = "context", value_parser = parse_context)]
+    #[arg(long = "context", value_parser = parse_context, value_name = "TARGET=CONTEXT")]
     pub contexts: Vec<(String, String)>,
 }
 
@@ -107,8 +107,8 @@ pub enum Command {
     },
     /// List the plan's steps in order, the current one marked.
     Steps {
-        /// table, or json: one document with a schemaVersion (README, "Machine output").
-        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        /// table (aligned columns), or json (one document with a schemaVersion: README, "Machine output").
+        #[arg(long, short = 'o', value_enum, default_value = "table", value_name = "FORMAT")]
         output: OutputFormat,
         #[command(flatten)]
         repo: RepoArgs,
@@ -119,11 +119,11 @@ pub enum Command {
         #[arg(long, default_value = "current")]
         step: StepSelector,
         /// A directory to write into, or `-` for stdout (with --only).
-        #[arg(long, default_value = "-")]
+        #[arg(long, default_value = "-", value_name = "DIR|-")]
         out: String,
         /// `asm` (the ASM control plane's manifests alone: what an Argo CD Config Management Plugin returns) or
         /// `cluster/<name>`.
-        #[arg(long)]
+        #[arg(long, value_name = "PART")]
         only: Option<OutputPart>,
         #[command(flatten)]
         report: ReportArgs,
@@ -172,18 +172,18 @@ pub enum Command {
         after_help = "Examples:\n  asm-migrate status\n  asm-migrate status --wait --timeout 10m\n  asm-migrate status --snapshot dumps/ --output json"
     )]
     Status {
-        /// table, or json: one document with a schemaVersion (README, "Machine output").
-        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        /// table (aligned columns), or json (one document with a schemaVersion: README, "Machine output").
+        #[arg(long, short = 'o', value_enum, default_value = "table", value_name = "FORMAT")]
         output: OutputFormat,
         /// Evaluate the gates from `kubectl get -o yaml` dumps instead of the clusters (README, "Gates from a
         /// snapshot").
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         snapshot: Option<PathBuf>,
         /// Poll until the gates hold (exit 1 at the timeout).
         #[arg(long, requires = "timeout")]
         wait: bool,
         /// How long --wait polls: 90s, 10m, 1h.
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         timeout: Option<Duration>,
         /// With --wait, show nothing while waiting (on a terminal a live line per gate, in a log a line when a
         /// gate changes): only the result.
@@ -201,13 +201,13 @@ pub enum Command {
     Advance {
         /// Confirm what no API can show: the current step's gates or the next step's preconditions (the step's id;
         /// repeat for both).
-        #[arg(long)]
+        #[arg(long, value_name = "STEP")]
         confirm: Vec<StepId>,
         /// Skip unmet gates and preconditions; state.yaml and a commit trailer record it.
         #[arg(long)]
         force: bool,
         /// Judge the gates from `kubectl get -o yaml` dumps instead of the clusters.
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         snapshot: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,
@@ -221,7 +221,7 @@ pub enum Command {
     /// Bump retryCounter on the current step after fixing what ASM's status.message named.
     Retry {
         /// Read ASM's status from `kubectl get -o yaml` dumps instead of the clusters.
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         snapshot: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,
@@ -238,7 +238,7 @@ pub enum Command {
     Demo {
         /// Where to create the example repository and the snapshot of its clusters (default: a new temporary
         /// directory, kept).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Print every step's full diff too.
         #[arg(long)]
@@ -254,8 +254,8 @@ pub enum Command {
     /// Print the manual page (roff): `asm-migrate man > asm-migrate.1 && man -l asm-migrate.1`.
     Man {
         /// Write asm-migrate.1 and a page for each command (asm-migrate-status.1, ...) into this directory instead.
-        #[arg(long)]
-        dir: Option<std::path::PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -289,10 +289,10 @@ pub struct ApplyArgs {
     allow_dirty: bool,
     /// Commit onto this branch (created from HEAD, or from the remote's branch, when missing) without touching
     /// the checkout or the index.
-    #[arg(long, requires = "commit")]
+    #[arg(long, requires = "commit", value_name = "NAME")]
     branch: Option<String>,
     /// Push the branch to this remote; when someone pushed first, the step is rendered again on their tip.
-    #[arg(long, requires = "commit")]
+    #[arg(long, requires = "commit", value_name = "REMOTE")]
     push: Option<String>,
 }
 

@@ -200,13 +200,10 @@ fn repository_remarks(migration: &Migration, inventory: &Inventory) -> Vec<Diagn
                 .weighed(Severity::Note),
             );
         }
-        for warning in &found.delivery.warnings {
+        for (file, warning) in &found.delivery.warnings {
             remarks.push(
-                Diagnostic::in_file(
-                    Path::new(&found.kustomization_file),
-                    format!("cluster `{}`: {warning}", cluster.name),
-                )
-                .weighed(Severity::Warning),
+                Diagnostic::in_file(Path::new(file), format!("cluster `{}`: {warning}", cluster.name))
+                    .weighed(Severity::Warning),
             );
         }
         for unseen in found.delivery.unseen.iter().filter(|u| cluster.unseen.iter().any(|entry| entry.value == u.id)) {

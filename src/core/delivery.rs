@@ -37,8 +37,9 @@ pub struct Delivery {
     /// Labels the engine gives every object (Flux's `commonMetadata`).
     pub common_labels: BTreeMap<String, String>,
     pub unseen: Vec<Unseen>,
-    /// What the engine may not find, in words (a Flux artifact without the tool's output).
-    pub warnings: Vec<String>,
+    /// What the engine may not find (a Flux artifact without the tool's output): the file of the object that
+    /// builds the source, and the warning in words.
+    pub warnings: Vec<(String, String)>,
 }
 
 /// How `cluster`'s source is delivered, as the repository's Argo CD and Flux objects say.
@@ -173,13 +174,16 @@ fn flux(
     if let Some((generator, copies)) = artifact {
         if !copies.iter().any(|(from, _)| is_within(output, from) || from.is_empty()) {
             let held: Vec<String> = copies.iter().map(|(from, _)| format!("{from}/**")).collect();
-            delivery.warnings.push(format!(
+            delivery.warnings.push((
+                file.to_owned(),
+                format!(
                 "Flux builds {} from the artifact `{source_name}` of ArtifactGenerator {generator}, which holds only \
                  {}: the component under {output} is not in it, so Flux cannot build the source with it; copy the \
                  output into the artifact and list the component in the Kustomization's spec.components with \
                  includeComponent: false (README, \"Flux artifacts\")",
                 cluster.source.value,
                 held.join(", ")
+            ),
             ));
         }
     }

@@ -8,12 +8,11 @@ use std::sync::OnceLock;
 /// `--color`: when to colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ColorChoice {
-    /// On a terminal, unless NO_COLOR is set (or CLICOLOR=0); also when piped if CLICOLOR_FORCE is set.
+    // On a terminal, unless NO_COLOR is set (or CLICOLOR=0); also when piped if CLICOLOR_FORCE is set.
     #[default]
     Auto,
-    /// Always, also into a pipe or a file.
+    // Always, also into a pipe or a file.
     Always,
-    /// Never.
     Never,
 }
 

@@ -22,19 +22,19 @@ pub enum DiffFormat {
 /// How `steps` and `status` print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// Aligned columns for people.
+    // Aligned columns for people.
     Table,
-    /// One JSON document with a schemaVersion (README, "Machine output").
+    // One JSON document with a schemaVersion (README, "Machine output").
     Json,
 }
 
 /// How `validate`, `render`, `apply`, `advance` and `retry` report what they did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ReportFormat {
-    /// Lines for people.
+    // Lines for people.
     #[default]
     Text,
-    /// One JSON document with a schemaVersion on stdout, and errors as JSON on stderr (README, "Machine output").
+    // One JSON document with a schemaVersion on stdout, and errors as JSON on stderr (README, "Machine output").
     Json,
 }
 

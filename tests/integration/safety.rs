@@ -616,7 +616,7 @@ fn issue_12_a_flux_artifact_without_the_output_is_said() {
             "warning: cluster `production`: Flux builds apps/production from the artifact `apps` of ArtifactGenerator \
              flux-system (clusters/production/artifacts.yaml), which holds only apps/base/**, apps/production/**: the \
              component under gitops/asm-migration is not in it"
-        ) && validated.contains("  --> clusters/production/kustomization.yaml\n"),
+        ) && validated.contains("  --> clusters/production/apps.yaml\n"),
         "{validated}"
     );
 }
