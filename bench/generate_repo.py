@@ -97,6 +97,10 @@ def main():
     parser.add_argument("--per-namespace", type=int, default=100)
     parser.add_argument("--files-per-namespace", type=int, default=4,
                         help="workloads of a namespace are split over this many multi-document files")
+    parser.add_argument("--clusters", type=int, default=0,
+                        help="a fleet: this many clusters c00, c01, ... whose sources all include the same apps "
+                             "(every third with a replica patch, every fifth with a cluster label); 0: the one "
+                             "cluster `big`")
     args = parser.parse_args()
     root = args.dir
     if os.path.exists(root) and os.listdir(root):
@@ -151,30 +155,42 @@ spec:
           "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
           "resources:\n  - namespace.yaml\n  - operator.yaml\n")
 
-    write(root, "clusters/big/kustomization.yaml",
-          "# Data-plane cluster big, Istio network network-1 (Argo CD Application argocd/big.yaml).\n"
-          "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-          "resources:\n  - ../../infra/istio\n" + "".join(f"  - ../../apps/{ns}\n" for ns in namespaces))
-
-    write(root, "argocd/big.yaml", """\
+    names = [f"c{i:02d}" for i in range(args.clusters)] if args.clusters else ["big"]
+    for index, name in enumerate(names):
+        overlay = ""
+        if args.clusters and index % 3 == 1:
+            overlay += ("patches:\n  - target: {kind: Deployment, namespace: ns-00, name: w-000}\n"
+                        "    patch: |-\n      - op: replace\n        path: /spec/replicas\n"
+                        f"        value: {2 + index % 4}\n")
+        if args.clusters and index % 5 == 2:
+            overlay += f"labels:\n  - pairs:\n      fleet.example.com/cluster: {name}\n"
+        write(root, f"clusters/{name}/kustomization.yaml",
+              f"# Data-plane cluster {name}, Istio network network-1 (Argo CD Application argocd/{name}.yaml).\n"
+              "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+              "resources:\n  - ../../infra/istio\n" + "".join(f"  - ../../apps/{ns}\n" for ns in namespaces)
+              + overlay)
+        write(root, f"argocd/{name}.yaml", f"""\
 apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata:
-  name: big
+  name: {name}
   namespace: argocd
 spec:
   project: default
   source:
     repoURL: https://git.example.com/platform/big.git
     targetRevision: main
-    path: clusters/big
+    path: clusters/{name}
   destination:
-    name: big
+    name: {name}
   syncPolicy:
-    automated: {prune: true, selfHeal: true}
+    automated: {{prune: true, selfHeal: true}}
 """)
 
     first = namespaces[: (len(namespaces) + 1) // 2]
+    cluster_entries = "".join(
+        f"    - {{name: {name}, context: ack-{name}, network: network-1, source: clusters/{name}}}\n"
+        for name in names)
     write(root, "migration.yaml", f"""\
 apiVersion: asm-migrate/v1alpha1
 kind: MigrationPlan
@@ -192,11 +208,7 @@ spec:
       path: infra/istio/operator.yaml
     installPaths: [infra/istio]
   clusters:
-    - name: big
-      context: ack-big
-      network: network-1
-      source: clusters/big
-  waves:
+{cluster_entries}  waves:
     - name: first
       namespaces: [{", ".join(first)}]
     - name: rest
@@ -210,8 +222,8 @@ spec:
     subprocess.run(git + ["config", "user.email", "bench@example.com"], check=True)
     subprocess.run(git + ["config", "commit.gpgsign", "false"], check=True)
     subprocess.run(git + ["add", "-A"], check=True)
-    subprocess.run(git + ["commit", "-q", "-m", "big cluster: 5,000 workloads"], check=True, env=env)
-    print(f"{root}: {len(namespaces)} namespaces x {args.per_namespace} workloads")
+    subprocess.run(git + ["commit", "-q", "-m", f"{len(names)} cluster(s)"], check=True, env=env)
+    print(f"{root}: {len(names)} cluster(s) x {len(namespaces)} namespaces x {args.per_namespace} workloads")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ pub struct ClusterInventory {
     pub kustomization_file: String,
     /// Whether the source already lists the tool's component.
     pub includes_component: bool,
+    /// Sorted by `workload`.
     pub workloads: Vec<Workload>,
     /// Namespace objects by name.
     pub namespaces: BTreeMap<String, Object>,
@@ -92,8 +93,10 @@ impl ClusterInventory {
             .find(|object| object.kind == kind && object.name == name && object.namespace.as_deref() == Some(namespace))
     }
 
+    /// The workload, found by binary search: `workloads` is sorted by reference (the first of equal ones).
     pub fn workload(&self, workload: &WorkloadRef) -> Option<&Workload> {
-        self.workloads.iter().find(|candidate| &candidate.workload == workload)
+        let first = self.workloads.partition_point(|candidate| &candidate.workload < workload);
+        self.workloads.get(first).filter(|candidate| &candidate.workload == workload)
     }
 
     /// The workloads of `set` as the cluster shows them.
@@ -542,11 +545,7 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
 /// decides (`istio-injection: enabled`, or an `istio.io/rev` label), or the pod opts in with "true" when the
 /// namespace carries no `istio-injection` label at all (any other value disables the webhook there).
 pub fn is_injected(workload: &Value, namespace: Option<&BTreeMap<String, String>>) -> bool {
-    let template = |field: &str| {
-        workload
-            .pointer(&format!("/spec/template/metadata/{field}/{}", INJECT.replace('/', "~1")))
-            .and_then(Value::as_str)
-    };
+    let template = |field: &str| crate::core::value::str_at(workload, &["spec", "template", "metadata", field, INJECT]);
     let pod = template("labels").or(template("annotations"));
     if pod == Some("false") {
         return false;

@@ -377,7 +377,11 @@ impl Migration {
 
     /// The names of the preconditions of `step`, which only `advance` can check.
     pub fn precondition_names(&self, step: &StepId) -> Result<Vec<&'static str>, Diagnostics> {
-        Ok(self.preconditions(step, &Observation::default())?.into_iter().map(|gate| gate.name).collect())
+        // Which preconditions a step has does not depend on what it desires: the names are had without
+        // computing that (for every workload of every cluster) a second time.
+        let pending = PendingStep { step: step.clone(), context: self.context(step)?, desired: Desired::default() };
+        let gates = self.plan.kind_of(step).preconditions(&pending, &Observation::default());
+        Ok(gates.into_iter().map(|gate| gate.name).collect())
     }
 
     /// The gates of the current step over what was observed; `None` before the first step.
