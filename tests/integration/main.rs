@@ -13,6 +13,7 @@ mod gitflow;
 mod golden;
 mod hostile;
 mod machine;
+mod messages;
 mod plan_doc;
 mod plan_errors;
 mod review;

@@ -1,0 +1,737 @@
+//! The scenarios that make the real binary print the messages no other test shows: one repository (the shop
+//! fixture with one thing wrong), one command, its golden file in `fixtures/golden/messages/<name>.txt`.
+
+use super::Case;
+use crate::support::Repo;
+
+/// One message, shown: its name (of the golden file), what is wrong in words, and the run that says it.
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub setup: fn() -> Case,
+}
+
+pub fn all() -> impl Iterator<Item = &'static Scenario> {
+    PLAN.iter().chain(REPOSITORY)
+}
+
+// ---- The plan ----
+
+fn shop() -> Repo {
+    Repo::fixture("shop")
+}
+
+/// The shop fixture with `from` replaced by `to` in each file (once each), committed.
+fn shop_with(edits: &[(&str, &str, &str)]) -> Repo {
+    edits.iter().fold(shop(), |repo, (file, from, to)| repo.edited(file, from, to)).committed("the scenario")
+}
+
+/// The shop fixture with its plan edited, committed.
+fn plan_with(edits: &[(&str, &str)]) -> Repo {
+    let edits: Vec<(&str, &str, &str)> = edits.iter().map(|(from, to)| ("migration.yaml", *from, *to)).collect();
+    shop_with(&edits)
+}
+
+fn validate(repo: Repo) -> Case {
+    Case::new(repo, &["validate"])
+}
+
+/// The plan, as `validate` reads it.
+pub static PLAN: &[Scenario] = &[
+    Scenario {
+        name: "plan-name-empty",
+        about: "the plan's name is empty",
+        setup: || validate(plan_with(&[("name: shop-prod", "name: \"\"")])),
+    },
+    Scenario {
+        name: "plan-name-too-long",
+        about: "the plan's name has 64 characters",
+        setup: || validate(plan_with(&[("name: shop-prod", &format!("name: {}", "a".repeat(64)))])),
+    },
+    Scenario {
+        name: "plan-name-ends-with-a-dash",
+        about: "the plan's name ends with '-'",
+        setup: || validate(plan_with(&[("name: shop-prod", "name: shop-")])),
+    },
+    Scenario {
+        name: "plan-name-not-a-string",
+        about: "the plan's name is a list",
+        setup: || validate(plan_with(&[("name: shop-prod", "name: [shop-prod]")])),
+    },
+    Scenario {
+        name: "no-cluster",
+        about: "the plan lists no cluster",
+        setup: || {
+            let repo = shop();
+            let plan = repo.read("migration.yaml");
+            let (start, end) = (plan.find("  clusters:\n").expect("clusters"), plan.find("  waves:\n").expect("waves"));
+            repo.write("migration.yaml", &format!("{}  clusters: []\n{}", &plan[..start], &plan[end..]));
+            validate(repo.committed("no cluster"))
+        },
+    },
+    Scenario {
+        name: "wave-with-two-selections",
+        about: "a wave selects its workloads both by list and by namespace",
+        setup: || {
+            validate(plan_with(&[(
+                "      workloads: [payments/api]",
+                "      workloads: [payments/api]\n      namespaces: [payments]",
+            )]))
+        },
+    },
+    Scenario {
+        name: "wave-namespace-not-in-sources",
+        about: "a wave names a namespace no cluster source has",
+        setup: || validate(plan_with(&[("namespaces: [payments]", "namespaces: [billing]")])),
+    },
+    Scenario {
+        name: "workload-kind",
+        about: "a wave's workload is a Job",
+        setup: || validate(plan_with(&[("workloads: [payments/api]", "workloads: [Job/payments/api]")])),
+    },
+    Scenario {
+        name: "workload-shape",
+        about: "a wave's workload has no namespace",
+        setup: || validate(plan_with(&[("workloads: [payments/api]", "workloads: [api]")])),
+    },
+    Scenario {
+        name: "workload-namespace",
+        about: "a wave's workload has an upper-case namespace",
+        setup: || validate(plan_with(&[("workloads: [payments/api]", "workloads: [Payments/api]")])),
+    },
+    Scenario {
+        name: "workload-name-empty",
+        about: "a wave's workload has an empty name",
+        setup: || validate(plan_with(&[("workloads: [payments/api]", "workloads: [\"payments/\"]")])),
+    },
+    Scenario {
+        name: "workload-name-edges",
+        about: "a wave's workload name starts with '-'",
+        setup: || validate(plan_with(&[("workloads: [payments/api]", "workloads: [payments/-api]")])),
+    },
+    Scenario {
+        name: "workload-name-too-long",
+        about: "a wave's workload name has 254 characters",
+        setup: || {
+            validate(plan_with(&[("workloads: [payments/api]", &format!("workloads: [payments/{}]", "a".repeat(254)))]))
+        },
+    },
+    Scenario {
+        name: "synced-by-name",
+        about: "the object that syncs the ASM control plane has an upper-case name",
+        setup: || {
+            validate(plan_with(&[(
+                "    context: asm-prod\n",
+                "    context: asm-prod\n    syncedBy: {namespace: argocd, name: Asm}\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "asm-api-version",
+        about: "asm.apiVersion lacks its group",
+        setup: || {
+            validate(plan_with(&[("    context: asm-prod\n", "    context: asm-prod\n    apiVersion: v1beta1\n")]))
+        },
+    },
+    Scenario {
+        name: "asm-proxy-image-empty",
+        about: "asm.proxyImage is empty",
+        setup: || validate(plan_with(&[("    context: asm-prod\n", "    context: asm-prod\n    proxyImage: \"\"\n")])),
+    },
+    Scenario {
+        name: "asm-own-workload-shape",
+        about: "an asm.ownWorkloads entry has no namespace",
+        setup: || {
+            validate(plan_with(&[(
+                "    context: asm-prod\n",
+                "    context: asm-prod\n    ownWorkloads: [asm-agent]\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "istio-not-1x",
+        about: "the plan migrates from Istio 2.0",
+        setup: || validate(plan_with(&[("version: \"1.22.3\"", "version: \"2.0\"")])),
+    },
+    Scenario {
+        name: "mesh-config-kind-unknown",
+        about: "meshConfig.kind is not one the tool edits",
+        setup: || validate(plan_with(&[("kind: IstioOperator", "kind: Operator")])),
+    },
+    Scenario {
+        name: "mesh-config-release-without-helm-values",
+        about: "meshConfig.release goes with an IstioOperator",
+        setup: || {
+            validate(plan_with(&[(
+                "path: infra/istio/operator.yaml",
+                "path: infra/istio/operator.yaml\n      release: istiod",
+            )]))
+        },
+    },
+    Scenario {
+        name: "output-repository-root",
+        about: "the output is the repository root",
+        setup: || validate(plan_with(&[("output: gitops/asm-migration", "output: .")])),
+    },
+    Scenario {
+        name: "output-control-character",
+        about: "the output holds a tab",
+        setup: || validate(plan_with(&[("output: gitops/asm-migration", "output: \"gitops/asm\\tmigration\"")])),
+    },
+    Scenario {
+        name: "output-overlaps-an-install-path",
+        about: "the output is one of Istio's install paths",
+        setup: || validate(plan_with(&[("output: gitops/asm-migration", "output: infra/istio-eastwest")])),
+    },
+    Scenario {
+        name: "network-empty",
+        about: "a cluster's network is empty",
+        setup: || validate(plan_with(&[("network: network-2", "network: \"\"")])),
+    },
+    Scenario {
+        name: "network-too-long",
+        about: "a cluster's network has 64 characters",
+        setup: || validate(plan_with(&[("network: network-2", &format!("network: {}", "n".repeat(64)))])),
+    },
+    Scenario {
+        name: "network-ends-with-a-dash",
+        about: "a cluster's network ends with '-'",
+        setup: || validate(plan_with(&[("network: network-2", "network: network-")])),
+    },
+    Scenario {
+        name: "cluster-id-missing",
+        about: "a cluster that runs ASM's gateways has no clusterId",
+        setup: || validate(plan_with(&[("      clusterId: c89c4ec9f6b3f1086b158d8ef03dfe815\n", "")])),
+    },
+    Scenario {
+        name: "cluster-id-not-ack",
+        about: "a clusterId is not an ACK cluster ID",
+        setup: || validate(plan_with(&[("clusterId: c89c4ec9f6b3f1086b158d8ef03dfe815", "clusterId: \"12345\"")])),
+    },
+    Scenario {
+        name: "cluster-id-a-number",
+        about: "a clusterId is written as a number",
+        setup: || validate(plan_with(&[("clusterId: c89c4ec9f6b3f1086b158d8ef03dfe815", "clusterId: 12345")])),
+    },
+    Scenario {
+        name: "egress-virtual-service-shape",
+        about: "an egress entry's virtualService has no namespace",
+        setup: || {
+            validate(plan_with(&[("virtualService: payments/stripe-through-egress-gateway", "virtualService: stripe")]))
+        },
+    },
+    Scenario {
+        name: "egress-weights-empty",
+        about: "an egress entry lists no weight",
+        setup: || validate(plan_with(&[("weights: [1, 10, 50, 100]", "weights: []")])),
+    },
+    Scenario {
+        name: "egress-weights-out-of-order",
+        about: "the explicit step order takes egress weight 10 before 1",
+        setup: || {
+            validate(plan_with(&[(
+                "      ports: [{name: http, port: 80, targetPort: 80}]\n",
+                "      ports: [{name: http, port: 80, targetPort: 80}]\n  steps:\n    - init\n    - setup\n    - migrating\n    - wave/canary\n    - wave/payments\n    - wave/rest\n    - egress/stripe/10\n    - egress/stripe/1\n    - egress/stripe/50\n    - egress/stripe/100\n    - ingress/public\n    - finished\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "egress-asm-gateway-is-istios",
+        about: "an egress entry names ASM's gateway like Istio's east-west gateway",
+        setup: || validate(plan_with(&[("asmGateway: asm-egressgateway", "asmGateway: eastwestgateway")])),
+    },
+    Scenario {
+        name: "egress-asm-gateway-is-istios-egress-gateway",
+        about: "an egress entry names ASM's gateway like Istio's egress gateway, whose host the route sends to",
+        setup: || validate(plan_with(&[("asmGateway: asm-egressgateway", "asmGateway: egressgateway")])),
+    },
+    Scenario {
+        name: "ingress-asm-gateway-taken",
+        about: "an ingress entry gives ASM's ingress gateway the name of ASM's egress gateway",
+        setup: || validate(plan_with(&[("asmGateway: ingressgateway-asm", "asmGateway: asm-egressgateway")])),
+    },
+    Scenario {
+        name: "ingress-ports-empty",
+        about: "an ingress entry lists no port",
+        setup: || validate(plan_with(&[("ports: [{name: http, port: 80, targetPort: 80}]", "ports: []")])),
+    },
+    Scenario {
+        name: "ingress-port-outside",
+        about: "an ingress port's targetPort is 70000",
+        setup: || validate(plan_with(&[("targetPort: 80}]", "targetPort: 70000}]")])),
+    },
+    Scenario {
+        name: "ingress-service-type",
+        about: "an ingress entry's serviceType is not a Service type",
+        setup: || {
+            validate(plan_with(&[(
+                "      ports: [{name: http, port: 80, targetPort: 80}]\n",
+                "      ports: [{name: http, port: 80, targetPort: 80}]\n      serviceType: External\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "ingress-selects-no-gateway",
+        about: "an ingress entry's istioGatewayLabels select no Gateway's pods",
+        setup: || {
+            validate(plan_with(&[(
+                "      asmGateway: ingressgateway-asm\n",
+                "      asmGateway: ingressgateway-asm\n      istioGatewayLabels: {istio: internal-ingressgateway}\n",
+            )]))
+        },
+    },
+];
+
+// ---- The repository ----
+
+/// The shop fixture with one more manifest in `apps/payments` (shared by both clusters), committed.
+fn shop_with_manifest(name: &str, bytes: &[u8]) -> Repo {
+    let repo = shop().edited(
+        "apps/payments/kustomization.yaml",
+        "  - egress-stripe.yaml\n",
+        &format!("  - egress-stripe.yaml\n  - {name}\n"),
+    );
+    std::fs::write(repo.path().join("apps/payments").join(name), bytes).expect("the manifest is written");
+    repo.committed("the scenario")
+}
+
+/// The shop fixture with the file at `path` written (a mesh config, a manifest), committed.
+fn shop_with_file(path: &str, text: &str) -> Repo {
+    let repo = shop();
+    repo.write(path, text);
+    repo.committed("the scenario")
+}
+
+/// The shop fixture with its mesh config in `infra/istio/mesh.yaml`, of `kind`, holding `text`.
+fn mesh_config(kind: &str, text: &str, release: Option<&str>) -> Repo {
+    let release = release.map(|name| format!("\n      release: {name}")).unwrap_or_default();
+    let repo = shop().edited(
+        "migration.yaml",
+        "kind: IstioOperator\n      path: infra/istio/operator.yaml",
+        &format!("kind: {kind}\n      path: infra/istio/mesh.yaml{release}"),
+    );
+    repo.write("infra/istio/mesh.yaml", text);
+    repo.committed("the scenario")
+}
+
+/// The shop fixture with its Stripe VirtualService edited.
+fn stripe_route(from: &str, to: &str) -> Repo {
+    shop_with(&[("apps/payments/egress-stripe.yaml", from, to)])
+}
+
+/// The shop fixture with every step up to `last` taken, then `from` replaced by `to` in `file`, committed.
+fn at_then(last: &str, file: &str, from: &str, to: &str) -> Repo {
+    Repo::fixture("shop").at(last).edited(file, from, to).committed("by hand")
+}
+
+fn write_bytes(repo: &Repo, path: &str, bytes: &[u8]) {
+    let target = repo.path().join(path);
+    std::fs::create_dir_all(target.parent().expect("a parent")).expect("a directory");
+    std::fs::write(target, bytes).expect("the file is written");
+}
+
+/// `apply --step <step> --commit`.
+fn take(repo: Repo, step: &str) -> Case {
+    Case::new(repo, &["apply", "--step", step, "--commit"])
+}
+
+/// `apply --step <step> --commit --force`: a step whose preconditions no test can check, or one skipping phases.
+fn take_forced(repo: Repo, step: &str) -> Case {
+    Case::new(repo, &["apply", "--step", step, "--commit", "--force"])
+}
+
+const ONE_MILLION_AND_ONE_DOCUMENTS: usize = 1_000_001;
+
+/// The repository the plan points at: sources, manifests, the tool's own files, the mesh config, as `validate` or
+/// a step reads them.
+pub static REPOSITORY: &[Scenario] = &[
+    Scenario {
+        name: "no-plan-here",
+        about: "the repository has no migration.yaml",
+        setup: || {
+            let repo = shop();
+            repo.git(&["rm", "-q", "migration.yaml"]);
+            validate(repo.committed("no plan"))
+        },
+    },
+    Scenario {
+        name: "plan-not-utf8",
+        about: "migration.yaml is not UTF-8",
+        setup: || {
+            let repo = shop();
+            write_bytes(&repo, "migration.yaml", b"apiVersion: asm-migrate/v1alpha1\nkind: \xffMigrationPlan\n");
+            validate(repo.committed("a plan in Latin-1"))
+        },
+    },
+    Scenario {
+        name: "file-not-utf8",
+        about: "a manifest of the cluster sources is not UTF-8 (read from the working tree)",
+        setup: || {
+            validate(shop_with_manifest(
+                "settings.yaml",
+                b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {city: \"Z\xfcrich\"}\n",
+            ))
+        },
+    },
+    Scenario {
+        name: "file-not-utf8-in-git",
+        about: "a manifest of the cluster sources is not UTF-8 (read from HEAD, for a commit)",
+        setup: || {
+            take(
+                shop_with_manifest(
+                    "settings.yaml",
+                    b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {city: \"Z\xfcrich\"}\n",
+                ),
+                "init",
+            )
+        },
+    },
+    Scenario {
+        name: "blob-missing-in-git",
+        about: "git's object of a manifest is gone from .git/objects",
+        setup: || {
+            let repo = shop();
+            let blob = repo.git(&["rev-parse", "HEAD:apps/payments/api.yaml"]);
+            let blob = blob.trim();
+            std::fs::remove_file(repo.path().join(".git/objects").join(&blob[..2]).join(&blob[2..]))
+                .expect("the object is removed");
+            take(repo, "init")
+        },
+    },
+    Scenario {
+        name: "manifest-with-too-many-documents",
+        about: "a manifest holds over a million YAML documents",
+        setup: || {
+            let text = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: many}}\n{}",
+                "---\n".repeat(ONE_MILLION_AND_ONE_DOCUMENTS)
+            );
+            validate(shop_with_manifest("many.yaml", text.as_bytes()))
+        },
+    },
+    Scenario {
+        name: "included-directory-without-kustomization",
+        about: "a cluster source includes a directory that has no kustomization.yaml",
+        setup: || {
+            let repo = shop().edited(
+                "clusters/sh/kustomization.yaml",
+                "  - ../../apps/storefront\n",
+                "  - ../../apps/storefront\n  - ../../apps/reports\n",
+            );
+            repo.write("apps/reports/report.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: report}\n");
+            validate(repo.committed("reports"))
+        },
+    },
+    Scenario {
+        name: "kustomization-lists-missing-entry",
+        about: "a cluster source lists a directory that does not exist",
+        setup: || {
+            validate(shop_with(&[(
+                "clusters/sh/kustomization.yaml",
+                "  - ../../apps/storefront\n",
+                "  - ../../apps/storefront\n  - ../../apps/reports\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "patch-decides-injection",
+        about: "a cluster source patches sidecar.istio.io/inject onto a Deployment",
+        setup: || {
+            validate(shop_with(&[(
+                "clusters/sh/kustomization.yaml",
+                "patches:\n",
+                "patches:\n  - patch: |-\n      apiVersion: apps/v1\n      kind: Deployment\n      metadata:\n        name: web\n        namespace: catalog\n      spec:\n        template:\n          metadata:\n            labels:\n              sidecar.istio.io/inject: \"false\"\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "unseen-helm-chart",
+        about: "a cluster source renders a Helm chart (helmCharts)",
+        setup: || {
+            validate(shop_with(&[(
+                "clusters/sh/kustomization.yaml",
+                "resources:\n",
+                "helmCharts:\n  - name: redis\n    repo: https://charts.example.com\nresources:\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "unseen-remote-base",
+        about: "a cluster source includes a remote base",
+        setup: || {
+            validate(shop_with(&[(
+                "clusters/sh/kustomization.yaml",
+                "  - ../../apps/storefront\n",
+                "  - ../../apps/storefront\n  - https://github.com/example/platform//redis?ref=v1.4.0\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "unseen-helm-release",
+        about: "a cluster source holds a Flux HelmRelease",
+        setup: || {
+            validate(shop_with_manifest(
+                "cache.yaml",
+                b"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: cache\nspec:\n  chart:\n    spec:\n      chart: redis\n",
+            ))
+        },
+    },
+    Scenario {
+        name: "unseen-argo-cd-helm",
+        about: "the Argo CD Application of a cluster builds its source with Helm",
+        setup: || {
+            validate(shop_with(&[(
+                "argocd/shop-sh.yaml",
+                "    path: clusters/sh\n",
+                "    path: clusters/sh\n    helm:\n      valueFiles: [values-sh.yaml]\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "cluster-without-injected-workload",
+        about: "a cluster's source holds no Istio-injected workload",
+        setup: || {
+            validate(shop_with(&[
+                (
+                    "clusters/sh/kustomization.yaml",
+                    "  - ../../apps/payments\n  - ../../apps/catalog\n  - ../../apps/storefront\n",
+                    "",
+                ),
+                ("migration.yaml", "    - name: payments\n      namespaces: [payments]\n", ""),
+            ]))
+        },
+    },
+    Scenario {
+        name: "egress-route-without-mesh",
+        about: "the egress VirtualService's gateways leave out mesh",
+        setup: || {
+            validate(stripe_route(
+                "    - istio-egressgateway\n    - mesh\n  http:",
+                "    - istio-egressgateway\n  http:",
+            ))
+        },
+    },
+    Scenario {
+        name: "egress-route-mesh-only",
+        about: "the egress VirtualService's gateways are mesh alone",
+        setup: || validate(stripe_route("    - istio-egressgateway\n    - mesh\n  http:", "    - mesh\n  http:")),
+    },
+    Scenario {
+        name: "egress-route-no-mesh-route",
+        about: "no route of the egress VirtualService matches the mesh gateway",
+        setup: || {
+            validate(stripe_route(
+                "            - mesh\n          port: 80",
+                "            - istio-egressgateway\n          port: 81",
+            ))
+        },
+    },
+    Scenario {
+        name: "egress-route-unknown-gateway",
+        about: "the egress VirtualService names a Gateway the sources do not define",
+        setup: || {
+            validate(stripe_route(
+                "    - istio-egressgateway\n    - mesh\n  http:",
+                "    - egress-elsewhere\n    - mesh\n  http:",
+            ))
+        },
+    },
+    Scenario {
+        name: "egress-route-two-destinations",
+        about: "the egress VirtualService's mesh route already splits between two destinations",
+        setup: || {
+            validate(stripe_route(
+                "          weight: 100\n    - match:",
+                "          weight: 50\n        - destination:\n            host: api.stripe.com\n          weight: 50\n    - match:",
+            ))
+        },
+    },
+    Scenario {
+        name: "mesh-config-no-istio-operator",
+        about: "the mesh config file holds no IstioOperator",
+        setup: || {
+            validate(shop_with(&[("infra/istio/operator.yaml", "kind: IstioOperator", "kind: IstioOperatorSpec")]))
+        },
+    },
+    Scenario {
+        name: "mesh-config-flow-mapping",
+        about: "the IstioOperator writes defaultConfig as a flow mapping",
+        setup: || {
+            validate(shop_with(&[(
+                "infra/istio/operator.yaml",
+                "    defaultConfig:\n      holdApplicationUntilProxyStarts: true\n      proxyMetadata:\n        # Smart DNS proxying: the sidecar answers DNS for ServiceEntry hosts.\n        ISTIO_META_DNS_CAPTURE: \"true\"\n",
+                "    defaultConfig: {holdApplicationUntilProxyStarts: true}\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "mesh-config-edit-would-not-parse",
+        about: "the IstioOperator's proxyMetadata is a flow mapping on the line below its key",
+        setup: || {
+            validate(shop_with(&[(
+                "infra/istio/operator.yaml",
+                "        ISTIO_META_DNS_CAPTURE: \"true\"\n",
+                "        {ISTIO_META_DNS_CAPTURE: \"true\"}\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "mesh-config-edit-lands-elsewhere",
+        about: "a quoted string of the IstioOperator has a line `spec:` at the left margin, where the edit goes",
+        setup: || {
+            validate(shop_with(&[(
+                "infra/istio/operator.yaml",
+                "spec:\n  profile: default\n",
+                "description: 'the control plane\nspec:\n  is below\n'\nspec:\n  profile: default\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "mesh-config-no-config-map",
+        about: "the ConfigMap mesh config is not named istio",
+        setup: || {
+            validate(mesh_config(
+                "ConfigMap",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mesh-settings\n  namespace: istio-system\ndata:\n  mesh: |\n    accessLogFile: /dev/stdout\n",
+                None,
+            ))
+        },
+    },
+    Scenario {
+        name: "mesh-config-map-without-mesh",
+        about: "the istio ConfigMap has no data.mesh",
+        setup: || {
+            validate(mesh_config(
+                "ConfigMap",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n  namespace: istio-system\ndata:\n  meshNetworks: \"networks: {}\"\n",
+                None,
+            ))
+        },
+    },
+    Scenario {
+        name: "mesh-config-map-mesh-not-literal",
+        about: "the istio ConfigMap's data.mesh is a quoted string",
+        setup: || {
+            validate(mesh_config(
+                "ConfigMap",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n  namespace: istio-system\ndata:\n  mesh: \"accessLogFile: /dev/stdout\"\n",
+                None,
+            ))
+        },
+    },
+    Scenario {
+        name: "mesh-config-which-release",
+        about: "the Helm values file holds two HelmReleases, none of the istiod chart",
+        setup: || {
+            validate(mesh_config(
+                "HelmValues",
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: istio-base\n  namespace: istio-system\nspec:\n  chart: {spec: {chart: base}}\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: istio-cni\n  namespace: istio-system\nspec:\n  chart: {spec: {chart: cni}}\n",
+                None,
+            ))
+        },
+    },
+    Scenario {
+        name: "mesh-config-no-such-release",
+        about: "meshConfig.release names a HelmRelease the file does not hold",
+        setup: || {
+            validate(mesh_config(
+                "HelmValues",
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: istio-base\n  namespace: istio-system\nspec:\n  chart: {spec: {chart: base}}\n",
+                Some("istiod"),
+            ))
+        },
+    },
+    Scenario {
+        name: "component-not-listed-safely",
+        about: "a cluster source lists a component with its entry on the line below the dash",
+        setup: || {
+            let repo = shop().edited(
+                "clusters/sh/kustomization.yaml",
+                "resources:\n",
+                "components:\n  -\n    ../../apps/shared\nresources:\n",
+            );
+            repo.write(
+                "apps/shared/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n",
+            );
+            take(repo.committed("a shared component"), "init")
+        },
+    },
+    Scenario {
+        name: "install-paths-not-dropped-safely",
+        about: "a cluster source lists Istio's install path with the entry on the line below the dash",
+        setup: || {
+            take_forced(
+                shop_with(&[(
+                    "clusters/sh/kustomization.yaml",
+                    "  - ../../infra/istio\n",
+                    "  -\n    ../../infra/istio\n",
+                )]),
+                "finished",
+            )
+        },
+    },
+    Scenario {
+        name: "istio-system-not-kept",
+        about: "Istio's istio-system Namespace writes its metadata as a flow mapping",
+        setup: || {
+            take_forced(
+                shop_with_file(
+                    "infra/istio/namespace.yaml",
+                    "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system, labels: {topology.istio.io/network: unset}}\n",
+                ),
+                "migrating",
+            )
+        },
+    },
+    Scenario {
+        name: "state-of-another-plan",
+        about: "state.yaml belongs to another plan",
+        setup: || validate(at_then("init", "gitops/asm-migration/state.yaml", "plan: shop-prod", "plan: shop-staging")),
+    },
+    Scenario {
+        name: "state-at-removed-step",
+        about: "state.yaml is at a step the plan does not have",
+        setup: || {
+            validate(at_then(
+                "setup",
+                "gitops/asm-migration/state.yaml",
+                "step: setup\nretry",
+                "step: wave/first\nretry",
+            ))
+        },
+    },
+    Scenario {
+        name: "state-missing-after-setup",
+        about: "state.yaml was removed after setup",
+        setup: || {
+            let repo = Repo::fixture("shop").at("setup");
+            repo.git(&["rm", "-q", "gitops/asm-migration/state.yaml"]);
+            validate(repo.committed("no state"))
+        },
+    },
+    Scenario {
+        name: "state-and-asm-disagree",
+        about: "after setup, ASMMigrateFromIstio's desiredState was set back to Init by hand",
+        setup: || {
+            validate(at_then(
+                "setup",
+                "gitops/asm-migration/asm/asmmigratefromistio.yaml",
+                "desiredState: SetupIstioForMigrate",
+                "desiredState: Init",
+            ))
+        },
+    },
+    Scenario {
+        name: "asm-without-desired-state",
+        about: "ASMMigrateFromIstio lost its desiredState",
+        setup: || {
+            validate(at_then(
+                "setup",
+                "gitops/asm-migration/asm/asmmigratefromistio.yaml",
+                "  desiredState: SetupIstioForMigrate\n",
+                "",
+            ))
+        },
+    },
+];
