@@ -6,6 +6,8 @@
 
 mod scenarios;
 
+use std::path::PathBuf;
+
 use crate::support::{self, Repo, Run};
 
 use scenarios::Scenario;
@@ -43,6 +45,8 @@ pub struct Case {
     /// How the golden file says it: the wrapper's effect, in words.
     wrapper_shown: String,
     names: Vec<(String, String)>,
+    /// What must live while the command runs: temporary directories, a bare remote, a colleague's clone.
+    keep: Vec<Box<dyn std::any::Any>>,
 }
 
 impl Case {
@@ -54,7 +58,42 @@ impl Case {
             wrapper: Vec::new(),
             wrapper_shown: String::new(),
             names: Vec::new(),
+            keep: Vec::new(),
         }
+    }
+
+    /// The variable `key` set to `value` (replacing an earlier value).
+    pub fn env(mut self, key: &str, value: &str) -> Case {
+        self.env.retain(|(set, _)| set != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// `text` (a path, an address) shown as `<name>`.
+    pub fn named(mut self, text: impl Into<String>, name: &str) -> Case {
+        self.names.push((text.into(), format!("<{name}>")));
+        self
+    }
+
+    pub fn keep(mut self, value: impl std::any::Any) -> Case {
+        self.keep.push(Box::new(value));
+        self
+    }
+
+    /// Runs asm-migrate through `sh -c script`, shown as `shown` before the command.
+    pub fn under_shell(mut self, script: &str, shown: &str) -> Case {
+        self.wrapper = vec!["sh".to_owned(), "-c".to_owned(), format!("{script}\nexec \"$0\" \"$@\"")];
+        self.wrapper_shown = shown.to_owned();
+        self
+    }
+
+    /// A new temporary directory, kept while the case lives and shown as `<name>`.
+    pub fn temp_dir(&mut self, name: &str) -> PathBuf {
+        let dir = tempfile::Builder::new().prefix(&format!("asm-migrate-{name}-")).tempdir().expect("a directory");
+        let path = dir.path().to_owned();
+        self.names.push((path.display().to_string(), format!("<{name}>")));
+        self.keep.push(Box::new(dir));
+        path
     }
 
     /// Runs the command; returns what the golden file holds: what the scenario is about, the command line, the
@@ -141,4 +180,14 @@ fn plan_messages() {
 #[test]
 fn repository_messages() {
     check(scenarios::REPOSITORY);
+}
+
+#[test]
+fn command_messages() {
+    check(scenarios::COMMANDS);
+}
+
+#[test]
+fn git_messages() {
+    check(scenarios::GIT);
 }

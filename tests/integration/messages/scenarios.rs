@@ -1,8 +1,10 @@
 //! The scenarios that make the real binary print the messages no other test shows: one repository (the shop
 //! fixture with one thing wrong), one command, its golden file in `fixtures/golden/messages/<name>.txt`.
 
+use serde_json::json;
+
 use super::Case;
-use crate::support::Repo;
+use crate::support::{make_executable, Origin, Repo};
 
 /// One message, shown: its name (of the golden file), what is wrong in words, and the run that says it.
 pub struct Scenario {
@@ -12,7 +14,7 @@ pub struct Scenario {
 }
 
 pub fn all() -> impl Iterator<Item = &'static Scenario> {
-    PLAN.iter().chain(REPOSITORY)
+    PLAN.iter().chain(REPOSITORY).chain(COMMANDS).chain(GIT)
 }
 
 // ---- The plan ----
@@ -732,6 +734,386 @@ pub static REPOSITORY: &[Scenario] = &[
                 "  desiredState: SetupIstioForMigrate\n",
                 "",
             ))
+        },
+    },
+];
+
+// ---- Commands ----
+
+/// Command lines, and what a command says of the step asked for.
+pub static COMMANDS: &[Scenario] = &[
+    Scenario {
+        name: "context-flag-shape",
+        about: "--context without TARGET=",
+        setup: || Case::new(shop(), &["status", "--context", "ack-hz"]),
+    },
+    Scenario {
+        name: "timeout-flag",
+        about: "--timeout with an unknown unit",
+        setup: || Case::new(shop(), &["status", "--wait", "--timeout", "5min"]),
+    },
+    Scenario {
+        name: "step-flag",
+        about: "--step that is no step id",
+        setup: || Case::new(shop(), &["apply", "--step", "Wave/Canary"]),
+    },
+    Scenario {
+        name: "repository-missing",
+        about: "--repo names a directory that does not exist",
+        setup: || Case::new(shop(), &["validate", "--repo", "shop-gitops"]),
+    },
+    Scenario {
+        name: "render-stream-needs-only",
+        about: "render to stdout without saying which part",
+        setup: || Case::new(shop(), &["render", "--step", "init"]),
+    },
+    Scenario {
+        name: "render-out-is-a-file",
+        about: "render --out names a file",
+        setup: || Case::new(shop(), &["render", "--step", "init", "--out", "README.md"]),
+    },
+    Scenario {
+        name: "render-out-holds-a-directory",
+        about: "render --out holds a directory where a rendered file goes",
+        setup: || {
+            let repo = shop();
+            std::fs::create_dir_all(repo.path().join("rendered/asm/asmmigratefromistio.yaml")).expect("a directory");
+            Case::new(repo, &["render", "--step", "init", "--out", "rendered"])
+        },
+    },
+    Scenario {
+        name: "demo-directory-not-empty",
+        about: "demo --dir names a directory that holds a file",
+        setup: || Case::new(shop(), &["demo", "--dir", "apps"]),
+    },
+    Scenario {
+        name: "demo-directory-under-a-file",
+        about: "demo --dir names a path under a file",
+        setup: || Case::new(shop(), &["demo", "--dir", "README.md/demo"]),
+    },
+    Scenario {
+        name: "template-not-utf8",
+        about: "a template of --templates is not UTF-8",
+        setup: || {
+            let repo = shop();
+            write_bytes(&repo, "my-templates/asm/asmmigratefromistio.yaml.j2", b"# \xff\n");
+            Case::new(repo, &["apply", "--step", "init", "--templates", "my-templates"])
+        },
+    },
+    Scenario {
+        name: "commit-outside-git",
+        about: "apply --commit in a directory that is no git repository",
+        setup: || {
+            let repo = shop();
+            std::fs::remove_dir_all(repo.path().join(".git")).expect(".git is removed");
+            take(repo, "init")
+        },
+    },
+    Scenario {
+        name: "retry-nothing-applied",
+        about: "retry before any step",
+        setup: || Case::new(shop(), &["retry", "--snapshot", "dumps"]),
+    },
+    Scenario {
+        name: "retry-counter-at-its-end",
+        about: "retry with retryCounter at 2^31-1",
+        setup: || {
+            let repo =
+                at_then("init", "gitops/asm-migration/state.yaml", "retryCounter: 0", "retryCounter: 2147483647");
+            Case::new(repo, &["retry", "--snapshot", "dumps"])
+        },
+    },
+    Scenario {
+        name: "no-next-step",
+        about: "apply --step next once finished",
+        setup: || Case::new(Repo::fixture("shop").at("finished"), &["apply", "--step", "next"]),
+    },
+    Scenario {
+        name: "step-backwards",
+        about: "apply --step init after setup",
+        setup: || Case::new(Repo::fixture("shop").at("setup"), &["apply", "--step", "init"]),
+    },
+    Scenario {
+        name: "preconditions-unchecked",
+        about: "apply of an egress step, whose precondition only advance checks",
+        setup: || Case::new(Repo::fixture("shop").at("wave/rest"), &["apply", "--step", "egress/stripe/1"]),
+    },
+];
+
+// ---- Git ----
+
+/// An executable hook in the repository's `.git/hooks/`.
+fn hook(repo: &Repo, name: &str, script: &str) {
+    let path = repo.path().join(".git/hooks").join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("the hook is written");
+    make_executable(&path);
+}
+
+const BRANCH: &str = "asm-migration";
+
+/// `apply --step <step> --commit --branch asm-migration --push origin`.
+fn take_and_push(repo: Repo, step: &str) -> Case {
+    Case::new(repo, &["apply", "--step", step, "--commit", "--branch", BRANCH, "--push", "origin"])
+}
+
+/// The shop fixture pushed to a bare origin with the step `init` on the branch, and a colleague's clone of it on
+/// that branch.
+fn pushed_branch() -> (Repo, Origin, Repo) {
+    let (repo, origin) = Repo::with_origin("shop");
+    repo.run(&["apply", "--step", "init", "--commit", "--branch", BRANCH, "--push", "origin"]).success();
+    let colleague = Repo::clone_of(&origin);
+    colleague.git(&["checkout", "-q", BRANCH]);
+    (repo, origin, colleague)
+}
+
+/// A shell command that has the colleague commit a change to `notes.txt` and push it.
+fn colleague_pushes(colleague: &Repo) -> String {
+    format!(
+        "cd '{}' && echo 'one more line' >> notes.txt && git add notes.txt && git commit -qm 'colleague: notes' && \
+         git push -q origin {BRANCH}",
+        colleague.path().display()
+    )
+}
+
+/// A pre-push hook that runs `script` the first time only.
+fn once_before_the_push(repo: &Repo, script: &str) {
+    let marker = repo.path().join(".git/pushed-once");
+    hook(repo, "pre-push", &format!("[ -f '{0}' ] && exit 0\ntouch '{0}'\n{script}", marker.display()));
+}
+
+fn with_remote(case: Case, origin: Origin, colleague: Option<Repo>) -> Case {
+    let mut case = case.named(origin.path().display().to_string(), "origin").keep(origin);
+    if let Some(colleague) = colleague {
+        case = case.named(colleague.path().display().to_string(), "colleague").keep(colleague);
+    }
+    case
+}
+
+/// Git: the work tree, the index, branches, remotes, the lock, the journal of an interrupted run.
+pub static GIT: &[Scenario] = &[
+    Scenario {
+        name: "dirty-files",
+        about: "the mesh config the next step rewrites has uncommitted changes",
+        setup: || {
+            let repo = Repo::fixture("shop").at("init");
+            let text = repo.read("infra/istio/operator.yaml");
+            repo.write("infra/istio/operator.yaml", &format!("{text}# tuned by hand\n"));
+            take(repo, "setup")
+        },
+    },
+    Scenario {
+        name: "detached-head-push",
+        about: "apply --commit --push with HEAD detached",
+        setup: || {
+            let (repo, origin) = Repo::with_origin("shop");
+            repo.git(&["checkout", "-q", "--detach"]);
+            with_remote(Case::new(repo, &["apply", "--step", "init", "--commit", "--push", "origin"]), origin, None)
+        },
+    },
+    Scenario {
+        name: "no-git-identity",
+        about: "apply --commit where git has no user.name nor user.email",
+        setup: || {
+            let repo = shop();
+            repo.git(&["config", "--unset", "user.name"]);
+            repo.git(&["config", "--unset", "user.email"]);
+            let mut case = take(repo, "init");
+            let home = case.temp_dir("home").display().to_string();
+            case.env("HOME", &home).env("XDG_CONFIG_HOME", &home).env("GIT_CONFIG_NOSYSTEM", "1")
+        },
+    },
+    Scenario {
+        name: "no-commit-to-branch-from",
+        about: "apply --branch in a repository without a commit",
+        setup: || {
+            let repo = shop();
+            repo.git(&["update-ref", "-d", "refs/heads/main"]);
+            Case::new(repo, &["apply", "--step", "init", "--commit", "--branch", BRANCH])
+        },
+    },
+    Scenario {
+        name: "behind-the-remote",
+        about: "apply --commit --push on main, which a colleague pushed to meanwhile",
+        setup: || {
+            let (repo, origin) = Repo::with_origin("shop");
+            let colleague = Repo::clone_of(&origin);
+            colleague.write("notes.txt", "one more line\n");
+            colleague.git(&["add", "notes.txt"]);
+            colleague.git(&["commit", "-qm", "colleague: notes"]);
+            colleague.git(&["push", "-q", "origin", "main"]);
+            with_remote(
+                Case::new(repo, &["apply", "--step", "init", "--commit", "--push", "origin"]),
+                origin,
+                Some(colleague),
+            )
+        },
+    },
+    Scenario {
+        name: "branch-diverged",
+        about: "the local branch and the remote's have commits the other has not",
+        setup: || {
+            let (repo, origin, colleague) = pushed_branch();
+            colleague.write("notes.txt", "theirs\n");
+            colleague.git(&["add", "notes.txt"]);
+            colleague.git(&["commit", "-qm", "colleague: notes"]);
+            colleague.git(&["push", "-q", "origin", BRANCH]);
+            repo.git(&["checkout", "-q", BRANCH]);
+            repo.write("notes.txt", "ours\n");
+            repo.git(&["add", "notes.txt"]);
+            repo.git(&["commit", "-qm", "notes"]);
+            repo.git(&["checkout", "-q", "main"]);
+            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+        },
+    },
+    Scenario {
+        name: "remote-branch-gone",
+        about: "a colleague pushes to the branch during our fetch, and it is deleted during our push",
+        setup: || {
+            let (repo, origin, colleague) = pushed_branch();
+            let marker = repo.path().join(".git/moved");
+            hook(
+                &repo,
+                "reference-transaction",
+                &format!(
+                    "[ \"$1\" = committed ] || exit 0\ngrep -q 'refs/asm-migrate/remotes/origin/{BRANCH}' || exit 0\n\
+                     [ -f '{0}' ] && exit 0\ntouch '{0}'\n{1}",
+                    marker.display(),
+                    colleague_pushes(&colleague)
+                ),
+            );
+            hook(
+                &repo,
+                "pre-push",
+                &format!("git --git-dir='{}' update-ref -d refs/heads/{BRANCH}", origin.path().display()),
+            );
+            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+        },
+    },
+    Scenario {
+        name: "remote-branch-rewritten",
+        about: "the remote's branch is reset to main during our push",
+        setup: || {
+            let (repo, origin, colleague) = pushed_branch();
+            let git_dir = origin.path().display().to_string();
+            once_before_the_push(
+                &repo,
+                &format!("git --git-dir='{git_dir}' update-ref refs/heads/{BRANCH} $(git --git-dir='{git_dir}' rev-parse main)"),
+            );
+            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+        },
+    },
+    Scenario {
+        name: "remote-branch-kept-moving",
+        about: "a colleague pushes to the branch during each of our pushes",
+        setup: || {
+            let (repo, origin, colleague) = pushed_branch();
+            hook(&repo, "pre-push", &colleague_pushes(&colleague));
+            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+        },
+    },
+    Scenario {
+        name: "push-conflict",
+        about: "a colleague pushes a change to the mesh config during our push of setup",
+        setup: || {
+            let (repo, origin, colleague) = pushed_branch();
+            once_before_the_push(
+                &repo,
+                &format!(
+                    "cd '{}' && sed -i 's/ISTIO_META_DNS_CAPTURE/ISTIO_META_DNS_AUTO_ALLOCATE/' infra/istio/operator.yaml \
+                     && git commit -qam 'colleague: DNS' && git push -q origin {BRANCH}",
+                    colleague.path().display()
+                ),
+            );
+            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+        },
+    },
+    Scenario {
+        name: "git-missing",
+        about: "apply --push where the git program is not on PATH",
+        setup: || {
+            let (repo, origin) = Repo::with_origin("shop");
+            with_remote(take_and_push(repo, "init").env("PATH", "/nonexistent"), origin, None)
+        },
+    },
+    Scenario {
+        name: "remote-missing",
+        about: "apply --push to a remote the repository does not have",
+        setup: || Case::new(shop(), &["apply", "--step", "init", "--commit", "--branch", BRANCH, "--push", "upstream"]),
+    },
+    Scenario {
+        name: "lock-empty",
+        about: "the lock file is empty",
+        setup: || {
+            let repo = shop();
+            repo.write(".git/asm-migrate.lock", "");
+            take(repo, "init")
+        },
+    },
+    Scenario {
+        name: "lock-not-ours",
+        about: "the lock file is not one asm-migrate writes",
+        setup: || {
+            let repo = shop();
+            repo.write(".git/asm-migrate.lock", "locked by the release pipeline\n");
+            take(repo, "init")
+        },
+    },
+    Scenario {
+        name: "lock-unreadable",
+        about: "the lock file is a directory",
+        setup: || {
+            let repo = shop();
+            std::fs::create_dir(repo.path().join(".git/asm-migrate.lock")).expect("a directory");
+            take(repo, "init")
+        },
+    },
+    Scenario {
+        name: "lock-cannot-be-created",
+        about: "no file can grow (a full disk)",
+        setup: || take(shop(), "init").under_shell("trap '' XFSZ\nulimit -f 0", "ulimit -f 0"),
+    },
+    Scenario {
+        name: "index-locked",
+        about: "git's index.lock exists",
+        setup: || {
+            let repo = shop();
+            repo.write(".git/index.lock", "");
+            take(repo, "init")
+        },
+    },
+    Scenario {
+        name: "not-a-regular-file",
+        about: "an empty directory stands where the step writes a file",
+        setup: || {
+            let repo = shop();
+            std::fs::create_dir_all(repo.path().join("gitops/asm-migration/asm/asmmigratefromistio.yaml"))
+                .expect("a directory");
+            take(repo, "init")
+        },
+    },
+    Scenario {
+        name: "journal-unreadable",
+        about: "the journal of an interrupted run is cut short",
+        setup: || {
+            let repo = shop();
+            repo.write(".git/asm-migrate/journal.json", "{\n");
+            take(repo, "init")
+        },
+    },
+    Scenario {
+        name: "rollback-failed",
+        about: "the journal of an interrupted run names a version of README.md git no longer has",
+        setup: || {
+            let repo = shop();
+            let written = repo.git(&["hash-object", "README.md"]);
+            repo.write(
+                ".git/asm-migrate/journal.json",
+                &json!({"step": "init", "commit": null, "files": [{"path": "README.md",
+                    "before": {"blob": "1111111111111111111111111111111111111111", "permissions": 420},
+                    "after": {"blob": written.trim(), "permissions": 420}}]})
+                .to_string(),
+            );
+            take(repo, "init")
         },
     },
 ];
