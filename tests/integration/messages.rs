@@ -62,6 +62,12 @@ impl Case {
         }
     }
 
+    /// The command line with `args` added.
+    pub fn args(mut self, args: &[&str]) -> Case {
+        self.args.extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
+    }
+
     /// The variable `key` set to `value` (replacing an earlier value).
     pub fn env(mut self, key: &str, value: &str) -> Case {
         self.env.retain(|(set, _)| set != key);
@@ -190,4 +196,9 @@ fn command_messages() {
 #[test]
 fn git_messages() {
     check(scenarios::GIT);
+}
+
+#[test]
+fn cluster_messages() {
+    check(scenarios::CLUSTERS);
 }

@@ -1,9 +1,14 @@
 //! The scenarios that make the real binary print the messages no other test shows: one repository (the shop
 //! fixture with one thing wrong), one command, its golden file in `fixtures/golden/messages/<name>.txt`.
 
-use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use serde_json::{json, Value};
 
 use super::Case;
+use crate::fake::{FakeWorld, Serving, World};
 use crate::support::{make_executable, Origin, Repo};
 
 /// One message, shown: its name (of the golden file), what is wrong in words, and the run that says it.
@@ -14,7 +19,7 @@ pub struct Scenario {
 }
 
 pub fn all() -> impl Iterator<Item = &'static Scenario> {
-    PLAN.iter().chain(REPOSITORY).chain(COMMANDS).chain(GIT)
+    PLAN.iter().chain(REPOSITORY).chain(COMMANDS).chain(GIT).chain(CLUSTERS)
 }
 
 // ---- The plan ----
@@ -1114,6 +1119,202 @@ pub static GIT: &[Scenario] = &[
                 .to_string(),
             );
             take(repo, "init")
+        },
+    },
+];
+
+// ---- Clusters ----
+
+/// `status --kubeconfig <kubeconfig>`, reading the fake API servers of `world`, the ASM control plane's serving
+/// as `asm` says.
+fn status_against(repo: Repo, world: &World, asm: Serving) -> Case {
+    let fake = FakeWorld::serve(world, asm);
+    let mut case = Case::new(repo, &[]);
+    let kubeconfig = case.temp_dir("tmp").join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig);
+    let mut case = with_kubeconfig(case, &kubeconfig, &["status"]);
+    for (context, server) in &fake.servers {
+        case = case.named(server.url.clone(), context);
+    }
+    case.keep(fake)
+}
+
+/// `status --kubeconfig <kubeconfig>` against one API server at `url` for every context of the shop's plan.
+fn status_against_server(repo: Repo, url: &str) -> Case {
+    let mut case = Case::new(repo, &[]);
+    let kubeconfig = case.temp_dir("tmp").join("kubeconfig");
+    write_kubeconfig(&kubeconfig, url, "    token: test-token\n");
+    with_kubeconfig(case, &kubeconfig, &["status"]).named(url, "api-server")
+}
+
+/// `<args> --kubeconfig <kubeconfig>`, each cluster given 5 seconds.
+fn with_kubeconfig(case: Case, kubeconfig: &Path, args: &[&str]) -> Case {
+    let path = kubeconfig.display().to_string();
+    case.args(args).args(&["--kubeconfig", &path]).env("ASM_MIGRATE_CLUSTER_TIMEOUT", "5")
+}
+
+/// A kubeconfig whose contexts asm-prod, ack-hz and ack-sh all reach `server`, as the user `ci` (`user`: its
+/// credentials, YAML lines under `user:`).
+fn write_kubeconfig(path: &Path, server: &str, user: &str) {
+    let mut text = format!("apiVersion: v1\nkind: Config\nclusters:\n- name: shop\n  cluster:\n    server: {server}\n");
+    text.push_str("contexts:\n");
+    for context in ["asm-prod", "ack-hz", "ack-sh"] {
+        text.push_str(&format!("- name: {context}\n  context:\n    cluster: shop\n    user: ci\n"));
+    }
+    text.push_str(&format!("users:\n- name: ci\n  user:\n{user}"));
+    std::fs::write(path, text).expect("the kubeconfig is written");
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+           "reason": reason, "code": code})
+}
+
+/// An API server on 127.0.0.1 answering each path of `routes` (any other with 404, or with `otherwise`), until
+/// the tests end; returns its URL.
+fn api_server(routes: Vec<(&'static str, u16, Value)>, otherwise: Option<(u16, Value)>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("a stream"));
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).is_err() || header == "\r\n" || header.is_empty() {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").split('?').next().unwrap_or("").to_owned();
+            let not_found = (404, status(404, "NotFound", "the server could not find the requested resource"));
+            let (code, body) = routes
+                .iter()
+                .find(|(route, _, _)| *route == path)
+                .map(|(_, code, body)| (*code, body.clone()))
+                .or_else(|| otherwise.clone())
+                .unwrap_or(not_found);
+            let body = body.to_string();
+            let response = format!(
+                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+/// A server on 127.0.0.1 that accepts connections and never answers; returns its URL.
+fn silent_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.extend(stream.ok());
+        }
+    });
+    url
+}
+
+const ASM_GROUP: &str = "istio.alibabacloud.com";
+
+fn asm_group_list() -> Value {
+    let version = json!({"groupVersion": "istio.alibabacloud.com/v1beta1", "version": "v1beta1"});
+    json!({"kind": "APIGroupList", "apiVersion": "v1",
+           "groups": [{"name": ASM_GROUP, "versions": [version], "preferredVersion": version}]})
+}
+
+/// The clusters, read through a kubeconfig (fake API servers on 127.0.0.1) or from a snapshot.
+pub static CLUSTERS: &[Scenario] = &[
+    Scenario {
+        name: "no-context-for-asm",
+        about: "neither the plan nor --context names the ASM control plane's context",
+        setup: || {
+            let world = World::shop();
+            status_against(plan_with(&[("  asm:\n    context: asm-prod\n", "")]), &world, FakeWorld::asm(&world))
+        },
+    },
+    Scenario {
+        name: "context-not-in-kubeconfig",
+        about: "--context names a context the kubeconfig does not have",
+        setup: || {
+            let world = World::shop();
+            status_against(shop(), &world, FakeWorld::asm(&world)).args(&["--context", "asm=asm-staging"])
+        },
+    },
+    Scenario {
+        name: "client-cannot-be-made",
+        about: "the kubeconfig's client certificate has no key",
+        setup: || {
+            let mut case = Case::new(shop(), &[]);
+            let kubeconfig = case.temp_dir("tmp").join("kubeconfig");
+            write_kubeconfig(
+                &kubeconfig,
+                "https://127.0.0.1:6443",
+                "    client-certificate-data: bm90IGEgY2VydGlmaWNhdGU=\n    client-key-data: bm90IGEga2V5\n",
+            );
+            with_kubeconfig(case, &kubeconfig, &["status"])
+        },
+    },
+    Scenario {
+        name: "no-answer",
+        about: "the ASM control plane's API server accepts the connection and never answers",
+        setup: || status_against_server(shop(), &silent_server()).env("ASM_MIGRATE_CLUSTER_TIMEOUT", "1"),
+    },
+    Scenario {
+        name: "unauthorized",
+        about: "the ASM control plane's API server refuses the token",
+        setup: || status_against(shop(), &World::shop(), Serving::Refuse(401)),
+    },
+    Scenario {
+        name: "server-error",
+        about: "the ASM control plane's API server answers 500",
+        setup: || {
+            let url =
+                api_server(Vec::new(), Some((500, status(500, "InternalError", "etcdserver: request timed out"))));
+            status_against_server(shop(), &url)
+        },
+    },
+    Scenario {
+        name: "group-not-served",
+        about: "the ASM control plane's API server answers 404 to the API group list",
+        setup: || status_against_server(shop(), &api_server(Vec::new(), None)),
+    },
+    Scenario {
+        name: "asm-context-on-a-plain-cluster",
+        about: "the ASM control plane's context reaches an API server that serves no ASM API group",
+        setup: || {
+            let groups = json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []});
+            status_against_server(shop(), &api_server(vec![("/apis", 200, groups)], None))
+        },
+    },
+    Scenario {
+        name: "kind-not-served",
+        about: "the ASM API group serves IstioGateway but no ASMMigrateFromIstio",
+        setup: || {
+            let resources = json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "istio.alibabacloud.com/v1beta1",
+                "resources": [{"name": "istiogateways", "singularName": "istiogateway", "namespaced": true,
+                               "kind": "IstioGateway", "verbs": ["get", "list"]}]});
+            let routes =
+                vec![("/apis", 200, asm_group_list()), ("/apis/istio.alibabacloud.com/v1beta1", 200, resources)];
+            status_against_server(shop(), &api_server(routes, None))
+        },
+    },
+    Scenario {
+        name: "snapshot-file-missing",
+        about: "the snapshot lacks the pods of cluster sh",
+        setup: || {
+            let mut case = Case::new(shop(), &[]);
+            let snapshot = case.temp_dir("snapshot");
+            World::shop().write_snapshot(&snapshot);
+            std::fs::remove_file(snapshot.join("clusters/sh/pods.yaml")).expect("removed");
+            let snapshot = snapshot.display().to_string();
+            case.args(&["status", "--snapshot", &snapshot])
         },
     },
 ];
