@@ -46,6 +46,16 @@ fn validate(repo: Repo) -> Case {
 /// The plan, as `validate` reads it.
 pub static PLAN: &[Scenario] = &[
     Scenario {
+        name: "include-component-false",
+        about: "a cluster includes the component from its Argo CD Application or Flux Kustomization",
+        setup: || {
+            validate(plan_with(&[(
+                "      source: clusters/hz\n",
+                "      source: clusters/hz\n      includeComponent: false\n",
+            )]))
+        },
+    },
+    Scenario {
         name: "plan-name-empty",
         about: "the plan's name is empty",
         setup: || validate(plan_with(&[("name: shop-prod", "name: \"\"")])),
