@@ -40,7 +40,7 @@ fn main() -> ExitCode {
                     format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default())
                 }
                 (false, Some(diagnostics)) => {
-                    output::colour::messages(&diagnostics.to_string(), output::colour::stderr())
+                    output::colour::messages(&diagnostics.without_repeats().to_string(), output::colour::stderr())
                 }
                 (false, None) => output::colour::messages(&format!("error: {error:#}\n"), output::colour::stderr()),
             };

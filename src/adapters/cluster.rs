@@ -43,8 +43,8 @@ pub enum ReadFailure {
     Context { path: String, detail: String },
     #[error("cannot make a client: {0}")]
     Client(String),
-    #[error("no answer within {0}s")]
-    Timeout(u64),
+    #[error("no answer within {}s", .0.as_secs_f64())]
+    Timeout(std::time::Duration),
     #[error("unauthorized (401) reading {what}: the credentials of this context are not accepted")]
     Unauthorized { what: String },
     #[error("forbidden (403) reading {what}: asm-migrate needs get and list on it ({message})")]
@@ -166,7 +166,7 @@ impl Connections {
         let client = Client::try_from(config).map_err(|error| failed(ReadFailure::Client(error.to_string())))?;
         match tokio::time::timeout(self.timeout, read(client)).await {
             Ok(result) => result.map_err(failed),
-            Err(_) => Err(failed(ReadFailure::Timeout(self.timeout.as_secs()))),
+            Err(_) => Err(failed(ReadFailure::Timeout(self.timeout))),
         }
     }
 

@@ -83,10 +83,11 @@ pub enum ApplyError {
     #[error("cannot write the step into the repository (it is as it was)")]
     Transaction(#[source] TransactionError),
     #[error(
-        "{remote} has commits on {branch} that this checkout does not: pull them and apply again \
-         (with --branch, asm-migrate rebuilds the step on the remote's tip by itself)"
+        "{remote} has commits on {branch} that this checkout does not: the step is committed here as {commit}, \
+         unpushed; pull with `git pull --rebase {remote} {branch}` and push with `git push {remote} {branch}` \
+         (with --branch, asm-migrate rebuilds the step on the remote's tip and pushes by itself)"
     )]
-    Behind { remote: String, branch: String },
+    Behind { remote: String, branch: String, commit: String },
     #[error(
         "the local branch {0} and the remote's have diverged: reconcile them (or use another branch name); \
          asm-migrate never drops a commit"
@@ -464,7 +465,9 @@ fn write_to_work_tree(
         let remote = Remote::new(&git.work_tree().unwrap_or_else(|| root.to_owned()), remote);
         match remote.push(&branch)? {
             PushOutcome::Pushed => writeln!(out, "pushed {branch} to {}", remote.name)?,
-            PushOutcome::Behind => return Err(ApplyError::Behind { remote: remote.name, branch }.into()),
+            PushOutcome::Behind => {
+                return Err(ApplyError::Behind { remote: remote.name, branch, commit: short(id) }.into())
+            }
         }
         outcome.pushed = Some(Pushed { remote: remote.name, branch });
     }

@@ -179,6 +179,20 @@ impl fmt::Display for Diagnostics {
     }
 }
 
+impl Diagnostics {
+    /// The diagnostics with repeats left out: a file every cluster includes is read for each, and its problem
+    /// is said once.
+    pub fn without_repeats(&self) -> Diagnostics {
+        let mut kept: Vec<Diagnostic> = Vec::with_capacity(self.0.len());
+        for diagnostic in &self.0 {
+            if !kept.contains(diagnostic) {
+                kept.push(diagnostic.clone());
+            }
+        }
+        Diagnostics(kept)
+    }
+}
+
 impl std::error::Error for Diagnostics {}
 
 impl From<Diagnostic> for Diagnostics {

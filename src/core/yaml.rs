@@ -78,7 +78,13 @@ fn translated(text: &str) -> String {
         return "expected a string here".to_owned();
     }
     if let Some(rest) = text.strip_prefix("budget breached: ") {
-        return format!("too large for asm-migrate to read ({})", rest.replace(['{', '}'], "").trim());
+        // `Documents { documents: 1000001 }`: what was counted, and how many.
+        let inner = rest.split_once('{').map_or(rest, |(_, inner)| inner).trim_matches(['}', ' ']);
+        let counted = match inner.split_once(": ") {
+            Some((what, count)) if count.parse::<u64>().is_ok() => format!("{count} {}", what.replace('_', " ")),
+            _ => inner.trim().to_owned(),
+        };
+        return format!("too large for asm-migrate to read ({counted})");
     }
     quoted_in(text)
 }
