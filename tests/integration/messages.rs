@@ -203,6 +203,8 @@ pub struct Case {
     names: Vec<(String, String)>,
     /// What must live while the command runs: temporary directories, a bare remote, a colleague's clone.
     keep: Vec<Box<dyn std::any::Any>>,
+    /// The command fails after committing the step locally (its push lost): the commit stays, as the message says.
+    committed_first: bool,
 }
 
 impl Case {
@@ -215,7 +217,14 @@ impl Case {
             wrapper_shown: String::new(),
             names: Vec::new(),
             keep: Vec::new(),
+            committed_first: false,
         }
+    }
+
+    /// The command fails after committing the step locally: exit 2 then leaves that commit, and nothing else.
+    pub fn committed_first(mut self) -> Case {
+        self.committed_first = true;
+        self
     }
 
     /// The command line with `args` added.
@@ -267,7 +276,20 @@ impl Case {
         let wrapper: Vec<&str> = self.wrapper.iter().map(String::as_str).collect();
         let mut command = self.repo.command_under(&wrapper, &args);
         command.envs(self.env.iter().map(|(key, value)| (key, value)));
+        let before = repository_state(self.repo.path());
         let run = Run::of(command.output().expect("the asm-migrate binary runs"));
+        assert!(run.code != 101 && !run.stderr.contains("panicked at"), "asm-migrate panicked:\n{}", run.stderr);
+        if run.code == 2 && !self.committed_first {
+            let after = repository_state(self.repo.path());
+            let changed: Vec<&String> = before
+                .keys()
+                .chain(after.keys())
+                .filter(|path| before.get(*path) != after.get(*path))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            assert!(changed.is_empty(), "exit 2 left the repository changed: {changed:?}\n{}", run.stderr);
+        }
         let shown = |text: &str| {
             short_commits(&self.names.iter().fold(text.to_owned(), |text, (from, to)| text.replace(from, to)))
         };
@@ -285,6 +307,64 @@ impl Case {
         text.push_str(&format!("--- stderr\n{}", shown(&run.stderr)));
         text
     }
+}
+
+/// The repository as a user compares it before and after a failed run: every file of the work tree with its
+/// bytes and mode (a symbolic link with its target), git's index and HEAD, every ref, and asm-migrate's own lock
+/// and journal; git's object store is left out (an unreferenced object is no change a user can see).
+fn repository_state(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut state = std::collections::BTreeMap::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let relative = path.strip_prefix(root).expect("inside").display().to_string();
+            let Ok(metadata) = std::fs::symlink_metadata(&path) else { continue };
+            let mode = metadata.permissions().mode();
+            if metadata.is_symlink() {
+                let target = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
+                state.insert(relative, (target.into_bytes(), mode));
+            } else if metadata.is_dir() && relative != ".git" {
+                state.insert(format!("{relative}/"), (Vec::new(), mode));
+                pending.push(path);
+            } else if metadata.is_file() {
+                state.insert(relative, (std::fs::read(&path).unwrap_or_default(), mode));
+            }
+        }
+    }
+    let git = root.join(".git");
+    for file in ["index", "HEAD", "asm-migrate.lock", "index.lock", "MERGE_HEAD"] {
+        if let Ok(bytes) = std::fs::read(git.join(file)) {
+            state.insert(format!(".git/{file}"), (bytes, 0));
+        }
+    }
+    for dir in ["asm-migrate"] {
+        let mut stack = vec![git.join(dir)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                match entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                    true => stack.push(entry.path()),
+                    false => drop(state.insert(
+                        entry.path().strip_prefix(root).expect("inside").display().to_string(),
+                        (std::fs::read(entry.path()).unwrap_or_default(), 0),
+                    )),
+                }
+            }
+        }
+    }
+    if git.is_dir() {
+        let refs = std::process::Command::new("git")
+            // Remote-tracking refs move with every fetch, as `git fetch` moves them: not the user's work.
+            .args(["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags", "refs/stash"])
+            .current_dir(root)
+            .output()
+            .map(|output| output.stdout)
+            .unwrap_or_default();
+        state.insert(".git refs".to_owned(), (refs, 0));
+    }
+    state
 }
 
 /// An argument as a shell would need it.

@@ -957,7 +957,7 @@ pub static GIT: &[Scenario] = &[
             colleague.git(&["commit", "-qm", "colleague: notes"]);
             colleague.git(&["push", "-q", "origin", "main"]);
             with_remote(
-                Case::new(repo, &["apply", "--step", "init", "--commit", "--push", "origin"]),
+                Case::new(repo, &["apply", "--step", "init", "--commit", "--push", "origin"]).committed_first(),
                 origin,
                 Some(colleague),
             )
@@ -1001,7 +1001,7 @@ pub static GIT: &[Scenario] = &[
                 "pre-push",
                 &format!("git --git-dir='{}' update-ref -d refs/heads/{BRANCH}", origin.path().display()),
             );
-            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+            with_remote(take_and_push(repo, "setup").committed_first(), origin, Some(colleague))
         },
     },
     Scenario {
@@ -1014,7 +1014,7 @@ pub static GIT: &[Scenario] = &[
                 &repo,
                 &format!("git --git-dir='{git_dir}' update-ref refs/heads/{BRANCH} $(git --git-dir='{git_dir}' rev-parse main)"),
             );
-            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+            with_remote(take_and_push(repo, "setup").committed_first(), origin, Some(colleague))
         },
     },
     Scenario {
@@ -1023,7 +1023,7 @@ pub static GIT: &[Scenario] = &[
         setup: || {
             let (repo, origin, colleague) = pushed_branch();
             hook(&repo, "pre-push", &colleague_pushes(&colleague));
-            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+            with_remote(take_and_push(repo, "setup").committed_first(), origin, Some(colleague))
         },
     },
     Scenario {
@@ -1039,7 +1039,7 @@ pub static GIT: &[Scenario] = &[
                     colleague.path().display()
                 ),
             );
-            with_remote(take_and_push(repo, "setup"), origin, Some(colleague))
+            with_remote(take_and_push(repo, "setup").committed_first(), origin, Some(colleague))
         },
     },
     Scenario {
