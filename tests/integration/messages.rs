@@ -154,7 +154,9 @@ fn corpus(root: &Path) -> Vec<String> {
     let scenario_goldens: Vec<PathBuf> =
         scenarios::all().map(|scenario| root.join(golden_path(scenario.name))).collect();
     let mut texts = Vec::new();
-    for path in files_under(&root.join("tests")).into_iter().chain(files_under(&root.join("fixtures/golden"))) {
+    for path in
+        scan::files_under(&root.join("tests")).into_iter().chain(scan::files_under(&root.join("fixtures/golden")))
+    {
         if mine.iter().any(|excluded| path.starts_with(excluded)) {
             continue;
         }
@@ -168,22 +170,6 @@ fn corpus(root: &Path) -> Vec<String> {
         texts.push(text);
     }
     texts
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("a directory") {
-            let path = entry.expect("an entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 fn golden_path(name: &str) -> String {
