@@ -57,9 +57,13 @@ impl RepoArgs {
     }
 }
 
-/// How the clusters are reached: the flags of the commands that read them.
+/// How the clusters are read: through the kubeconfig, or from a snapshot; the flags of the commands that read them.
 #[derive(clap::Args, Clone, Default)]
 pub struct ClusterArgs {
+    /// Read the clusters from `kubectl get -o yaml` dumps instead of their API servers (README, "Gates from a
+    /// snapshot").
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
     /// The kubeconfig (default: KUBECONFIG, else ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -175,10 +179,6 @@ pub enum Command {
         /// table (aligned columns), or json (one document with a schemaVersion: README, "Machine output").
         #[arg(long, short = 'o', value_enum, default_value = "table", value_name = "FORMAT")]
         output: OutputFormat,
-        /// Evaluate the gates from `kubectl get -o yaml` dumps instead of the clusters (README, "Gates from a
-        /// snapshot").
-        #[arg(long, value_name = "DIR")]
-        snapshot: Option<PathBuf>,
         /// Poll until the gates hold (exit 1 at the timeout).
         #[arg(long, requires = "timeout")]
         wait: bool,
@@ -206,9 +206,6 @@ pub enum Command {
         /// Skip unmet gates and preconditions; state.yaml and a commit trailer record it.
         #[arg(long)]
         force: bool,
-        /// Judge the gates from `kubectl get -o yaml` dumps instead of the clusters.
-        #[arg(long, value_name = "DIR")]
-        snapshot: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,
         #[command(flatten)]
@@ -220,9 +217,6 @@ pub enum Command {
     },
     /// Bump retryCounter on the current step after fixing what ASM's status.message named.
     Retry {
-        /// Read ASM's status from `kubectl get -o yaml` dumps instead of the clusters.
-        #[arg(long, value_name = "DIR")]
-        snapshot: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,
         #[command(flatten)]

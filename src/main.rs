@@ -34,13 +34,18 @@ fn main() -> ExitCode {
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             const ERROR: u8 = 2;
+            let error = match error.downcast::<Diagnostics>() {
+                // A file every cluster includes is read for each of them: its problem is said once.
+                Ok(diagnostics) => anyhow::Error::from(diagnostics.without_repeats()),
+                Err(other) => other,
+            };
             let text = match (json, error.downcast_ref::<Diagnostics>()) {
                 (true, _) => {
                     let document = output::json::error(&error, ERROR, output::kept_notes());
                     format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default())
                 }
                 (false, Some(diagnostics)) => {
-                    output::colour::messages(&diagnostics.without_repeats().to_string(), output::colour::stderr())
+                    output::colour::messages(&diagnostics.to_string(), output::colour::stderr())
                 }
                 (false, None) => output::colour::messages(&format!("error: {error:#}\n"), output::colour::stderr()),
             };
@@ -57,8 +62,8 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 /// Observations from a snapshot directory, or from the clusters through the kubeconfig.
-fn observer(cluster: &ClusterArgs, snapshot: Option<&std::path::Path>) -> anyhow::Result<Observer> {
-    match snapshot {
+fn observer(cluster: &ClusterArgs) -> anyhow::Result<Observer> {
+    match &cluster.snapshot {
         Some(dir) => Ok(Observer::Snapshot(dir.to_owned())),
         None => {
             let overrides = cluster.contexts.iter().cloned().collect();
@@ -80,18 +85,18 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
         Command::Apply { step, force, apply, report, repo } => {
             commands::apply::run(&repo.workplace(), step, *force, &apply.write_options(), report.output, out)
         }
-        Command::Status { output, snapshot, wait, timeout, quiet, repo, cluster } => {
-            let observer = observer(cluster, snapshot.as_deref())?;
+        Command::Status { output, wait, timeout, quiet, repo, cluster } => {
+            let observer = observer(cluster)?;
             let waiting = timeout.filter(|_| *wait).map(|timeout| (timeout, Progress::for_stderr(*quiet)));
             commands::status::run(&repo.workplace(), &observer, *output, waiting, out)
         }
-        Command::Advance { confirm, force, snapshot, apply, report, repo, cluster } => {
-            let observer = observer(cluster, snapshot.as_deref())?;
+        Command::Advance { confirm, force, apply, report, repo, cluster } => {
+            let observer = observer(cluster)?;
             let options = AdvanceOptions { confirm: confirm.clone(), force: *force, write: apply.write_options() };
             commands::advance::run(&repo.workplace(), &observer, &options, report.output, out)
         }
-        Command::Retry { snapshot, apply, report, repo, cluster } => {
-            let observer = observer(cluster, snapshot.as_deref())?;
+        Command::Retry { apply, report, repo, cluster } => {
+            let observer = observer(cluster)?;
             commands::retry::run(&repo.workplace(), &observer, &apply.write_options(), report.output, out)
         }
         Command::Schema => commands::schema::run(out),

@@ -33,7 +33,6 @@ pub fn print(out: &mut dyn std::io::Write, body: Value) -> std::io::Result<()> {
 pub fn error(error: &anyhow::Error, code: u8, notes: Vec<String>) -> Value {
     let (message, diagnostics) = match error.downcast_ref::<Diagnostics>() {
         Some(found) => {
-            let found = found.without_repeats();
             let message = match found.0.as_slice() {
                 [one] => one.message.clone(),
                 many => format!("{} problems in the input", many.len()),
