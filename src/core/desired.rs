@@ -9,6 +9,13 @@ use crate::core::workload::WorkloadRef;
 /// Workloads per cluster name.
 pub type ByCluster = BTreeMap<String, BTreeSet<WorkloadRef>>;
 
+/// Adds `workloads` to `cluster`'s set. The set is built in bulk and merged in one pass rather than searched once
+/// per workload: a fleet's sets hold every workload of every cluster.
+pub fn add_to(set: &mut ByCluster, cluster: &str, workloads: impl Iterator<Item = WorkloadRef>) {
+    let mut added: BTreeSet<WorkloadRef> = workloads.collect();
+    set.entry(cluster.to_owned()).or_default().append(&mut added);
+}
+
 /// The workloads of `set` (as the plan and the component name them) as each cluster shows them, after its source's
 /// own renaming: what the pods and rollouts the gates look at belong to.
 pub fn in_clusters(set: &ByCluster, inventory: &Inventory) -> ByCluster {

@@ -1,6 +1,7 @@
 //! What a step does, as data: the phase change, the workloads that restart or move, egress shifts, removals.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -47,10 +48,10 @@ pub struct StepEffects {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadEffect {
-    pub cluster: String,
+    pub cluster: Rc<str>,
     pub kind: &'static str,
-    pub namespace: String,
-    pub name: String,
+    pub namespace: Rc<str>,
+    pub name: Rc<str>,
     /// `None` for a DaemonSet: one pod per node.
     pub replicas: Option<u64>,
 }
@@ -66,22 +67,22 @@ pub struct EgressEffect {
     pub istio_removed: bool,
 }
 
-/// The workloads in `to` and not in `from`, with their replicas.
+/// The workloads in `to` and not in `from`, with their replicas. The sets and each inventory's workloads are in
+/// the same order: one pass over each, whatever their size.
 fn workloads(inventory: &Inventory, from: &ByCluster, to: &ByCluster) -> Vec<WorkloadEffect> {
-    let mut found = Vec::new();
+    let (mut found, nothing) = (Vec::new(), BTreeSet::new());
     for (cluster, refs) in to {
-        let previous = from.get(cluster);
-        for workload in refs.iter().filter(|workload| !previous.is_some_and(|set| set.contains(*workload))) {
-            let replicas = inventory
-                .clusters
-                .get(cluster)
-                .and_then(|inventory| inventory.workload(workload))
-                .and_then(|found| found.replicas);
+        let shared_cluster: Rc<str> = cluster.as_str().into();
+        let listed = inventory.clusters.get(cluster).map(|found| found.workloads.as_slice()).unwrap_or_default();
+        let mut listed = listed.iter().peekable();
+        for workload in refs.difference(from.get(cluster).unwrap_or(&nothing)) {
+            while listed.next_if(|candidate| &candidate.workload < workload).is_some() {}
+            let replicas = listed.peek().filter(|candidate| &candidate.workload == workload).and_then(|w| w.replicas);
             found.push(WorkloadEffect {
-                cluster: cluster.clone(),
+                cluster: Rc::clone(&shared_cluster),
                 kind: workload.kind.name(),
-                namespace: workload.namespace.clone(),
-                name: workload.name.clone(),
+                namespace: Rc::clone(&workload.namespace),
+                name: Rc::clone(&workload.name),
                 replicas,
             });
         }

@@ -1,7 +1,7 @@
 //! What each cluster's source builds, as the migration sees it: workloads (with Istio's injection decided),
 //! namespaces and Istio objects, named and namespaced as kustomize would build them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -21,18 +21,72 @@ const INJECT: &str = "sidecar.istio.io/inject";
 /// The labels that decide Istio's injection: a namespace's, and a pod template's.
 const INJECTION_KEYS: [&str; 3] = ["istio-injection", "istio.io/rev", INJECT];
 
-/// A Kubernetes object read from the repository.
+/// A Kubernetes object read from the repository. Its strings are shared, not copied: every cluster of a fleet that
+/// includes a file holds the same names.
 #[derive(Debug, Clone)]
 pub struct Object {
-    pub kind: String,
-    pub api_version: String,
+    pub kind: Rc<str>,
+    pub api_version: Rc<str>,
     /// The namespace kustomize gives it (the outermost `namespace:` wins over `metadata.namespace`).
-    pub namespace: Option<String>,
-    pub name: String,
+    pub namespace: Option<Rc<str>>,
+    pub name: Rc<str>,
     /// Repository-relative file it was read from.
-    pub file: String,
+    pub file: Rc<str>,
     /// The document, as parsed once and shared by every cluster that includes the file.
     pub value: Rc<Value>,
+    /// The pod template's `sidecar.istio.io/inject`, a label or else an annotation (workloads).
+    pub template_inject: Option<Rc<str>>,
+}
+
+/// An object of a manifest file as the file itself names it, read once per run whatever the number of clusters
+/// that include the file.
+#[derive(Debug, Clone)]
+struct Declared {
+    kind: Rc<str>,
+    api_version: Rc<str>,
+    namespace: Option<Rc<str>>,
+    name: Rc<str>,
+    value: Rc<Value>,
+    template_inject: Option<Rc<str>>,
+}
+
+/// The objects of each manifest file, with the file's name, read once and shared by every cluster's walk.
+#[derive(Default)]
+struct DeclaredFiles(HashMap<String, (Rc<str>, Rc<[Declared]>)>);
+
+impl DeclaredFiles {
+    fn of<'r>(&mut self, repository: &'r Repository, file: &str) -> Result<(Rc<str>, Rc<[Declared]>), Diagnostic> {
+        if let Some((name, declared)) = self.0.get(file) {
+            return Ok((Rc::clone(name), Rc::clone(declared)));
+        }
+        let mut interned: HashMap<&'r str, Rc<str>> = HashMap::new();
+        let mut intern = |text: &'r str| -> Rc<str> {
+            if let Some(shared) = interned.get(text) {
+                return Rc::clone(shared);
+            }
+            let shared: Rc<str> = text.into();
+            interned.insert(text, Rc::clone(&shared));
+            shared
+        };
+        let declared: Rc<[Declared]> = repository
+            .documents(file)?
+            .iter()
+            .filter_map(|value| {
+                let (kind, api_version) = (str_at(value, &["kind"])?, str_at(value, &["apiVersion"])?);
+                Some(Declared {
+                    kind: intern(kind),
+                    api_version: intern(api_version),
+                    namespace: str_at(value, &["metadata", "namespace"]).map(&mut intern),
+                    name: intern(str_at(value, &["metadata", "name"]).unwrap_or_default()),
+                    template_inject: template_inject(value).map(Rc::from),
+                    value: Rc::clone(value),
+                })
+            })
+            .collect();
+        let name: Rc<str> = file.into();
+        self.0.insert(file.to_owned(), (Rc::clone(&name), Rc::clone(&declared)));
+        Ok((name, declared))
+    }
 }
 
 impl Object {
@@ -49,7 +103,7 @@ impl Object {
 
     /// An error about this object, in its file.
     pub fn error(&self, message: impl std::fmt::Display) -> Diagnostic {
-        Diagnostic::in_file(Path::new(&self.file), format!("{}: {message}", self.describe()))
+        Diagnostic::in_file(Path::new(&*self.file), format!("{}: {message}", self.describe()))
     }
 }
 
@@ -88,9 +142,9 @@ pub struct ClusterInventory {
 
 impl ClusterInventory {
     pub fn istio_object(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
-        self.istio_objects
-            .iter()
-            .find(|object| object.kind == kind && object.name == name && object.namespace.as_deref() == Some(namespace))
+        self.istio_objects.iter().find(|object| {
+            &*object.kind == kind && &*object.name == name && object.namespace.as_deref() == Some(namespace)
+        })
     }
 
     /// The workload, found by binary search: `workloads` is sorted by reference (the first of equal ones).
@@ -147,6 +201,7 @@ impl Inventory {
     pub fn build(repository: &Repository, settings: &Settings, excluded: &[&str]) -> Result<Inventory, Diagnostics> {
         let mut inventory = Inventory::default();
         let mut problems = Vec::new();
+        let mut declared = DeclaredFiles::default();
         for cluster in &settings.clusters {
             let Some(kustomization_file) = repository.kustomization_in(&cluster.source.value) else {
                 problems.push(settings.error_at(
@@ -158,6 +213,7 @@ impl Inventory {
             let delivery = delivery_of(repository, settings, cluster);
             let mut walk = Walk {
                 repository,
+                declared: &mut declared,
                 output: &settings.output.value,
                 excluded,
                 own_component: settings.component_dir(&cluster.name),
@@ -194,7 +250,7 @@ impl Inventory {
             "istio-eastwestgateway".to_owned(),
         ]);
         for cluster in self.clusters.values() {
-            for gateway in cluster.istio_objects.iter().filter(|object| object.kind == "Gateway") {
+            for gateway in cluster.istio_objects.iter().filter(|object| &*object.kind == "Gateway") {
                 if let Some(selector) =
                     gateway.value.pointer("/spec/selector/istio").and_then(serde_json::Value::as_str)
                 {
@@ -211,7 +267,7 @@ impl Inventory {
 /// injection (`commonLabels`, `labels`).
 #[derive(Default)]
 struct NameTransforms {
-    namespace: Option<String>,
+    namespace: Option<Rc<str>>,
     prefix: String,
     suffix: String,
     /// Injection labels given to every object's metadata (and so to Namespaces).
@@ -222,15 +278,23 @@ struct NameTransforms {
 
 impl NameTransforms {
     /// A namespaced object's name and namespace after these transforms (`None`: the namespace kustomize leaves).
-    fn object(&self, namespace: Option<&str>, name: &str) -> (Option<String>, String) {
-        let namespace = self.namespace.as_deref().or(namespace).map(str::to_owned);
-        (namespace, format!("{}{name}{}", self.prefix, self.suffix))
+    fn object(&self, namespace: Option<&Rc<str>>, name: &Rc<str>) -> (Option<Rc<str>>, Rc<str>) {
+        let namespace = self.namespace.as_ref().or(namespace).cloned();
+        (namespace, self.renamed(name))
+    }
+
+    fn renamed(&self, name: &Rc<str>) -> Rc<str> {
+        if self.prefix.is_empty() && self.suffix.is_empty() {
+            Rc::clone(name)
+        } else {
+            format!("{}{name}{}", self.prefix, self.suffix).into()
+        }
     }
 
     /// A Namespace object's name after these transforms: kustomize's namespace transformer renames Namespace objects
     /// too; prefixes and suffixes spare them.
-    fn namespace_object(&self, name: &str) -> String {
-        self.namespace.clone().unwrap_or_else(|| name.to_owned())
+    fn namespace_object(&self, name: &Rc<str>) -> Rc<str> {
+        Rc::clone(self.namespace.as_ref().unwrap_or(name))
     }
 
     /// The injection labels a kustomization document gives what it includes, outer ones winning.
@@ -287,6 +351,7 @@ impl NameTransforms {
 
 struct Walk<'a> {
     repository: &'a Repository,
+    declared: &'a mut DeclaredFiles,
     output: &'a str,
     excluded: &'a [&'a str],
     own_component: String,
@@ -338,7 +403,7 @@ impl Walk<'_> {
         }
         let document = self.repository.documents(&file)?.first().cloned().unwrap_or_default();
         let own = |field: &str| document.get(field).and_then(Value::as_str).unwrap_or_default();
-        let own_namespace = Some(own("namespace").to_owned()).filter(|namespace| !namespace.is_empty());
+        let own_namespace = Some(own("namespace")).filter(|namespace| !namespace.is_empty()).map(Rc::from);
         self.unseen_and_patches(dir, &file, &document);
         let transforms = if self.visited.len() == 1 {
             self.root = NameTransforms {
@@ -451,32 +516,33 @@ impl Walk<'_> {
     }
 
     fn manifest(&mut self, file: &str, transforms: &NameTransforms) -> Result<(), Diagnostic> {
-        for value in self.repository.documents(file)? {
-            let (Some(kind), Some(api_version)) = (str_at(value, &["kind"]), str_at(value, &["apiVersion"])) else {
-                continue;
+        let (file_name, declared) = self.declared.of(self.repository, file)?;
+        for object in declared.iter() {
+            let (object_namespace, name) = match &*object.kind {
+                "Namespace" => (None, transforms.namespace_object(&object.name)),
+                _ => transforms.object(object.namespace.as_ref(), &object.name),
             };
-            let name = str_at(value, &["metadata", "name"]).unwrap_or_default().to_owned();
-            let own_namespace = str_at(value, &["metadata", "namespace"]);
-            let (object_namespace, name) = match kind {
-                "Namespace" => (None, transforms.namespace_object(&name)),
-                _ => transforms.object(own_namespace, &name),
-            };
-            if kind == "HelmRelease" && api_version.starts_with("helm.toolkit.fluxcd.io/") {
-                let namespace = object_namespace.clone().unwrap_or_else(|| "default".to_owned());
+            if &*object.kind == "HelmRelease" && object.api_version.starts_with("helm.toolkit.fluxcd.io/") {
+                let namespace = object_namespace.as_deref().unwrap_or("default");
                 self.cluster.delivery.unseen.push(Unseen {
                     id: format!("HelmRelease/{namespace}/{name}"),
                     file: file.to_owned(),
                     what: format!("HelmRelease {namespace}/{name} has Flux render a Helm chart in the cluster"),
                 });
             }
-            let value = &transforms.labelled(kind, value);
+            let value = transforms.labelled(&object.kind, &object.value);
+            let template_inject = match Rc::ptr_eq(&value, &object.value) {
+                true => object.template_inject.clone(),
+                false => template_inject(&value).map(Rc::from),
+            };
             self.objects.push(Object {
-                kind: kind.to_owned(),
-                api_version: api_version.to_owned(),
+                kind: Rc::clone(&object.kind),
+                api_version: Rc::clone(&object.api_version),
                 namespace: object_namespace,
                 name,
-                file: file.to_owned(),
-                value: value.clone(),
+                file: Rc::clone(&file_name),
+                value,
+                template_inject,
             });
         }
         Ok(())
@@ -493,15 +559,16 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
     // namespace metadata, Flux's common metadata).
     let mut namespace_labels: BTreeMap<String, BTreeMap<String, String>> = delivery.namespace_labels.clone();
     for object in objects {
-        if object.kind == "Namespace" {
-            let in_cluster = delivery.target_namespace.clone().unwrap_or_else(|| root.namespace_object(&object.name));
+        if &*object.kind == "Namespace" {
+            let in_cluster =
+                delivery.target_namespace.clone().unwrap_or_else(|| root.namespace_object(&object.name).to_string());
             let labels = namespace_labels.entry(in_cluster).or_default();
             for (key, value) in
                 object.value.pointer("/metadata/labels").and_then(Value::as_object).into_iter().flatten()
             {
                 labels.entry(key.clone()).or_insert_with(|| value.as_str().unwrap_or_default().to_owned());
             }
-            cluster.namespaces.insert(object.name.clone(), object);
+            cluster.namespaces.insert(object.name.to_string(), object);
         } else if object.group() == "networking.istio.io" {
             cluster.istio_objects.push(object);
         } else if let Some(kind) = WorkloadKind::parse(&object.kind).filter(|_| object.group() == "apps") {
@@ -517,16 +584,19 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
     }
+    let default_namespace: Rc<str> = "default".into();
+    let engine_namespace = |namespace: &Option<String>| namespace.as_deref().map(Rc::<str>::from);
+    let (target_namespace, engine_default) =
+        (engine_namespace(&delivery.target_namespace), engine_namespace(&delivery.default_namespace));
     for (kind, object) in workloads {
-        let namespace = object.namespace.clone().unwrap_or_else(|| "default".to_owned());
-        let (cluster_namespace, cluster_name) = root.object(object.namespace.as_deref(), &object.name);
-        let cluster_namespace = delivery
-            .target_namespace
+        let namespace = object.namespace.clone().unwrap_or_else(|| Rc::clone(&default_namespace));
+        let (cluster_namespace, cluster_name) = root.object(object.namespace.as_ref(), &object.name);
+        let cluster_namespace = target_namespace
             .clone()
             .or(cluster_namespace)
-            .or(delivery.default_namespace.clone())
-            .unwrap_or_else(|| "default".to_owned());
-        let injected = is_injected(&object.value, namespace_labels.get(&cluster_namespace));
+            .or(engine_default.clone())
+            .unwrap_or_else(|| Rc::clone(&default_namespace));
+        let injected = is_injected(object.template_inject.as_deref(), namespace_labels.get(&*cluster_namespace));
         let replicas = object.value.pointer("/spec/replicas").and_then(Value::as_u64).or(match kind {
             WorkloadKind::DaemonSet => None,
             _ => Some(1),
@@ -544,9 +614,7 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
 /// Istio's injector: a pod template opts out with `sidecar.istio.io/inject: "false"`; otherwise the namespace
 /// decides (`istio-injection: enabled`, or an `istio.io/rev` label), or the pod opts in with "true" when the
 /// namespace carries no `istio-injection` label at all (any other value disables the webhook there).
-pub fn is_injected(workload: &Value, namespace: Option<&BTreeMap<String, String>>) -> bool {
-    let template = |field: &str| crate::core::value::str_at(workload, &["spec", "template", "metadata", field, INJECT]);
-    let pod = template("labels").or(template("annotations"));
+fn is_injected(pod: Option<&str>, namespace: Option<&BTreeMap<String, String>>) -> bool {
     if pod == Some("false") {
         return false;
     }
@@ -556,4 +624,10 @@ pub fn is_injected(workload: &Value, namespace: Option<&BTreeMap<String, String>
         Some(_) => false,
         None => label("istio.io/rev").is_some() || pod == Some("true"),
     }
+}
+
+/// A pod template's own say in Istio's injection: its `sidecar.istio.io/inject` label, else its annotation.
+fn template_inject(workload: &Value) -> Option<&str> {
+    let template = |field: &str| str_at(workload, &["spec", "template", "metadata", field, INJECT]);
+    template("labels").or(template("annotations"))
 }

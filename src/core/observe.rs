@@ -108,7 +108,7 @@ fn owner_workload(pod: &Value, namespace: &str) -> Option<WorkloadRef> {
         }
         other => (WorkloadKind::parse(other)?, name),
     };
-    Some(WorkloadRef { kind, namespace: namespace.to_owned(), name: name.to_owned() })
+    Some(WorkloadRef::new(kind, namespace, name))
 }
 
 /// A workload's rollout.
@@ -140,7 +140,7 @@ impl RolloutObservation {
             ),
         };
         RolloutObservation {
-            workload: WorkloadRef { kind, namespace: text("/metadata/namespace"), name: text("/metadata/name") },
+            workload: WorkloadRef::new(kind, &text("/metadata/namespace"), &text("/metadata/name")),
             generation: number("/metadata/generation"),
             observed_generation: number("/status/observedGeneration"),
             desired,
@@ -315,10 +315,7 @@ mod tests {
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}
         });
         let observed = PodObservation::from_object(&pod);
-        assert_eq!(
-            observed.workload,
-            Some(WorkloadRef { kind: WorkloadKind::Deployment, namespace: "payments".into(), name: "api".into() })
-        );
+        assert_eq!(observed.workload, Some(WorkloadRef::new(WorkloadKind::Deployment, "payments", "api")));
         assert!(observed.istio_proxy && observed.xds_agent && observed.asm_label && observed.ready);
     }
 

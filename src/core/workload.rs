@@ -1,6 +1,7 @@
 //! Workloads as the migration addresses them: `[Kind/]namespace/name` of a Deployment, StatefulSet or DaemonSet.
 
 use std::fmt;
+use std::rc::Rc;
 
 use crate::core::names::{check_dns_label, check_dns_subdomain, DnsLabelError, DnsSubdomainError};
 use crate::core::yaml::quoted;
@@ -32,8 +33,9 @@ impl WorkloadKind {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct WorkloadRef {
     pub kind: WorkloadKind,
-    pub namespace: String,
-    pub name: String,
+    /// Shared, not copied: a fleet's clusters and every step's desired sets hold the same names many times over.
+    pub namespace: Rc<str>,
+    pub name: Rc<str>,
 }
 
 /// Why `[Kind/]namespace/name` as written does not name a workload.
@@ -51,7 +53,7 @@ pub enum WorkloadRefError {
 
 impl WorkloadRef {
     pub fn new(kind: WorkloadKind, namespace: &str, name: &str) -> WorkloadRef {
-        WorkloadRef { kind, namespace: namespace.to_owned(), name: name.to_owned() }
+        WorkloadRef { kind, namespace: namespace.into(), name: name.into() }
     }
 
     /// Parses `[Kind/]namespace/name`; the kind defaults to Deployment.

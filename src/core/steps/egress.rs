@@ -339,7 +339,7 @@ impl EgressRoutes {
             let namespace = entry.virtual_service_namespace.clone();
             let (_, servers_so_far, _) = gateways
                 .entry((namespace.clone(), entry.asm_gateway.value.clone()))
-                .or_insert_with(|| (json!(istio_gateway.api_version), Vec::new(), istio_gateway.name.clone()));
+                .or_insert_with(|| (json!(istio_gateway.api_version), Vec::new(), istio_gateway.name.to_string()));
             for server in servers(istio_gateway) {
                 if !servers_so_far.contains(server) {
                     servers_so_far.push(server.clone());
@@ -432,14 +432,14 @@ pub fn istio_egress_gateway<'i>(
         .flatten()
         .filter_map(Value::as_str)
         .find(|gateway| *gateway != "mesh");
-    let in_its_file = |message: String| Diagnostic::in_file(Path::new(&virtual_service.file), message);
+    let in_its_file = |message: String| Diagnostic::in_file(Path::new(&*virtual_service.file), message);
     let Some(reference) = reference else {
         return Err(in_its_file(format!(
             "{} routes through no egress gateway: its `gateways` list only `mesh`",
             virtual_service.describe()
         )));
     };
-    let (gateway_namespace, name) = reference.split_once('/').unwrap_or((namespace.as_str(), reference));
+    let (gateway_namespace, name) = reference.split_once('/').unwrap_or((&*namespace, reference));
     inventory.istio_object("Gateway", gateway_namespace, name).ok_or_else(|| {
         in_its_file(format!(
             "{} names gateway `{reference}`, which the cluster source does not define",

@@ -168,7 +168,7 @@ fn on_istios_proxy(
                 inventory.clusters.get(cluster).is_some_and(|found| found.workload(workload).is_some())
             };
             let whose = match &pod.workload {
-                Some(workload) if istio_gateways.contains(&workload.name) => {
+                Some(workload) if istio_gateways.contains(&*workload.name) => {
                     format!(" (Istio's gateway {}/{} still runs)", workload.namespace, workload.name)
                 }
                 Some(workload) if planned(workload) => String::new(),

@@ -33,7 +33,7 @@ impl Ingress {
     fn served<'i>(&self, inventory: &'i Inventory) -> Served<'i> {
         let mut served = Served { gateways: Vec::new(), pod_labels: BTreeMap::new() };
         for cluster in inventory.clusters.values() {
-            for gateway in cluster.istio_objects.iter().filter(|object| object.kind == "Gateway") {
+            for gateway in cluster.istio_objects.iter().filter(|object| &*object.kind == "Gateway") {
                 let selector: BTreeMap<String, String> = gateway
                     .value
                     .pointer("/spec/selector")

@@ -7,7 +7,7 @@ use minijinja::context;
 use serde_json::{json, Value};
 
 use crate::core::component::Rendering;
-use crate::core::desired::{in_clusters, Desired};
+use crate::core::desired::{add_to, in_clusters, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{pods, Gate, GateOutcome};
 use crate::core::inventory::ClusterInventory;
@@ -42,7 +42,7 @@ impl StepKind for Setup {
         desired.restarted_at = Some(stamp.to_owned());
         for (cluster, inventory) in &context.inventory.clusters {
             let injected = inventory.workloads.iter().filter(|w| w.injected).map(|w| w.workload.clone());
-            desired.restarts.entry(cluster.clone()).or_default().extend(injected);
+            add_to(&mut desired.restarts, cluster, injected);
         }
     }
 
@@ -131,13 +131,13 @@ fn replacement_targets(workloads: &BTreeSet<WorkloadRef>, inventory: &ClusterInv
             continue;
         }
         let rejected: Vec<&&WorkloadRef> = of_kind.iter().filter(|w| !workloads.contains(**w)).collect();
-        let namespaces: BTreeSet<&str> = restarted.iter().map(|w| w.namespace.as_str()).collect();
+        let namespaces: BTreeSet<&str> = restarted.iter().map(|w| &*w.namespace).collect();
         let per_namespace: Vec<(&str, Vec<&str>, usize)> = namespaces
             .iter()
             .map(|namespace| {
                 let reject: Vec<&str> =
-                    rejected.iter().filter(|w| w.namespace == *namespace).map(|w| w.name.as_str()).collect();
-                let matched = of_kind.iter().filter(|w| w.namespace == *namespace).count();
+                    rejected.iter().filter(|w| &*w.namespace == *namespace).map(|w| &*w.name).collect();
+                let matched = of_kind.iter().filter(|w| &*w.namespace == *namespace).count();
                 (*namespace, reject, matched)
             })
             .collect();

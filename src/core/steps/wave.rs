@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use serde_saphyr::Spanned;
 
 use crate::core::component::Rendering;
-use crate::core::desired::{in_clusters, ByCluster, Desired};
+use crate::core::desired::{add_to, in_clusters, ByCluster, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{Gate, ProxyJudge};
 use crate::core::inventory::ClusterInventory;
@@ -159,7 +159,7 @@ impl StepKind for Waves {
         let Some(wave) = self.wave(step) else { return };
         for cluster in &wave.clusters {
             let Some(inventory) = context.inventory.clusters.get(cluster) else { continue };
-            desired.asm_proxy.entry(cluster.clone()).or_default().extend(selected(wave, inventory));
+            add_to(&mut desired.asm_proxy, cluster, selected(wave, inventory));
         }
     }
 
@@ -205,10 +205,10 @@ fn selected<'i>(wave: &'i Wave, inventory: &'i ClusterInventory) -> impl Iterato
     inventory
         .workloads
         .iter()
-        .filter(|w| w.injected && w.workload.namespace != ISTIO_SYSTEM)
+        .filter(|w| w.injected && &*w.workload.namespace != ISTIO_SYSTEM)
         .filter(move |w| match &wave.selection {
             WaveSelection::Workloads(refs) => refs.iter().any(|wanted| wanted.value == w.workload),
-            WaveSelection::Namespaces(namespaces) => namespaces.iter().any(|ns| ns.value == w.workload.namespace),
+            WaveSelection::Namespaces(namespaces) => namespaces.iter().any(|ns| *ns.value == *w.workload.namespace),
             WaveSelection::All => true,
         })
         .map(|w| w.workload.clone())
@@ -243,7 +243,7 @@ fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
             for namespace in namespaces {
                 let known = in_wave().any(|cluster| {
                     cluster.namespaces.contains_key(&namespace.value)
-                        || cluster.workloads.iter().any(|w| w.workload.namespace == namespace.value)
+                        || cluster.workloads.iter().any(|w| *w.workload.namespace == *namespace.value)
                 });
                 if !known {
                     problems.push(settings.error_at(
@@ -267,12 +267,12 @@ fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
 fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadRef>, inventory: &ClusterInventory) -> Vec<Value> {
     let mut groups: BTreeMap<(WorkloadKind, &str), Vec<String>> = BTreeMap::new();
     for workload in workloads {
-        groups.entry((workload.kind, workload.namespace.as_str())).or_default().push(workload.name.replace('.', "\\."));
+        groups.entry((workload.kind, &*workload.namespace)).or_default().push(workload.name.replace('.', "\\."));
     }
     let mut whole: BTreeMap<WorkloadKind, Vec<&str>> = BTreeMap::new();
     let mut entries = Vec::new();
     for ((kind, namespace), names) in groups {
-        let whole_group = inventory.of_kind(kind).filter(|w| w.namespace == namespace).all(|w| workloads.contains(w));
+        let whole_group = inventory.of_kind(kind).filter(|w| &*w.namespace == namespace).all(|w| workloads.contains(w));
         if whole_group {
             whole.entry(kind).or_default().push(namespace);
         } else {
