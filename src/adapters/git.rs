@@ -88,6 +88,29 @@ impl GitRepo {
         self.repository.head().ok()?.peel_to_commit().ok().map(|commit| commit.time().seconds())
     }
 
+    /// The operation git has under way (a merge, a rebase...), and how to finish or abort it, if any.
+    pub fn operation_in_progress(&self) -> Option<(&'static str, &'static str)> {
+        use git2::RepositoryState::*;
+        Some(match self.repository.state() {
+            Clean => return None,
+            Merge => ("a merge", "finish it with `git commit` or abort it with `git merge --abort`"),
+            Revert | RevertSequence => ("a revert", "finish it with `git revert --continue` or `git revert --abort`"),
+            CherryPick | CherryPickSequence => {
+                ("a cherry-pick", "finish it with `git cherry-pick --continue` or `git cherry-pick --abort`")
+            }
+            Bisect => ("a bisect", "end it with `git bisect reset`"),
+            Rebase | RebaseInteractive | RebaseMerge | ApplyMailboxOrRebase => {
+                ("a rebase", "finish it with `git rebase --continue` or `git rebase --abort`")
+            }
+            ApplyMailbox => ("a `git am`", "finish it with `git am --continue` or `git am --abort`"),
+        })
+    }
+
+    /// The tree of `commit`.
+    pub fn tree_of(&self, commit: Oid) -> Option<Oid> {
+        self.repository.find_commit(commit).ok().map(|commit| commit.tree_id())
+    }
+
     pub fn head_commit(&self) -> Option<Oid> {
         self.repository.head().ok()?.peel_to_commit().ok().map(|commit| commit.id())
     }

@@ -18,8 +18,12 @@ use crate::core::repository::{
 /// Everything the commands compute from, read through `files`.
 pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
     let settings = &plan.settings;
-    let mut loader =
-        Loader { files, repository: Repository::listing(files.files_under("")), output: &settings.output.value };
+    let mut loader = Loader {
+        files,
+        repository: Repository::listing(files.files_under("")),
+        output: &settings.output.value,
+        manifests: Vec::new(),
+    };
     // Symbolic links on the output's path: the tool must not write through them.
     let mut prefix = String::new();
     for part in settings.output.value.split('/') {
@@ -51,6 +55,7 @@ pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
     for cluster in &settings.clusters {
         loader.follow(&cluster.source.value);
     }
+    loader.parse_manifests();
     loader.engine_objects();
     loader.repository
 }
@@ -70,6 +75,8 @@ struct Loader<'a> {
     files: &'a dyn RepoFiles,
     repository: Repository,
     output: &'a str,
+    /// Manifests the cluster sources include, to parse together once every source is followed.
+    manifests: Vec<String>,
 }
 
 impl Loader<'_> {
@@ -98,6 +105,49 @@ impl Loader<'_> {
             },
         };
         self.repository.add_documents(path, documents);
+    }
+
+    /// Parses the manifests the sources include, each once, on as many threads as the machine has: parsing is most
+    /// of a run's time on a large repository. The files are read here, in order; the documents are kept in that
+    /// order whatever thread parsed them.
+    fn parse_manifests(&mut self) {
+        let mut seen = BTreeSet::new();
+        let mut texts = Vec::new();
+        for path in std::mem::take(&mut self.manifests) {
+            if !seen.insert(path.clone()) || self.repository.has_documents(&path) {
+                continue;
+            }
+            if self.repository.has_text(&path) {
+                self.parse(&path, false);
+                continue;
+            }
+            let text = self.files.read(&path).map(Option::unwrap_or_default);
+            texts.push((path, text));
+        }
+        let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, texts.len().max(1));
+        let parsed: Vec<Result<Vec<Value>, Diagnostic>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = texts
+                .chunks(texts.len().div_ceil(threads).max(1))
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|(path, text)| match text {
+                                Ok(text) => parse_yaml(path, text, false),
+                                Err(problem) => Err(problem.clone()),
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        for ((path, _), documents) in texts.iter().zip(parsed) {
+            self.repository.add_documents(path, documents);
+        }
     }
 
     /// The YAML files that declare how Argo CD and Flux deliver the sources (Applications, Kustomizations,
@@ -163,7 +213,7 @@ impl Loader<'_> {
                 if self.repository.is_dir(&target) {
                     pending.push(target);
                 } else if self.repository.is_file(&target) {
-                    self.parse(&target, false);
+                    self.manifests.push(target);
                 } else if self.files.is_dir(&target) {
                     // A directory without files: kustomize says it has no kustomization.
                     self.repository.add_empty_dir(&target);

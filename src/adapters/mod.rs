@@ -6,6 +6,7 @@ pub mod git;
 pub mod load;
 pub mod lock;
 pub mod remote;
+pub mod settled;
 pub mod snapshot;
 pub mod template_dir;
 pub mod transaction;

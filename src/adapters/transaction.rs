@@ -24,12 +24,9 @@ pub enum TransactionError {
          git is running, remove it (rm {0}) and apply again"
     )]
     IndexLocked(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error is in the message, not behind it: the chain would say it twice.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{0} is not a regular file: asm-migrate writes only regular files")]
     NotAFile(String),
     #[error("the journal of an interrupted run, {path}, cannot be read ({why}): check `git status`, then remove it (rm {path})")]
@@ -45,7 +42,7 @@ pub enum TransactionError {
 
 fn io(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> TransactionError {
     let path = path.as_ref().display().to_string();
-    move |source| TransactionError::Io { path, source }
+    move |error| TransactionError::Io { path, error }
 }
 
 /// What a step is about to do, written before it does it.

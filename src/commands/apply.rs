@@ -10,6 +10,7 @@ use git2::Oid;
 use crate::adapters::git::GitRepo;
 use crate::adapters::lock::RepoLock;
 use crate::adapters::remote::{PushOutcome, Remote};
+use crate::adapters::settled::RenderInputs;
 use crate::adapters::transaction::{self, TransactionError};
 use crate::adapters::workspace::{self, Workspace};
 use crate::adapters::RepoFiles;
@@ -71,6 +72,8 @@ pub enum ApplyError {
     },
     #[error("HEAD is detached: name the branch to commit onto with --branch")]
     DetachedHead,
+    #[error("{what} is in progress in this repository: {finish}, then run asm-migrate again")]
+    InProgress { what: &'static str, finish: &'static str },
     #[error("uncommitted changes in files this step rewrites: {}\ncommit or stash them first (or pass --allow-dirty)", .0.join(", "))]
     Dirty(Vec<String>),
     #[error(
@@ -135,6 +138,12 @@ struct BranchTarget {
 }
 
 impl Target {
+    /// The commit the step is rendered on, when it is rendered on one (`--commit` of a clean checkout, `--branch`).
+    fn rendered_on(&self) -> Option<(&GitRepo, Oid)> {
+        let base = self.branch.as_ref().map(|branch| branch.base).or(self.from_head)?;
+        Some((self.git.as_ref()?, base))
+    }
+
     /// The commit the migration is read at: the branch's base with `--branch`, else HEAD.
     pub fn read_at(&self) -> Option<(&GitRepo, Oid)> {
         let git = self.git.as_ref()?;
@@ -148,6 +157,10 @@ impl Target {
         let root = workplace.root();
         let git = GitRepo::open(&root).ok();
         let lock = git.as_ref().map(|git| RepoLock::acquire(&git.git_dir(), command)).transpose()?;
+        // A step written in the middle of a merge or a rebase would mix with the user's resolution of it.
+        if let Some((what, finish)) = git.as_ref().and_then(GitRepo::operation_in_progress) {
+            return Err(ApplyError::InProgress { what, finish }.into());
+        }
         for note in lock.iter().flat_map(|lock| &lock.notes) {
             crate::output::note(note);
         }
@@ -246,10 +259,38 @@ pub fn run(
         true => Precheck::Forced { by: target.who() },
         false => Precheck::Unchecked,
     };
-    let files = target.files()?;
     let mut sink = std::io::sink();
     let lines = lines_for(format, out, &mut sink);
-    let outcome = apply_from(workplace, &target, plan, files.as_ref(), selector, precheck, options, lines)?;
+    let request = format!("apply {selector:?} force={force} branch={:?} push={:?}", options.branch, options.push);
+    let settled = target.rendered_on().filter(|_| workplace.templates.is_none()).and_then(|(git, commit)| {
+        let inputs = RenderInputs::new(&git.git_dir(), &workplace.plan_file(), &request)?;
+        Some((inputs, git, git.tree_of(commit)?))
+    });
+    let known = settled.as_ref().and_then(|(inputs, _, tree)| inputs.settled_step(*tree));
+    let outcome = match known {
+        Some(step) => {
+            writeln!(lines, "{}", nothing_to_change(&step, target.branch.as_ref().map(|branch| branch.name.as_str())))?;
+            StepOutcome { step, ..StepOutcome::default() }
+        }
+        None => {
+            let files = target.files()?;
+            let outcome = apply_from(workplace, &target, plan, files.as_ref(), selector, precheck, options, lines)?;
+            if let Some((inputs, git, tree)) = &settled {
+                // The step is whole in the tree it was found in, or in the commit made of it: taking the current
+                // step again changes nothing (forced or not, its preconditions were checked when it was taken).
+                let whole_in = match &outcome.commit {
+                    None if !outcome.changed => Some(*tree),
+                    Some(commit) => git2::Oid::from_str(&commit.id).ok().and_then(|id| git.tree_of(id)),
+                    None => None,
+                };
+                match whole_in {
+                    Some(tree) => inputs.record(tree, &outcome.step),
+                    None => inputs.forget(),
+                }
+            }
+            outcome
+        }
+    };
     if format == ReportFormat::Json {
         json::print(out, serde_json::to_value(&outcome)?)?;
     }
@@ -409,6 +450,14 @@ impl Prepared {
     }
 }
 
+/// What a run says when `step` is already where it goes: in the checkout, or on `branch`.
+fn nothing_to_change(step: &dyn std::fmt::Display, branch: Option<&str>) -> String {
+    match branch {
+        Some(branch) => format!("step {step} is already on {branch}: nothing to change"),
+        None => format!("step {step} is already in the repository: nothing to change"),
+    }
+}
+
 /// The step written into the working tree and, with `--commit`, committed on the checked-out branch.
 fn write_to_work_tree(
     root: &Path,
@@ -418,7 +467,7 @@ fn write_to_work_tree(
     out: &mut dyn Write,
 ) -> anyhow::Result<StepOutcome> {
     if prepared.changes.is_empty() {
-        writeln!(out, "step {} is already in the repository: nothing to change", prepared.step)?;
+        writeln!(out, "{}", nothing_to_change(&prepared.step, None))?;
         return Ok(StepOutcome::unchanged(&prepared.step));
     }
     let paths = prepared.paths();
@@ -503,7 +552,7 @@ fn commit_to_branch(
 ) -> anyhow::Result<StepOutcome> {
     let branch = &target.name;
     if prepared.changes.is_empty() {
-        writeln!(out, "step {} is already on {branch}: nothing to change", prepared.step)?;
+        writeln!(out, "{}", nothing_to_change(&prepared.step, Some(branch)))?;
         return Ok(StepOutcome::unchanged(&prepared.step));
     }
     let identity = git.identity()?;

@@ -58,6 +58,11 @@ impl Workplace {
         }
     }
 
+    /// Where the plan is read from.
+    pub fn plan_file(&self) -> PathBuf {
+        self.plan.clone().unwrap_or_else(|| self.root().join("migration.yaml"))
+    }
+
     /// The plan, read from the working tree and validated.
     pub fn read_plan(&self) -> anyhow::Result<Plan> {
         let root = self.root();
@@ -66,7 +71,7 @@ impl Workplace {
         }
         let (file, display) = match &self.plan {
             Some(plan) => (plan.clone(), plan.clone()),
-            None => (root.join("migration.yaml"), PathBuf::from("migration.yaml")),
+            None => (self.plan_file(), PathBuf::from("migration.yaml")),
         };
         if !file.is_file() {
             return Err(Diagnostics::from(

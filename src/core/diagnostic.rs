@@ -84,6 +84,12 @@ impl Diagnostic {
 
     /// A YAML syntax or shape error reported by serde-saphyr while reading `file`.
     pub fn from_yaml(file: &Path, source: &str, error: &serde_saphyr::Error) -> Diagnostic {
+        if crate::core::yaml::holds_nothing(source) {
+            return Diagnostic::in_file(
+                file,
+                "the file is empty: it holds no YAML document, only blank lines or comments",
+            );
+        }
         let message = crate::core::yaml::message(error);
         match error.location() {
             Some(location) => Diagnostic::at(file, source, Pos::of(&location), message),

@@ -133,6 +133,11 @@ impl Plan {
 
 /// Parses and validates plan text; `file` names it in messages.
 pub fn parse(file: &Path, source: &str) -> Result<Plan, Diagnostics> {
+    if crate::core::yaml::holds_nothing(source) {
+        let empty =
+            Diagnostic::in_file(file, "the plan is empty: it holds no YAML document, only blank lines or comments");
+        return Err(empty.with_help("`asm-migrate schema` describes the plan; README's quick start shows one").into());
+    }
     let raw: RawPlan =
         crate::core::yaml::strict_document(source).map_err(|error| Diagnostic::from_yaml(file, source, &error))?;
     let mut check = Checker::new(file, source);

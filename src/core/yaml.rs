@@ -74,15 +74,23 @@ fn translated(text: &str) -> String {
             quoted(value)
         );
     }
+    if text.starts_with("tabs disallowed") {
+        return "a tab indents this line: YAML indents with spaces only".to_owned();
+    }
     if text == "expected string scalar" {
         return "expected a string here".to_owned();
     }
     if let Some(rest) = text.strip_prefix("budget breached: ") {
-        // `Documents { documents: 1000001 }`: what was counted, and how many.
-        let inner = rest.split_once('{').map_or(rest, |(_, inner)| inner).trim_matches(['}', ' ']);
+        // `Documents { documents: 1000001 }`, then maybe ` at line 7, column 63 (defined at ...)`: what was
+        // counted, and how many.
+        let inner = rest.split_once('{').map_or(rest, |(_, inner)| inner.split('}').next().unwrap_or(inner)).trim();
         let counted = match inner.split_once(": ") {
+            Some((what, count)) if what.contains("anchor") || what.contains("alias") => {
+                let limit = count.parse::<u64>().map_or(count.to_owned(), |over| over.saturating_sub(1).to_string());
+                format!("its aliases replay more than {limit} parser events: an alias bomb")
+            }
             Some((what, count)) if count.parse::<u64>().is_ok() => format!("{count} {}", what.replace('_', " ")),
-            _ => inner.trim().to_owned(),
+            _ => inner.to_owned(),
         };
         return format!("too large for asm-migrate to read ({counted})");
     }
@@ -135,6 +143,15 @@ fn reads_back_as_text(text: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '=' | ',' | '|' | '\\'))
         && !YAML_1_1_WORDS.contains(&text.to_ascii_lowercase().as_str())
+}
+
+/// Whether `text` holds no YAML document at all: only blank lines, comments and document markers (what a parser
+/// reports as "unexpected end of input", which tells the user nothing).
+pub fn holds_nothing(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .all(|line| line.is_empty() || line.starts_with('#') || line == "---" || line == "...")
 }
 
 #[cfg(test)]

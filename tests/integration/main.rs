@@ -16,6 +16,7 @@ mod machine;
 mod messages;
 mod plan_doc;
 mod plan_errors;
+mod rerun;
 mod review;
 mod safety;
 mod support;

@@ -7,6 +7,9 @@ use std::process::Command;
 
 use crate::support::{tool_environment, Repo, Run};
 
+/// What `apply --commit` records under `.git/` once a step is whole (see rerun.rs): not left over, kept.
+const RECORD: &str = "asm-migrate-settled";
+
 /// The step these tests take: it writes files of the tool's own and edits the user's (the mesh config, the
 /// clusters' kustomizations).
 const STEP: &str = "setup";
@@ -30,7 +33,7 @@ fn picture(repo: &Repo) -> Picture {
         .expect(".git")
         .flatten()
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("asm-migrate") || name == "index.lock")
+        .filter(|name| (name.starts_with("asm-migrate") && name != RECORD) || name == "index.lock")
         .collect();
     leftovers.sort();
     Picture {
@@ -237,7 +240,7 @@ fn issue_13_a_full_disk_leaves_the_repository_as_it_was_and_no_phantom_commit() 
                  {RERUN_SCRIPT}\n\
                  echo \"final_tree=$(git rev-parse 'HEAD^{{tree}}')\"\n\
                  echo \"final_status=$(git status --porcelain --untracked-files=all --ignored | tr '\\n' ' ')\"\n\
-                 echo \"final_leftovers=$(ls -A .git | grep -e '^asm-migrate' -e '^index.lock' | tr '\\n' ' ')\"\n\
+                 echo \"final_leftovers=$(ls -A .git | grep -e '^asm-migrate' -e '^index.lock' | grep -v -x {RECORD} | tr '\\n' ' ')\"\n\
                  echo \"commits=$(git rev-list --count HEAD)\"\n"
             );
             let output = tool_environment(Command::new("unshare").args(["-rm", "sh", "-c", &script]))
@@ -369,4 +372,54 @@ fn issue_13_written_files_are_ordinary_and_keep_their_modes() {
         .output()
         .expect("apply runs");
     assert_eq!(mode(&repo, "gitops/asm-migration/state.yaml"), 0o644);
+}
+
+/// Issue 10, point 3: a read-only output directory (a read-only bind mount, in a user namespace; or, where mounting
+/// is refused, a directory without write permission for a user that is not root). The step is refused with the
+/// path it could not write, the repository is left as it was, and the next run with the directory writable takes it.
+#[test]
+fn issue_10_a_read_only_output_directory_leaves_the_repository_as_it_was() {
+    let (before, expected, _) = before_and_after();
+    let repo = before.copied();
+    let untouched = picture(&repo);
+    let output = repo.path().join("gitops/asm-migration");
+    let binary = env!("CARGO_BIN_EXE_asm-migrate");
+    let script = "mount --bind \"$OUT\" \"$OUT\" && mount -o remount,bind,ro \"$OUT\" || exit 90\n\
+                  cd \"$REPO\" && exec \"$BIN\" apply --step setup --commit";
+    let mounted = tool_environment(Command::new("unshare").args(["-rm", "sh", "-c", script]))
+        .env("OUT", &output)
+        .env("REPO", repo.path())
+        .env("BIN", binary)
+        .output()
+        .ok()
+        .filter(|output| output.status.code() != Some(90));
+    let run = match mounted {
+        Some(output) => Run::of(output),
+        None => {
+            let root = Command::new("id").arg("-u").output().is_ok_and(|id| id.stdout.starts_with(b"0\n"));
+            assert!(!root, "a read-only directory needs unshare (util-linux, which .ci/run installs) when run as root");
+            let walk = |mode: u32| {
+                for dir in [output.clone(), output.join("asm"), output.join("clusters/hz"), output.join("clusters/sh")]
+                {
+                    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
+                }
+            };
+            walk(0o555);
+            let run = repo.run(&["apply", "--step", STEP, "--commit"]);
+            walk(0o755);
+            run
+        }
+    };
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot write the step into the repository (it is as it was): gitops/asm-migration/"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.matches("(os error").count(), 1, "the system's reason, once: {}", run.stderr);
+    assert_eq!(picture(&repo), untouched, "{}", run.stderr);
+    let rerun = repo.run(&["apply", "--step", STEP, "--commit"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(picture(&repo), expected);
 }

@@ -46,6 +46,40 @@ fn validate(repo: Repo) -> Case {
 /// The plan, as `validate` reads it.
 pub static PLAN: &[Scenario] = &[
     Scenario {
+        name: "plan-empty",
+        about: "the plan holds nothing but a comment",
+        setup: || {
+            let repo = shop();
+            repo.write("migration.yaml", "# the migration, to be written\n\n");
+            validate(repo.committed("an empty plan"))
+        },
+    },
+    Scenario {
+        name: "plan-indented-with-a-tab",
+        about: "a line of the plan is indented with a tab",
+        setup: || validate(plan_with(&[("  engine: argocd", "\tengine: argocd")])),
+    },
+    Scenario {
+        name: "plan-with-crlf-line-endings",
+        about: "a plan written on Windows (CRLF line endings) with an unknown field: the position is still right",
+        setup: || {
+            let repo = shop();
+            let plan = repo.read("migration.yaml").replace("  engine: argocd\n", "  engine: argocd\n  engines: 2\n");
+            repo.write("migration.yaml", &plan.replace('\n', "\r\n"));
+            validate(repo.committed("CRLF"))
+        },
+    },
+    Scenario {
+        name: "plan-alias-bomb",
+        about: "the plan opens with a billion-laughs alias bomb",
+        setup: || {
+            let repo = shop();
+            let plan = repo.read("migration.yaml");
+            repo.write("migration.yaml", &format!("{}{plan}", alias_bomb("x-bomb", "")));
+            validate(repo.committed("a bomb"))
+        },
+    },
+    Scenario {
         name: "include-component-false",
         about: "a cluster includes the component from its Argo CD Application or Flux Kustomization",
         setup: || {
@@ -359,9 +393,36 @@ fn take_forced(repo: Repo, step: &str) -> Case {
 
 const ONE_MILLION_AND_ONE_DOCUMENTS: usize = 1_000_001;
 
+/// A billion laughs: `key:` holding ten levels of anchors, each an alias of the one before nine times.
+fn alias_bomb(key: &str, indent: &str) -> String {
+    let mut bomb = format!("{indent}{key}:\n{indent}  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (previous, level) in ('a'..='i').zip('b'..='j') {
+        let aliases = vec![format!("*{previous}"); 9].join(", ");
+        bomb.push_str(&format!("{indent}  {level}: &{level} [{aliases}]\n"));
+    }
+    bomb
+}
+
 /// The repository the plan points at: sources, manifests, the tool's own files, the mesh config, as `validate` or
 /// a step reads them.
 pub static REPOSITORY: &[Scenario] = &[
+    Scenario {
+        name: "manifest-alias-bomb",
+        about: "a ConfigMap in a cluster source is a billion-laughs alias bomb",
+        setup: || {
+            let head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: laughs\n";
+            validate(shop_with_manifest("laughs.yaml", format!("{head}{}", alias_bomb("data", "")).as_bytes()))
+        },
+    },
+    Scenario {
+        name: "state-empty",
+        about: "state.yaml was emptied by hand",
+        setup: || {
+            let repo = Repo::fixture("shop").at("init");
+            repo.write("gitops/asm-migration/state.yaml", "");
+            validate(repo.committed("emptied"))
+        },
+    },
     Scenario {
         name: "no-plan-here",
         about: "the repository has no migration.yaml",
@@ -858,6 +919,20 @@ pub static COMMANDS: &[Scenario] = &[
 // ---- Git ----
 
 /// An executable hook in the repository's `.git/hooks/`.
+/// The shop fixture with a branch `colleague` and the checked-out branch both editing the same line of the
+/// payments kustomization, then `git <operation>` stopped on their conflict.
+fn in_the_middle_of(operation: &[&str]) -> Repo {
+    let repo = shop();
+    repo.git(&["checkout", "-q", "-b", "colleague"]);
+    let repo =
+        repo.edited("apps/payments/namespace.yaml", "name: payments", "name: payments # theirs").committed("theirs");
+    repo.git(&["checkout", "-q", "-"]);
+    let repo = repo.edited("apps/payments/namespace.yaml", "name: payments", "name: payments # ours").committed("ours");
+    let stopped = std::process::Command::new("git").args(operation).current_dir(repo.path()).output();
+    assert!(stopped.is_ok_and(|output| !output.status.success()), "git {operation:?} stops on the conflict");
+    repo
+}
+
 fn hook(repo: &Repo, name: &str, script: &str) {
     let path = repo.path().join(".git/hooks").join(name);
     std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("the hook is written");
@@ -906,6 +981,16 @@ fn with_remote(case: Case, origin: Origin, colleague: Option<Repo>) -> Case {
 
 /// Git: the work tree, the index, branches, remotes, the lock, the journal of an interrupted run.
 pub static GIT: &[Scenario] = &[
+    Scenario {
+        name: "merge-in-progress",
+        about: "a merge stopped on a conflict and is not finished",
+        setup: || take(in_the_middle_of(&["merge", "colleague"]), "init"),
+    },
+    Scenario {
+        name: "rebase-in-progress",
+        about: "a rebase stopped on a conflict and is not finished",
+        setup: || take(in_the_middle_of(&["rebase", "colleague"]), "init"),
+    },
     Scenario {
         name: "dirty-files",
         about: "the mesh config the next step rewrites has uncommitted changes",
