@@ -5,6 +5,8 @@ mod cli;
 mod commands;
 mod core;
 mod output;
+#[cfg(test)]
+mod properties;
 
 use std::io::Write;
 use std::process::ExitCode;
