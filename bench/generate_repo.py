@@ -23,8 +23,10 @@ def write(root, rel, text):
         f.write(text)
 
 
-def workload(ns, index):
-    """One realistic workload (~45 lines). Every 25th one is a StatefulSet."""
+def workload(ns, index, baked=None):
+    """One realistic workload (~45 lines). Every 25th one is a StatefulSet. `baked`: the restart stamp, to write the
+    fields asm-migrate's component adds at wave/rest into the manifest itself (the restart annotation and the ASM
+    injection label of the pod template), for component-overhead.sh's (c)."""
     team = TEAMS[index % len(TEAMS)]
     lang, base = LANGS[index % len(LANGS)]
     name = f"{team}-svc-{index:03d}"
@@ -56,9 +58,17 @@ def workload(ns, index):
         "      labels:",
         f"        app: {name}",
         f"        team: {team}",
+    ]
+    if baked:
+        lines.append("        sidecar.asm.aliyun.com/inject: \"true\"")
+    lines += [
         "      annotations:",
         "        prometheus.io/scrape: \"true\"",
         f"        prometheus.io/port: \"{port + 1000}\"",
+    ]
+    if baked:
+        lines.append(f"        kubectl.kubernetes.io/restartedAt: \"{baked}\"")
+    lines += [
         "    spec:",
         "      containers:",
         "        - name: app",
@@ -97,6 +107,8 @@ def main():
     parser.add_argument("--per-namespace", type=int, default=100)
     parser.add_argument("--files-per-namespace", type=int, default=4,
                         help="workloads of a namespace are split over this many multi-document files")
+    parser.add_argument("--bake", metavar="STAMP",
+                        help="write the component's fields (restart stamp STAMP, ASM label) into every workload")
     parser.add_argument("--clusters", type=int, default=0,
                         help="a fleet: this many clusters c00, c01, ... whose sources all include the same apps "
                              "(every third with a replica patch, every fifth with a cluster label); 0: the one "
@@ -114,7 +126,7 @@ def main():
         files = []
         for start in range(0, args.per_namespace, chunk):
             rel = f"workloads-{start // chunk}.yaml"
-            docs = [workload(ns, i) for i in range(start, min(start + chunk, args.per_namespace))]
+            docs = [workload(ns, i, args.bake) for i in range(start, min(start + chunk, args.per_namespace))]
             write(root, f"apps/{ns}/{rel}", "---\n".join(docs))
             files.append(rel)
         write(root, f"apps/{ns}/namespace.yaml",
@@ -158,17 +170,27 @@ spec:
     names = [f"c{i:02d}" for i in range(args.clusters)] if args.clusters else ["big"]
     for index, name in enumerate(names):
         overlay = ""
+        local = ""
         if args.clusters and index % 3 == 1:
-            overlay += ("patches:\n  - target: {kind: Deployment, namespace: ns-00, name: w-000}\n"
+            overlay += ("patches:\n  - target: {kind: Deployment, namespace: ns-00, name: checkout-svc-000}\n"
                         "    patch: |-\n      - op: replace\n        path: /spec/replicas\n"
                         f"        value: {2 + index % 4}\n")
+        if args.clusters and index % 4 == 2:
+            overlay += f"replicas:\n  - name: catalog-svc-001\n    count: {3 + index % 3}\n"
         if args.clusters and index % 5 == 2:
             overlay += f"labels:\n  - pairs:\n      fleet.example.com/cluster: {name}\n"
+        if args.clusters and index % 7 == 3:
+            # A namespace of this cluster's own, with one Istio-injected workload.
+            local = "  - local.yaml\n"
+            write(root, f"clusters/{name}/local.yaml",
+                  f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}-local\n  labels:\n"
+                  "    istio-injection: enabled\n---\n" + workload(f"{name}-local", 0, args.bake).replace(
+                      "metadata:\n  name:", f"metadata:\n  namespace: {name}-local\n  name:", 1))
         write(root, f"clusters/{name}/kustomization.yaml",
               f"# Data-plane cluster {name}, Istio network network-1 (Argo CD Application argocd/{name}.yaml).\n"
               "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
               "resources:\n  - ../../infra/istio\n" + "".join(f"  - ../../apps/{ns}\n" for ns in namespaces)
-              + overlay)
+              + local + overlay)
         write(root, f"argocd/{name}.yaml", f"""\
 apiVersion: argoproj.io/v1alpha1
 kind: Application
