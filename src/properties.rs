@@ -7,8 +7,8 @@
 //! - A random byte mutation of a valid plan, or of `state.yaml`, is read as `validate` and `apply` read it: it is
 //!   valid or it is an error (exit 2), never a panic.
 //!
-//! CI runs a short campaign. `PROPTEST_CASES=100000 cargo test --release properties::` is the long one (README,
-//! "Testing"); a failure prints the smallest input proptest found, and the seed to replay it.
+//! CI runs a short campaign. `PROPTEST_CASES=100000 cargo test --release properties::a_mutated` is the long one
+//! (README, "Development"); a failure prints the smallest input proptest found.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 const RECORD_FILE: &str = "asm-migrate-settled";
+/// The record is written to a file of this prefix, then renamed to its name.
+const TEMPORARY_PREFIX: &str = "asm-migrate-settled.";
 
 /// What a render is a function of, but for the tree it reads: the tree is added where the record is checked.
 pub struct RenderInputs {
@@ -52,6 +54,7 @@ impl RenderInputs {
 
     /// The step recorded as whole in `tree` for these inputs, if it is.
     pub fn settled_step(&self, tree: git2::Oid) -> Option<String> {
+        self.sweep();
         let text = std::fs::read(self.git_dir.join(RECORD_FILE)).ok()?;
         let record: Record = serde_json::from_slice(&text).ok()?;
         (record.key == self.key(tree)).then_some(record.step)
@@ -60,9 +63,12 @@ impl RenderInputs {
     /// Records that `step` is whole in `tree` for these inputs. A cache: when it cannot be written, the next run
     /// renders as usual, so a failure is not reported.
     pub fn record(&self, tree: git2::Oid, step: &str) {
+        self.sweep();
         let record = Record { key: self.key(tree), step: step.to_owned() };
         let Ok(text) = serde_json::to_vec(&record) else { return };
-        let Ok(mut file) = tempfile::NamedTempFile::new_in(&self.git_dir) else { return };
+        let Ok(mut file) = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(&self.git_dir) else {
+            return;
+        };
         if std::io::Write::write_all(&mut file, &text).is_ok() {
             let _ = file.persist(self.git_dir.join(RECORD_FILE));
         }
@@ -71,6 +77,17 @@ impl RenderInputs {
     /// Forgets any record: a run that changed the repository does not leave one that names the state before it.
     pub fn forget(&self) {
         let _ = std::fs::remove_file(self.git_dir.join(RECORD_FILE));
+    }
+
+    /// Removes what a run killed while it wrote a record left (`asm-migrate-settled.XXXXXX`). Only one asm-migrate
+    /// works in a repository at a time (the lock), so no other is writing one.
+    fn sweep(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.git_dir) else { return };
+        for entry in entries.flatten() {
+            if entry.file_name().to_str().is_some_and(|name| name.starts_with(TEMPORARY_PREFIX)) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

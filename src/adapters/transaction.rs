@@ -447,7 +447,10 @@ fn write_journal(dir: &Path, journal: &Journal) -> Result<(), TransactionError> 
         std::fs::File::open(dir)?.sync_all()
     })();
     if let Err(error) = written {
+        // Nothing is carried out yet: the journal, renamed into place or not, and its directory go with it, and the
+        // repository is as it was.
         let _ = std::fs::remove_file(&temp);
+        clear(dir);
         return Err(io(&path)(error));
     }
     Ok(())

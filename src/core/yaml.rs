@@ -74,6 +74,10 @@ fn translated(text: &str) -> String {
             quoted(value)
         );
     }
+    if text.starts_with("recursion limit exceeded") {
+        return "nested too deeply for asm-migrate to read: lists and mappings within one another, past its limit"
+            .to_owned();
+    }
     if text.starts_with("tabs disallowed") {
         return "a tab indents this line: YAML indents with spaces only".to_owned();
     }

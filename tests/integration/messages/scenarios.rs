@@ -407,6 +407,15 @@ fn alias_bomb(key: &str, indent: &str) -> String {
 /// a step reads them.
 pub static REPOSITORY: &[Scenario] = &[
     Scenario {
+        name: "manifest-nested-too-deep",
+        about: "a ConfigMap nests 100,000 lists in one another",
+        setup: || {
+            let head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  deep: ";
+            let deep = format!("{head}{}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+            validate(shop_with_manifest("deep.yaml", deep.as_bytes()))
+        },
+    },
+    Scenario {
         name: "manifest-alias-bomb",
         about: "a ConfigMap in a cluster source is a billion-laughs alias bomb",
         setup: || {
