@@ -1,4 +1,5 @@
-//! Issue 10, point 4: properties of the migration over generated input, with the repository in memory (proptest).
+//! Issue 10, point 4: properties of the migration over generated input, with the repository in memory (proptest),
+//! each step prepared as `apply` prepares it.
 //!
 //! - Rendering is deterministic (two loads of the same files render the same bytes) and idempotent (a step taken
 //!   renders no change when taken again).
@@ -19,11 +20,11 @@ use serde_json::Value;
 
 use crate::adapters::load::load_repository;
 use crate::adapters::RepoFiles;
+use crate::commands::apply::{Precheck, Prepared, StepRequest, WriteOptions};
 use crate::core::diagnostic::Diagnostic;
 use crate::core::migration::{Migration, StepSelector};
 use crate::core::plan::{self, Plan};
-use crate::core::render::render_step;
-use crate::core::state::{Confirmation, StateChange};
+use crate::core::state::StateChange;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::templates::Templates;
 
@@ -90,26 +91,16 @@ impl MemoryFiles {
         Ok(migration)
     }
 
-    /// What `apply --step <step> --force` writes, as the command decides it (with a fixed time).
+    /// What `apply --step <step> --force` writes, as the command decides it (at a fixed time).
     fn rendered(&self, step: &StepId) -> Result<Vec<(String, Option<String>)>, String> {
         let mut migration = self.validated()?;
         let selector = StepSelector::Id(step.clone());
-        let step = migration.resolve_forward(&selector, true).map_err(|error| error.to_string())?;
-        let preconditions = match migration.current_step() == Some(&step) {
-            true => Vec::new(),
-            false => migration.precondition_names(&step).map_err(|problems| problems.to_string())?,
-        };
-        let mut change = StateChange::default();
-        if !preconditions.is_empty() || migration.resolve_forward(&selector, false).is_err() {
-            change.gates_skipped =
-                Some(Confirmation { step: step.clone(), at: STAMP.to_owned(), by: "proptest".into() });
-        }
-        migration.record(&change);
-        let pending = migration.pending(&step).map_err(|problems| problems.to_string())?;
+        let precheck = Precheck::Forced { by: "proptest".to_owned(), at: STAMP.to_owned() };
+        let request = StepRequest { selector: &selector, change: &StateChange::default(), precheck };
         let templates = Templates::new(BTreeMap::new());
-        let rendered = render_step(&migration, &pending, &templates).map_err(|problems| problems.to_string())?;
-        let changes = rendered.changes(&migration.repository).map_err(|problem| problem.to_string())?;
-        Ok(changes.into_iter().map(|change| (change.path, change.after)).collect())
+        let prepared = Prepared::new(&mut migration, &request, &templates, &WriteOptions::default())
+            .map_err(|error| format!("{error:#}"))?;
+        Ok(prepared.changes.into_iter().map(|change| (change.path, change.after)).collect())
     }
 
     fn with(&self, changes: &[(String, Option<String>)]) -> MemoryFiles {

@@ -26,18 +26,17 @@ struct Record {
 }
 
 impl RenderInputs {
-    /// The inputs of a render by this binary of `plan_file` for `request` (the step asked for, and how): `None` when
-    /// this binary cannot tell what it is.
-    pub fn new(git_dir: &Path, plan_file: &Path, request: &str) -> Option<RenderInputs> {
+    /// The inputs of a render by this binary of `plan` (its text) for `request` (the step asked for, and how):
+    /// `None` when this binary cannot tell what it is.
+    pub fn new(git_dir: &Path, plan: &[u8], request: &str) -> Option<RenderInputs> {
         let binary = std::env::current_exe().ok().and_then(|path| std::fs::metadata(path).ok())?;
         let built = binary.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
-        let plan = std::fs::read(plan_file).ok()?;
         let mut digest = Sha256::new();
         for part in [
             env!("CARGO_PKG_VERSION").as_bytes(),
             &binary.len().to_le_bytes(),
             &built.as_nanos().to_le_bytes(),
-            &plan,
+            plan,
             request.as_bytes(),
         ] {
             digest.update((part.len() as u64).to_le_bytes());
@@ -98,18 +97,15 @@ mod tests {
     #[test]
     fn a_record_answers_only_for_the_same_inputs_and_tree() {
         let dir = tempfile::tempdir().unwrap();
-        let plan = dir.path().join("migration.yaml");
-        std::fs::write(&plan, "plan: a\n").unwrap();
-        let inputs = RenderInputs::new(dir.path(), &plan, "setup").unwrap();
+        let inputs = RenderInputs::new(dir.path(), b"plan: a\n", "setup").unwrap();
         let (tree, other_tree) = (git2::Oid::from_bytes(&[1; 20]).unwrap(), git2::Oid::from_bytes(&[2; 20]).unwrap());
         assert_eq!(inputs.settled_step(tree), None);
         inputs.record(tree, "setup");
         assert_eq!(inputs.settled_step(tree).as_deref(), Some("setup"));
         assert_eq!(inputs.settled_step(other_tree), None, "another tree");
-        let other_request = RenderInputs::new(dir.path(), &plan, "migrating").unwrap();
+        let other_request = RenderInputs::new(dir.path(), b"plan: a\n", "migrating").unwrap();
         assert_eq!(other_request.settled_step(tree), None, "another request");
-        std::fs::write(&plan, "plan: b\n").unwrap();
-        let edited_plan = RenderInputs::new(dir.path(), &plan, "setup").unwrap();
+        let edited_plan = RenderInputs::new(dir.path(), b"plan: b\n", "setup").unwrap();
         assert_eq!(edited_plan.settled_step(tree), None, "an edited plan");
         inputs.forget();
         assert_eq!(inputs.settled_step(tree), None, "forgotten");

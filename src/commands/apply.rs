@@ -41,9 +41,9 @@ pub enum Precheck {
     Checked,
     /// `apply`: nothing was checked.
     Unchecked,
-    /// `apply --force`: the user (`by`) takes the step as it is, preconditions and skipped phases included;
-    /// the state and a commit trailer record it.
-    Forced { by: String },
+    /// `apply --force`: the user (`by`) takes the step as it is (`at`, RFC 3339), preconditions and skipped
+    /// phases included; the state and a commit trailer record it.
+    Forced { by: String, at: String },
 }
 
 /// How a step is written: `apply`'s flags, which `advance` and `retry` share.
@@ -125,6 +125,8 @@ pub struct Target {
     /// A commit of the checked-out branch is rendered from HEAD, not from work in progress beside it (except with
     /// --allow-dirty, which takes the working tree as it is).
     from_head: Option<Oid>,
+    /// The plan's text, as read: part of what a render is a function of.
+    plan_source: String,
 }
 
 /// A branch the step is committed onto without touching the checkout.
@@ -170,7 +172,7 @@ impl Target {
                 crate::output::note(&note);
             }
         }
-        let plan = workplace.read_plan()?;
+        let (plan, plan_source) = workplace.read_plan_and_source()?;
         check_output_stays_inside(&root, &plan)?;
         let on_other_branch = |git: &GitRepo, branch: &str| git.current_branch().as_deref() != Some(branch);
         let branch = match (&options.branch, &git) {
@@ -187,7 +189,7 @@ impl Target {
             (None, Some(git), true) => git.head_commit(),
             _ => None,
         };
-        Ok((Target { root, git, _lock: lock, branch, from_head }, plan))
+        Ok((Target { root, git, _lock: lock, branch, from_head, plan_source }, plan))
     }
 
     /// Who is at work, as git's identity says, for what the state records.
@@ -204,10 +206,9 @@ impl Target {
 
     /// The files of the step's base: the branch's commit, HEAD for a commit of the checkout, or the working tree.
     pub fn files(&self) -> anyhow::Result<Box<dyn RepoFiles>> {
-        let base = self.branch.as_ref().map(|branch| branch.base).or(self.from_head);
-        Ok(match (base, &self.git) {
-            (Some(commit), Some(git)) => Box::new(git.tree_files(commit)?),
-            _ => Box::new(Workspace::new(&self.root)),
+        Ok(match self.rendered_on() {
+            Some((git, commit)) => Box::new(git.tree_files(commit)?),
+            None => Box::new(Workspace::new(&self.root)),
         })
     }
 
@@ -256,41 +257,40 @@ pub fn run(
 ) -> anyhow::Result<i32> {
     let (target, plan) = Target::open(workplace, options, "asm-migrate apply")?;
     let precheck = match force {
-        true => Precheck::Forced { by: target.who() },
+        true => Precheck::Forced { by: target.who(), at: rfc3339(now()) },
         false => Precheck::Unchecked,
     };
     let mut sink = std::io::sink();
     let lines = lines_for(format, out, &mut sink);
     let request = format!("apply {selector:?} force={force} branch={:?} push={:?}", options.branch, options.push);
     let settled = target.rendered_on().filter(|_| workplace.templates.is_none()).and_then(|(git, commit)| {
-        let inputs = RenderInputs::new(&git.git_dir(), &workplace.plan_file(), &request)?;
+        let inputs = RenderInputs::new(&git.git_dir(), target.plan_source.as_bytes(), &request)?;
         Some((inputs, git, git.tree_of(commit)?))
     });
-    let known = settled.as_ref().and_then(|(inputs, _, tree)| inputs.settled_step(*tree));
-    let outcome = match known {
-        Some(step) => {
-            writeln!(lines, "{}", nothing_to_change(&step, target.branch.as_ref().map(|branch| branch.name.as_str())))?;
-            StepOutcome { step, ..StepOutcome::default() }
+    if let Some(step) = settled.as_ref().and_then(|(inputs, _, tree)| inputs.settled_step(*tree)) {
+        writeln!(lines, "{}", nothing_to_change(&step, target.branch.as_ref().map(|branch| branch.name.as_str())))?;
+        return report(format, out, StepOutcome { step, ..StepOutcome::default() });
+    }
+    let files = target.files()?;
+    let outcome = apply_from(workplace, &target, plan, files.as_ref(), selector, precheck, options, lines)?;
+    if let Some((inputs, git, tree)) = &settled {
+        // The step is whole in the tree it was found in, or in the commit made of it: taking the current step
+        // again changes nothing (forced or not, its preconditions were checked when it was taken).
+        let whole_in = match &outcome.commit {
+            None if !outcome.changed => Some(*tree),
+            Some(commit) => git2::Oid::from_str(&commit.id).ok().and_then(|id| git.tree_of(id)),
+            None => None,
+        };
+        match whole_in {
+            Some(tree) => inputs.record(tree, &outcome.step),
+            None => inputs.forget(),
         }
-        None => {
-            let files = target.files()?;
-            let outcome = apply_from(workplace, &target, plan, files.as_ref(), selector, precheck, options, lines)?;
-            if let Some((inputs, git, tree)) = &settled {
-                // The step is whole in the tree it was found in, or in the commit made of it: taking the current
-                // step again changes nothing (forced or not, its preconditions were checked when it was taken).
-                let whole_in = match &outcome.commit {
-                    None if !outcome.changed => Some(*tree),
-                    Some(commit) => git2::Oid::from_str(&commit.id).ok().and_then(|id| git.tree_of(id)),
-                    None => None,
-                };
-                match whole_in {
-                    Some(tree) => inputs.record(tree, &outcome.step),
-                    None => inputs.forget(),
-                }
-            }
-            outcome
-        }
-    };
+    }
+    report(format, out, outcome)
+}
+
+/// Ends `apply`: in JSON mode, the outcome is the document.
+fn report(format: ReportFormat, out: &mut dyn Write, outcome: StepOutcome) -> anyhow::Result<i32> {
     if format == ReportFormat::Json {
         json::print(out, serde_json::to_value(&outcome)?)?;
     }
@@ -398,14 +398,14 @@ pub fn take_step(
 }
 
 /// A step rendered against one state of the repository, with what it changes there and its commit message.
-struct Prepared {
-    step: StepId,
-    changes: Vec<FileChange>,
+pub(crate) struct Prepared {
+    pub step: StepId,
+    pub changes: Vec<FileChange>,
     message: String,
 }
 
 impl Prepared {
-    fn new(
+    pub(crate) fn new(
         migration: &mut Migration,
         request: &StepRequest<'_>,
         templates: &Templates,
@@ -423,10 +423,10 @@ impl Prepared {
             Precheck::Unchecked if !preconditions.is_empty() => {
                 return Err(ApplyError::Unchecked { step, preconditions }.into());
             }
-            Precheck::Forced { by }
+            Precheck::Forced { by, at }
                 if !preconditions.is_empty() || migration.resolve_forward(request.selector, false).is_err() =>
             {
-                change.gates_skipped = Some(Confirmation { step: step.clone(), at: rfc3339(now()), by: by.clone() });
+                change.gates_skipped = Some(Confirmation { step: step.clone(), at: at.clone(), by: by.clone() });
             }
             _ => {}
         }
@@ -751,7 +751,8 @@ mod tests {
             let (target, plan) = Target::open(&workplace, &options, "test").unwrap();
             let files = CountingFiles { files: Workspace::new(dir.path()), reads: RefCell::default() };
             let mut out = Vec::new();
-            let (selector, precheck) = (StepSelector::Id(step.clone()), Precheck::Forced { by: "test".to_owned() });
+            let (selector, precheck) =
+                (StepSelector::Id(step.clone()), Precheck::Forced { by: "test".to_owned(), at: rfc3339(0) });
             apply_from(&workplace, &target, plan, &files, &selector, precheck, &options, &mut out).unwrap();
             let printed = String::from_utf8(out).unwrap();
             assert!(printed.contains("committed "), "step {step} was committed:\n{printed}");

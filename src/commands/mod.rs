@@ -58,20 +58,20 @@ impl Workplace {
         }
     }
 
-    /// Where the plan is read from.
-    pub fn plan_file(&self) -> PathBuf {
-        self.plan.clone().unwrap_or_else(|| self.root().join("migration.yaml"))
-    }
-
     /// The plan, read from the working tree and validated.
     pub fn read_plan(&self) -> anyhow::Result<Plan> {
+        Ok(self.read_plan_and_source()?.0)
+    }
+
+    /// The plan, and the text it was read from.
+    pub fn read_plan_and_source(&self) -> anyhow::Result<(Plan, String)> {
         let root = self.root();
         if !root.is_dir() {
             return Err(WorkplaceError::NoRepository(root).into());
         }
         let (file, display) = match &self.plan {
             Some(plan) => (plan.clone(), plan.clone()),
-            None => (self.plan_file(), PathBuf::from("migration.yaml")),
+            None => (root.join("migration.yaml"), PathBuf::from("migration.yaml")),
         };
         if !file.is_file() {
             return Err(Diagnostics::from(
@@ -83,7 +83,7 @@ impl Workplace {
         let source = std::fs::read_to_string(&file)
             .map_err(|error| Diagnostic::in_file(&display, format!("cannot read the plan: {error}")))
             .map_err(Diagnostics::from)?;
-        Ok(plan::parse(&display, &source)?)
+        Ok((plan::parse(&display, &source)?, source))
     }
 
     pub fn templates(&self) -> Result<Templates, WorkplaceError> {

@@ -67,17 +67,14 @@ pub struct EgressEffect {
     pub istio_removed: bool,
 }
 
-/// The workloads in `to` and not in `from`, with their replicas. The sets and each inventory's workloads are in
-/// the same order: one pass over each, whatever their size.
+/// The workloads in `to` and not in `from`, with their replicas.
 fn workloads(inventory: &Inventory, from: &ByCluster, to: &ByCluster) -> Vec<WorkloadEffect> {
     let (mut found, nothing) = (Vec::new(), BTreeSet::new());
     for (cluster, refs) in to {
         let shared_cluster: Rc<str> = cluster.as_str().into();
-        let listed = inventory.clusters.get(cluster).map(|found| found.workloads.as_slice()).unwrap_or_default();
-        let mut listed = listed.iter().peekable();
+        let listed = inventory.clusters.get(cluster);
         for workload in refs.difference(from.get(cluster).unwrap_or(&nothing)) {
-            while listed.next_if(|candidate| &candidate.workload < workload).is_some() {}
-            let replicas = listed.peek().filter(|candidate| &candidate.workload == workload).and_then(|w| w.replicas);
+            let replicas = listed.and_then(|listed| listed.workload(workload)).and_then(|found| found.replicas);
             found.push(WorkloadEffect {
                 cluster: Rc::clone(&shared_cluster),
                 kind: workload.kind.name(),

@@ -38,26 +38,15 @@ pub struct Object {
     pub template_inject: Option<Rc<str>>,
 }
 
-/// An object of a manifest file as the file itself names it, read once per run whatever the number of clusters
-/// that include the file.
-#[derive(Debug, Clone)]
-struct Declared {
-    kind: Rc<str>,
-    api_version: Rc<str>,
-    namespace: Option<Rc<str>>,
-    name: Rc<str>,
-    value: Rc<Value>,
-    template_inject: Option<Rc<str>>,
-}
-
-/// The objects of each manifest file, with the file's name, read once and shared by every cluster's walk.
+/// The objects of each manifest file as the file itself names them (before any kustomization renames them), read
+/// once and shared by every cluster's walk.
 #[derive(Default)]
-struct DeclaredFiles(HashMap<String, (Rc<str>, Rc<[Declared]>)>);
+struct DeclaredFiles(HashMap<String, Rc<[Object]>>);
 
 impl DeclaredFiles {
-    fn of<'r>(&mut self, repository: &'r Repository, file: &str) -> Result<(Rc<str>, Rc<[Declared]>), Diagnostic> {
-        if let Some((name, declared)) = self.0.get(file) {
-            return Ok((Rc::clone(name), Rc::clone(declared)));
+    fn of<'r>(&mut self, repository: &'r Repository, file: &str) -> Result<Rc<[Object]>, Diagnostic> {
+        if let Some(declared) = self.0.get(file) {
+            return Ok(Rc::clone(declared));
         }
         let mut interned: HashMap<&'r str, Rc<str>> = HashMap::new();
         let mut intern = |text: &'r str| -> Rc<str> {
@@ -68,24 +57,25 @@ impl DeclaredFiles {
             interned.insert(text, Rc::clone(&shared));
             shared
         };
-        let declared: Rc<[Declared]> = repository
+        let file_name: Rc<str> = file.into();
+        let declared: Rc<[Object]> = repository
             .documents(file)?
             .iter()
             .filter_map(|value| {
                 let (kind, api_version) = (str_at(value, &["kind"])?, str_at(value, &["apiVersion"])?);
-                Some(Declared {
+                Some(Object {
                     kind: intern(kind),
                     api_version: intern(api_version),
                     namespace: str_at(value, &["metadata", "namespace"]).map(&mut intern),
                     name: intern(str_at(value, &["metadata", "name"]).unwrap_or_default()),
+                    file: Rc::clone(&file_name),
                     template_inject: template_inject(value).map(Rc::from),
                     value: Rc::clone(value),
                 })
             })
             .collect();
-        let name: Rc<str> = file.into();
-        self.0.insert(file.to_owned(), (Rc::clone(&name), Rc::clone(&declared)));
-        Ok((name, declared))
+        self.0.insert(file.to_owned(), Rc::clone(&declared));
+        Ok(declared)
     }
 }
 
@@ -516,8 +506,7 @@ impl Walk<'_> {
     }
 
     fn manifest(&mut self, file: &str, transforms: &NameTransforms) -> Result<(), Diagnostic> {
-        let (file_name, declared) = self.declared.of(self.repository, file)?;
-        for object in declared.iter() {
+        for object in self.declared.of(self.repository, file)?.iter() {
             let (object_namespace, name) = match &*object.kind {
                 "Namespace" => (None, transforms.namespace_object(&object.name)),
                 _ => transforms.object(object.namespace.as_ref(), &object.name),
@@ -535,15 +524,7 @@ impl Walk<'_> {
                 true => object.template_inject.clone(),
                 false => template_inject(&value).map(Rc::from),
             };
-            self.objects.push(Object {
-                kind: Rc::clone(&object.kind),
-                api_version: Rc::clone(&object.api_version),
-                namespace: object_namespace,
-                name,
-                file: Rc::clone(&file_name),
-                value,
-                template_inject,
-            });
+            self.objects.push(Object { namespace: object_namespace, name, value, template_inject, ..object.clone() });
         }
         Ok(())
     }
