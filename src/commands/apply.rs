@@ -263,10 +263,14 @@ pub fn run(
     let mut sink = std::io::sink();
     let lines = lines_for(format, out, &mut sink);
     let request = format!("apply {selector:?} force={force} branch={:?} push={:?}", options.branch, options.push);
-    let settled = target.rendered_on().filter(|_| workplace.templates.is_none()).and_then(|(git, commit)| {
-        let inputs = RenderInputs::new(&git.git_dir(), target.plan_source.as_bytes(), &request)?;
-        Some((inputs, git, git.tree_of(commit)?))
-    });
+    // `next` names another step once its step is committed: the record, made after the commit, would answer it
+    // with the step just taken. A step asked by its id, or `current`, names the same step before and after.
+    let relative = matches!(selector, StepSelector::Next);
+    let settled =
+        target.rendered_on().filter(|_| workplace.templates.is_none() && !relative).and_then(|(git, commit)| {
+            let inputs = RenderInputs::new(&git.git_dir(), target.plan_source.as_bytes(), &request)?;
+            Some((inputs, git, git.tree_of(commit)?))
+        });
     if let Some(step) = settled.as_ref().and_then(|(inputs, _, tree)| inputs.settled_step(*tree)) {
         writeln!(lines, "{}", nothing_to_change(&step, target.branch.as_ref().map(|branch| branch.name.as_str())))?;
         return report(format, out, StepOutcome { step, ..StepOutcome::default() });

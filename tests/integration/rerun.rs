@@ -47,6 +47,17 @@ fn issue_10_a_re_apply_is_answered_from_the_record_and_the_same_as_a_rendered_on
 }
 
 #[test]
+fn issue_10_next_after_a_commit_is_the_step_after_it_not_the_record_of_the_one_taken() {
+    let repo = Repo::fixture("shop");
+    let count = repo.commit_count();
+    let first = reapply(&repo, "next", &[]).success();
+    assert!(first.stdout.contains("): init (1/"), "{}", first.stdout);
+    let second = reapply(&repo, "next", &[]).success();
+    assert!(second.stdout.contains("): setup (2/"), "`next` after init is setup: {}", second.stdout);
+    assert_eq!(repo.commit_count(), count + 2);
+}
+
+#[test]
 fn issue_10_a_forced_step_re_applied_changes_nothing_so_its_record_is_sound() {
     let repo = Repo::fixture("shop").at("egress/stripe/1");
     let recorded = repo.read(RECORD);
