@@ -226,6 +226,32 @@ pub enum Command {
         #[command(flatten)]
         cluster: ClusterArgs,
     },
+    /// Scan a repository and write a starter plan (migration.yaml) from what it holds, each choice commented with
+    /// where it was found; what it cannot decide is left as a `# decide:` line that `validate` names.
+    #[command(
+        after_help = "Examples:\n  asm-migrate init\n  asm-migrate init --repo ../shop-gitops\n  asm-migrate init --wire --asm-context asm-prod"
+    )]
+    Init {
+        /// Write over an existing plan (and a schema file that is not this version's).
+        #[arg(long)]
+        force: bool,
+        /// Also write the Argo CD Application or Flux Kustomization that applies the output's asm/ to the ASM
+        /// control plane, when none does yet.
+        #[arg(long)]
+        wire: bool,
+        /// The ASM control plane's kubeconfig context (its cluster name in Argo CD): the plan's asm.context, and
+        /// the destination of the Application --wire writes.
+        #[arg(long, value_name = "CONTEXT")]
+        asm_context: Option<String>,
+        /// The Secret (in the Flux Kustomization's namespace, key `value`) holding the ASM control plane's
+        /// kubeconfig, for the Flux Kustomization --wire writes.
+        #[arg(long, value_name = "NAME", default_value = "asm-kubeconfig")]
+        asm_kubeconfig_secret: String,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
     /// Print the JSON Schema of the plan file.
     Schema,
     /// Run the whole migration of a built-in example repository, step by step, in a temporary directory.
@@ -261,7 +287,8 @@ impl Command {
             | Command::Render { report, .. }
             | Command::Apply { report, .. }
             | Command::Advance { report, .. }
-            | Command::Retry { report, .. } => report.output == ReportFormat::Json,
+            | Command::Retry { report, .. }
+            | Command::Init { report, .. } => report.output == ReportFormat::Json,
             Command::Steps { output, .. } | Command::Status { output, .. } => *output == OutputFormat::Json,
             Command::Diff { format, .. } => *format == DiffFormat::Json,
             Command::Schema | Command::Demo { .. } | Command::Completion { .. } | Command::Man { .. } => false,

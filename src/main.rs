@@ -101,6 +101,15 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
             let observer = observer(cluster)?;
             commands::retry::run(&repo.workplace(), &observer, &apply.write_options(), report.output, out)
         }
+        Command::Init { force, wire, asm_context, asm_kubeconfig_secret, report, repo } => {
+            let options = commands::init::InitOptions {
+                force: *force,
+                wire: *wire,
+                asm_context: asm_context.clone(),
+                asm_kubeconfig_secret: asm_kubeconfig_secret.clone(),
+            };
+            commands::init::run(&repo.workplace(), &options, report.output, out)
+        }
         Command::Schema => commands::schema::run(out),
         Command::Demo { dir, verbose } => commands::demo::run(dir.as_deref(), *verbose, out),
         Command::Completion { shell } => commands::completion::run(*shell, out),

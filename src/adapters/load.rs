@@ -60,6 +60,27 @@ pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
     loader.repository
 }
 
+/// Every YAML file of the repository, for `init`, which has no plan yet to say what to read: kustomizations as one
+/// document, manifests as streams, Argo CD's and Flux's objects marked. A file that does not parse (a Helm chart's
+/// template) keeps its error: it matters only if a cluster source includes it.
+pub fn load_everything(files: &dyn RepoFiles) -> Repository {
+    let mut loader =
+        Loader { files, repository: Repository::listing(files.files_under("")), output: "", manifests: Vec::new() };
+    let yaml: Vec<String> = loader.repository.files_under("").filter(|file| is_yaml(file)).cloned().collect();
+    for file in yaml {
+        match is_kustomization_file(&file) {
+            true => loader.parse(&file, true),
+            false => loader.manifests.push(file),
+        }
+    }
+    for kustomization in loader.repository.kustomization_files().cloned().collect::<Vec<_>>() {
+        loader.parse(&kustomization, true);
+    }
+    loader.parse_manifests();
+    loader.engine_objects();
+    loader.repository
+}
+
 /// Only the state: for commands that need nothing else (`steps`).
 pub fn load_state(files: &dyn RepoFiles, plan: &Plan) -> Repository {
     let state = join(&plan.settings.output.value, "state.yaml");

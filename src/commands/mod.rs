@@ -5,6 +5,7 @@ pub mod apply;
 pub mod completion;
 pub mod demo;
 pub mod diff;
+pub mod init;
 pub mod man;
 pub mod render;
 pub mod retry;

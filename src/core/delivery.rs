@@ -72,17 +72,17 @@ pub fn delivery_of(repository: &Repository, settings: &Settings, cluster: &Clust
     delivery
 }
 
-fn is(object: &Value, group: &str, kind: &str) -> bool {
+pub(crate) fn is(object: &Value, group: &str, kind: &str) -> bool {
     str_at(object, &["kind"]) == Some(kind)
         && str_at(object, &["apiVersion"]).is_some_and(|version| version.starts_with(group))
 }
 
-fn name_of(object: &Value) -> &str {
+pub(crate) fn name_of(object: &Value) -> &str {
     str_at(object, &["metadata", "name"]).unwrap_or_default()
 }
 
 /// The repository paths an Application builds (`spec.source.path`, `spec.sources[].path`), normalized.
-fn application_paths(application: &Value) -> Vec<String> {
+pub(crate) fn application_paths(application: &Value) -> Vec<String> {
     sources(application)
         .filter_map(|source| str_at(source, &["path"]))
         .filter_map(|path| normalize_repo_path(path).ok())
@@ -191,7 +191,7 @@ fn flux(
 
 /// The copy rules of an ArtifactGenerator's artifact, as (repository directory, directory in the artifact); only
 /// whole directories (`@<source>/<dir>/**` to `@artifact/<dir>/`) are read.
-fn copies(artifact: &Value) -> Vec<(String, String)> {
+pub(crate) fn copies(artifact: &Value) -> Vec<(String, String)> {
     artifact
         .get("copy")
         .and_then(Value::as_array)
@@ -207,7 +207,7 @@ fn copies(artifact: &Value) -> Vec<(String, String)> {
 }
 
 /// The repository path of `path` in an artifact made by `copies`.
-fn from_artifact(path: &str, copies: &[(String, String)]) -> Option<String> {
+pub(crate) fn from_artifact(path: &str, copies: &[(String, String)]) -> Option<String> {
     let path = normalize_repo_path(path).unwrap_or_default();
     copies.iter().find_map(|(from, to)| {
         let rest = if to.is_empty() {

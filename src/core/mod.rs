@@ -6,6 +6,7 @@ pub mod component;
 pub mod delivery;
 pub mod desired;
 pub mod diagnostic;
+pub mod discovery;
 pub mod effects;
 pub mod gate;
 pub mod inventory;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::core::discovery::written::DECIDE_MARKER;
 use crate::core::settings::{pos, Checker, Located, RawAsm, RawCluster, RawIstio, RawSettings, Settings};
 use crate::core::state::PLAN_API_VERSION;
 use crate::core::step_id::{Phase, StepId};
@@ -138,6 +139,10 @@ pub fn parse(file: &Path, source: &str) -> Result<Plan, Diagnostics> {
             Diagnostic::in_file(file, "the plan is empty: it holds no YAML document, only blank lines or comments");
         return Err(empty.with_help("`asm-migrate schema` describes the plan; README's quick start shows one").into());
     }
+    let undecided = undecided(file, source);
+    if !undecided.is_empty() {
+        return Err(Diagnostics(undecided));
+    }
     let raw: RawPlan =
         crate::core::yaml::strict_document(source).map_err(|error| Diagnostic::from_yaml(file, source, &error))?;
     let mut check = Checker::new(file, source);
@@ -188,6 +193,29 @@ pub fn parse(file: &Path, source: &str) -> Result<Plan, Diagnostics> {
     } else {
         Err(Diagnostics(check.problems))
     }
+}
+
+/// The `# decide:` lines `init` left: each a field it could not decide, named until the user writes it.
+fn undecided(file: &Path, source: &str) -> Vec<Diagnostic> {
+    source
+        .lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let column = line.find(DECIDE_MARKER).filter(|column| line[..*column].trim().is_empty())?;
+            let what = line[column + DECIDE_MARKER.len()..].trim();
+            let diagnostic = Diagnostic::at(
+                file,
+                source,
+                Pos::new(index + 1, column + 1),
+                format!("`asm-migrate init` could not decide {what}"),
+            );
+            Some(
+                diagnostic.with_help(
+                    "write the value (the commented line below shows where) and delete this `# decide:` line",
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The comment by which the YAML language server finds a file's JSON Schema.

@@ -57,6 +57,14 @@ impl Engine {
         }
     }
 
+    /// How the plan spells it: `argocd`, `flux`.
+    pub fn plan_name(self) -> &'static str {
+        match self {
+            Engine::ArgoCd => "argocd",
+            Engine::Flux => "flux",
+        }
+    }
+
     pub fn display_name(self) -> &'static str {
         match self {
             Engine::ArgoCd => "Argo CD",

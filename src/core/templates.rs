@@ -28,6 +28,7 @@ impl Templates {
         environment.set_formatter(yaml_formatter);
         environment.add_filter("to_yaml", to_yaml);
         environment.add_filter("comment", comment);
+        environment.add_filter("flow", flow);
         environment.set_loader(move |name| {
             Ok(overrides
                 .get(name)
@@ -100,4 +101,28 @@ fn to_yaml(value: TemplateValue, indent: usize) -> Result<TemplateValue, minijin
     let text = serde_saphyr::to_string(&json).map_err(|error| invalid(error.to_string()))?;
     let pad = " ".repeat(indent);
     Ok(TemplateValue::from_safe_string(text.lines().map(|line| format!("{pad}{line}")).collect::<Vec<_>>().join("\n")))
+}
+
+/// `{{ value | flow }}`: a list or mapping as one line of flow-style YAML (`[a, b]`, `{name: http, port: 80}`), every
+/// string a scalar no reader takes for anything else.
+fn flow(value: TemplateValue) -> Result<TemplateValue, minijinja::Error> {
+    let json = serde_json::to_value(&value).map_err(|error| invalid(error.to_string()))?;
+    Ok(TemplateValue::from_safe_string(flow_text(&json)))
+}
+
+fn flow_text(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => format!("[{}]", items.iter().map(flow_text).collect::<Vec<_>>().join(", ")),
+        Value::Object(fields) => format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(key, value)| format!("{}: {}", crate::core::yaml::flow_scalar(key), flow_text(value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::String(text) => crate::core::yaml::flow_scalar(text),
+        other => other.to_string(),
+    }
 }

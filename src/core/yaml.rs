@@ -122,6 +122,16 @@ pub fn scalar(text: &str) -> String {
     }
 }
 
+/// A string as a YAML scalar inside a flow collection (`[a, b]`, `{k: v}`), where `,` ends a plain scalar.
+pub fn flow_scalar(text: &str) -> String {
+    let written = scalar(text);
+    if written == text && text.contains(',') {
+        double_quoted(text)
+    } else {
+        written
+    }
+}
+
 /// JSON's string (a YAML double-quoted scalar) with the characters YAML does not print, or reads as line breaks
 /// (DEL, C1 controls, U+2028, U+2029, a BOM), escaped too.
 fn double_quoted(text: &str) -> String {

@@ -12,6 +12,7 @@ mod gates;
 mod gitflow;
 mod golden;
 mod hostile;
+mod init;
 mod machine;
 mod messages;
 mod plan_doc;

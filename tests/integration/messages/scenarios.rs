@@ -55,6 +55,16 @@ pub static PLAN: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "plan-with-a-decision-left",
+        about: "a `# decide:` line that init wrote is still in the plan",
+        setup: || {
+            validate(plan_with(&[(
+                "      network: network-2\n",
+                "      # decide: the network Istio uses for cluster sh\n      # network: network-1\n",
+            )]))
+        },
+    },
+    Scenario {
         name: "plan-indented-with-a-tab",
         about: "a line of the plan is indented with a tab",
         setup: || validate(plan_with(&[("  engine: argocd", "\tengine: argocd")])),
@@ -827,6 +837,25 @@ pub static REPOSITORY: &[Scenario] = &[
 
 /// Command lines, and what a command says of the step asked for.
 pub static COMMANDS: &[Scenario] = &[
+    Scenario {
+        name: "init-over-a-plan",
+        about: "init in a repository that has a plan",
+        setup: || Case::new(shop(), &["init"]),
+    },
+    Scenario {
+        name: "init-wire-without-the-asm-context",
+        about: "init --wire where no Application names the ASM control plane, and no --asm-context",
+        setup: || Case::new(Repo::fixture("bookinfo-argocd"), &["init", "--wire"]),
+    },
+    Scenario {
+        name: "init-cannot-write",
+        about: "init where a directory holds the schema file's name: nothing is written",
+        setup: || {
+            let repo = Repo::fixture("bookinfo-argocd");
+            repo.write("migration.schema.json/README.md", "a directory where init writes a file\n");
+            Case::new(repo.committed("a directory in the way"), &["init", "--force"])
+        },
+    },
     Scenario {
         name: "context-flag-shape",
         about: "--context without TARGET=",

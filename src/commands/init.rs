@@ -1,0 +1,235 @@
+//! `init`: scans a repository asm-migrate has never seen and writes a starter plan beside it (with `--wire`, the
+//! object that applies the ASM control plane's part too), saying what each choice was found from.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::adapters::load::load_everything;
+use crate::adapters::workspace::{self, Workspace};
+use crate::commands::schema::PLAN_SCHEMA;
+use crate::commands::{lines_for, Workplace};
+use crate::core::change::FileChange;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::discovery::wiring::{wiring, Wiring};
+use crate::core::discovery::written::{plan_text, DECIDE_MARKER};
+use crate::core::discovery::{discover, dns_label, Discovery, Found};
+use crate::output::{json, ReportFormat};
+
+/// What `init` is asked to do besides writing the plan.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// Write over an existing plan.
+    pub force: bool,
+    /// Write the object that applies `<output>/asm` to the ASM control plane.
+    pub wire: bool,
+    /// The ASM control plane's kubeconfig context (Argo CD's name for it).
+    pub asm_context: Option<String>,
+    /// The Secret holding the ASM kubeconfig, for a Flux Kustomization.
+    pub asm_kubeconfig_secret: String,
+}
+
+/// The schema file the written plan's first line names.
+const SCHEMA_FILE: &str = "migration.schema.json";
+
+pub fn run(
+    workplace: &Workplace,
+    options: &InitOptions,
+    format: ReportFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let root = match (&workplace.repo, &workplace.plan) {
+        (Some(repo), _) => repo.clone(),
+        (None, Some(plan)) => {
+            plan.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
+        }
+        (None, None) => PathBuf::from("."),
+    };
+    if !root.is_dir() {
+        return Err(crate::commands::WorkplaceError::NoRepository(root).into());
+    }
+    let (plan_file, shown) = match &workplace.plan {
+        Some(plan) => (plan.clone(), plan.clone()),
+        None => (root.join("migration.yaml"), PathBuf::from("migration.yaml")),
+    };
+    if plan_file.exists() && !options.force {
+        return Err(Diagnostics::from(
+            Diagnostic::in_file(&shown, "a plan is here already: init does not write over it")
+                .with_help("`asm-migrate validate` checks it; `init --force` writes a new one over it"),
+        )
+        .into());
+    }
+    let templates = workplace.templates()?;
+    let repository = load_everything(&Workspace::new(&root));
+    let name = root.canonicalize().ok().and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let mut discovery = discover(&repository, &dns_label(&name.unwrap_or_default()));
+    if let Some(context) = &options.asm_context {
+        discovery.asm_context = Some(Found::new(context.clone(), "--asm-context"));
+    }
+    let wired = wiring(&discovery, &repository, &templates, &options.asm_kubeconfig_secret)
+        .map_err(|reason| Diagnostics::from(Diagnostic::in_file(&shown, format!("--wire: {reason}"))))?;
+    if options.wire {
+        if let Some((missing, help)) = &wired.missing {
+            let what = format!(
+                "--wire cannot write the {} that applies the ASM control plane's part: {missing}",
+                applier_kind(&discovery)
+            );
+            return Err(Diagnostics::from(Diagnostic::in_file(&shown, what).with_help(help.clone())).into());
+        }
+        if let Some(applier) = &wired.asm_applier {
+            discovery.asm_synced_by = Some(applier.synced_by.clone());
+        }
+    }
+    let text = plan_text(&discovery, &templates)?;
+    let plan_path = relative_to(&plan_file, &root);
+    let schema_path = crate::core::paths::join(crate::core::paths::parent(&plan_path), SCHEMA_FILE);
+    let mut changes =
+        vec![FileChange { path: plan_path.clone(), before: read(&root, &plan_path), after: Some(text.clone()) }];
+    let schema_before = read(&root, &schema_path);
+    let mut notes = discovery.notes.clone();
+    match &schema_before {
+        Some(before) if before == PLAN_SCHEMA => {}
+        Some(_) if !options.force => notes.push(format!(
+            "{schema_path} is not this asm-migrate's schema and was left as it is (`init --force` writes it)"
+        )),
+        _ => changes.push(FileChange {
+            path: schema_path.clone(),
+            before: schema_before,
+            after: Some(PLAN_SCHEMA.to_owned()),
+        }),
+    }
+    if options.wire {
+        if let Some(applier) = &wired.asm_applier {
+            changes.push(FileChange { path: applier.path.clone(), before: None, after: Some(applier.text.clone()) });
+        }
+    }
+    workspace::write(&Workspace::new(&root), &changes)
+        .map_err(|error| Diagnostic::in_file(&shown, format!("init wrote nothing: {error}")))
+        .map_err(Diagnostics::from)?;
+    let undecided: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(index, line)| Some((index + 1, line.trim_start().strip_prefix(DECIDE_MARKER)?.trim().to_owned())))
+        .collect();
+    let written: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
+    match format {
+        ReportFormat::Json => json::print(
+            out,
+            json!({
+                "plan": plan_path,
+                "written": written,
+                "clusters": discovery.clusters.iter().map(|c| json!({"name": c.source.name, "source": c.source.source, "workloads": c.workloads, "injected": c.injected})).collect::<Vec<_>>(),
+                "waves": discovery.waves.len(),
+                "egress": discovery.egress.len(),
+                "ingress": discovery.ingress.len(),
+                "undecided": undecided.iter().map(|(line, what)| json!({"line": line, "what": what})).collect::<Vec<_>>(),
+                "wiring": wiring_json(&wired, options.wire),
+                "found": notes,
+            }),
+        )?,
+        ReportFormat::Text => {
+            let mut sink = std::io::sink();
+            let out = lines_for(format, out, &mut sink);
+            report(out, &discovery, &plan_path, &written, &undecided, &notes, &wired, options.wire)?;
+        }
+    }
+    Ok(0)
+}
+
+fn applier_kind(discovery: &Discovery) -> &'static str {
+    discovery.engine.found().map_or("Application", |found| found.value.applier_kind())
+}
+
+fn read(root: &Path, path: &str) -> Option<String> {
+    std::fs::read_to_string(root.join(path)).ok()
+}
+
+/// `file` as a path relative to `root` (both as given).
+fn relative_to(file: &Path, root: &Path) -> String {
+    let absolute = |path: &Path| path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    let dir = file.parent().map(absolute).unwrap_or_default();
+    let name = file.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    match dir.strip_prefix(absolute(root)) {
+        Ok(relative) => crate::core::paths::join(&relative.to_string_lossy(), &name),
+        Err(_) => name,
+    }
+}
+
+fn wiring_json(wired: &Wiring, wire: bool) -> serde_json::Value {
+    json!({
+        "components": wired.components.iter().map(|c| json!({
+            "cluster": c.cluster, "kustomization": c.kustomization, "reference": c.reference, "throughEngine": c.through_engine,
+        })).collect::<Vec<_>>(),
+        "asmApplier": wired.asm_applier.as_ref().map(|applier| json!({"path": applier.path, "written": wire})),
+        "missing": wired.missing.as_ref().map(|(missing, _)| missing),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    out: &mut dyn Write,
+    discovery: &Discovery,
+    plan_path: &str,
+    written: &[&str],
+    undecided: &[(usize, String)],
+    notes: &[String],
+    wired: &Wiring,
+    wire: bool,
+) -> std::io::Result<()> {
+    let names: Vec<&str> = discovery.clusters.iter().map(|cluster| cluster.source.name.as_str()).collect();
+    writeln!(
+        out,
+        "wrote {}: plan {}, {} cluster(s) ({}), {} wave(s), {} egress route(s), {} ingress gateway(s)",
+        written.join(", "),
+        discovery.name,
+        names.len(),
+        names.join(", "),
+        discovery.waves.len(),
+        discovery.egress.len(),
+        discovery.ingress.len()
+    )?;
+    for note in notes {
+        writeln!(out, "found: {note}")?;
+    }
+    if !undecided.is_empty() {
+        writeln!(out, "to decide ({}): write each value and delete its `# decide:` line", undecided.len())?;
+        for (line, what) in undecided {
+            writeln!(out, "  {plan_path}:{line}: {what}")?;
+        }
+    }
+    writeln!(out, "wiring:")?;
+    for component in &wired.components {
+        writeln!(
+            out,
+            "  cluster {}: {} lists `components: [{}]` (apply adds it with the first step, when the component exists)",
+            component.cluster, component.kustomization, component.reference
+        )?;
+        if let Some(through) = &component.through_engine {
+            writeln!(out, "    or, with includeComponent: false in the plan, {through}")?;
+        }
+    }
+    match (&wired.asm_applier, &wired.missing) {
+        (Some(applier), _) if wire => {
+            writeln!(out, "  wrote {}: it applies {}/asm to the ASM control plane", applier.path, discovery.output)?
+        }
+        (Some(applier), _) => writeln!(
+            out,
+            "  {} would apply {}/asm to the ASM control plane: `init --wire` writes it",
+            applier.path, discovery.output
+        )?,
+        (None, Some((missing, help))) => writeln!(
+            out,
+            "  the ASM control plane's part ({}/asm) needs an {} aimed at it: {missing}; {help}",
+            discovery.output,
+            applier_kind(discovery)
+        )?,
+        (None, None) => {
+            if let Some(from) = discovery.asm_context.as_ref().map(|found| found.from.as_str()) {
+                writeln!(out, "  {from} applies {}/asm already", discovery.output)?;
+            }
+        }
+    }
+    writeln!(out, "next: asm-migrate validate")?;
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! How Istio is installed and configured: the mesh config `setup` edits, Istio's version, the directories of its
+//! installation, each cluster's network and east-west gateway.
+
+use serde_json::Value;
+
+use super::clusters::SourceFound;
+use super::{Finding, Found};
+use crate::core::delivery::{is, name_of};
+use crate::core::inventory::ClusterInventory;
+use crate::core::paths::{join, parent};
+use crate::core::repository::{patch_texts, PatchText, Repository};
+use crate::core::settings::MeshConfigKind;
+use crate::core::value::str_at;
+
+/// The file holding Istio's mesh config, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshConfigFound {
+    pub kind: MeshConfigKind,
+    pub path: String,
+    /// The HelmRelease to edit, when the file holds several.
+    pub release: Option<String>,
+}
+
+impl MeshConfigFound {
+    /// The plan's spelling of the kind.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            MeshConfigKind::IstioOperator => "IstioOperator",
+            MeshConfigKind::HelmValues => "HelmValues",
+            MeshConfigKind::ConfigMap => "ConfigMap",
+        }
+    }
+}
+
+/// Istio's installation as the repository declares it.
+pub struct Installation {
+    pub version: Finding<String>,
+    pub mesh_config: Finding<MeshConfigFound>,
+    pub install_paths: Vec<Found<String>>,
+}
+
+/// The Helm charts of Istio's own installation.
+const ISTIO_CHARTS: [&str; 6] = ["base", "istiod", "gateway", "cni", "ztunnel", "istio-ingress"];
+
+/// Every object of every YAML file that parsed, with its file.
+fn objects(repository: &Repository) -> impl Iterator<Item = (&String, &Value)> {
+    repository
+        .files_under("")
+        .filter(|file| file.ends_with(".yaml") || file.ends_with(".yml"))
+        .filter_map(move |file| Some((file, repository.documents(file).ok()?)))
+        .flat_map(|(file, documents)| documents.iter().map(move |document| (file, document.as_ref())))
+}
+
+fn chart_of(release: &Value) -> Option<&str> {
+    str_at(release, &["spec", "chart", "spec", "chart"])
+}
+
+pub fn installation(repository: &Repository) -> Installation {
+    let all: Vec<(&String, &Value)> = objects(repository).collect();
+    let (mesh_config, mut version) = mesh_config(repository, &all);
+    if version.is_none() {
+        version = image_version(&all);
+    }
+    let version = match version {
+        Some(found) => Finding::Found(found),
+        None => Finding::Undecided(
+            "Istio's version, such as \"1.22.3\" (no IstioOperator tag, istiod chart version or Istio proxy image \
+             names it)"
+                .to_owned(),
+        ),
+    };
+    let install_paths = install_paths(repository, &all, mesh_config.found());
+    Installation { version, mesh_config, install_paths }
+}
+
+/// The mesh config, in the order of preference: an IstioOperator, the istiod chart's values (a HelmRelease's, or a
+/// values file), the `istio` ConfigMap; and the version the same object names.
+fn mesh_config(
+    repository: &Repository,
+    all: &[(&String, &Value)],
+) -> (Finding<MeshConfigFound>, Option<Found<String>>) {
+    let found = |kind, path: &str, release: Option<String>, from: String| {
+        Found::new(MeshConfigFound { kind, path: path.to_owned(), release }, from)
+    };
+    if let Some((file, operator)) = all.iter().find(|(_, object)| is(object, "install.istio.io/", "IstioOperator")) {
+        let from = format!("IstioOperator {} ({file})", name_of(operator));
+        let version = operator.pointer("/spec/tag").and_then(version_text).map(|v| Found::new(v, from.clone()));
+        return (Finding::Found(found(MeshConfigKind::IstioOperator, file, None, from)), version);
+    }
+    let releases: Vec<&(&String, &Value)> = all
+        .iter()
+        .filter(|(_, object)| {
+            is(object, "helm.toolkit.fluxcd.io/", "HelmRelease") && chart_of(object) == Some("istiod")
+        })
+        .collect();
+    if let Some((file, release)) = releases.first() {
+        let name = name_of(release);
+        let from = format!("HelmRelease {name} of the istiod chart ({file})");
+        let version = str_at(release, &["spec", "chart", "spec", "version"])
+            .and_then(|v| version_text(&Value::String(v.to_owned())))
+            .map(|v| Found::new(v, from.clone()));
+        let several =
+            all.iter().filter(|(f, o)| f == file && is(o, "helm.toolkit.fluxcd.io/", "HelmRelease")).count() > 1;
+        if release.pointer("/spec/values/meshConfig").is_some()
+            || release.get("spec").and_then(|s| s.get("valuesFrom")).is_none()
+        {
+            let release_name = several.then(|| name.to_owned());
+            return (Finding::Found(found(MeshConfigKind::HelmValues, file, release_name, from)), version);
+        }
+        if let Some(values) = values_file_beside(repository, file) {
+            let from = format!("{from}, its values file");
+            return (Finding::Found(found(MeshConfigKind::HelmValues, &values, None, from)), version);
+        }
+        return (
+            Finding::Undecided(format!(
+                "Istio's mesh config: HelmRelease {name} ({file}) takes its values from elsewhere (valuesFrom); name \
+                 the values file that holds meshConfig, with kind HelmValues"
+            )),
+            version,
+        );
+    }
+    if let Some(values) = all.iter().find(|(_, object)| is_values_with_mesh_config(object)).map(|(file, _)| *file) {
+        return (
+            Finding::Found(found(
+                MeshConfigKind::HelmValues,
+                values,
+                None,
+                format!("Helm values with meshConfig ({values})"),
+            )),
+            None,
+        );
+    }
+    if let Some((file, config_map)) = all.iter().find(|(_, object)| {
+        str_at(object, &["kind"]) == Some("ConfigMap")
+            && (name_of(object) == "istio" || name_of(object).starts_with("istio-"))
+            && str_at(object, &["data", "mesh"]).is_some()
+    }) {
+        let from = format!("ConfigMap {} ({file})", name_of(config_map));
+        return (Finding::Found(found(MeshConfigKind::ConfigMap, file, None, from)), None);
+    }
+    if let Some((file, application)) = all.iter().find(|(_, object)| {
+        is(object, "argoproj.io/", "Application")
+            && object.pointer("/spec/source/chart").and_then(Value::as_str) == Some("istiod")
+    }) {
+        let version = application
+            .pointer("/spec/source/targetRevision")
+            .and_then(version_text)
+            .map(|v| Found::new(v, format!("Application {} ({file})", name_of(application))));
+        return (
+            Finding::Undecided(format!(
+                "Istio's mesh config: Application {} ({file}) holds the istiod chart's values, which asm-migrate does \
+                 not edit inside an Application; move them into a values file of the repository (helm.valueFiles) \
+                 and name it, with kind HelmValues",
+                name_of(application)
+            )),
+            version,
+        );
+    }
+    (
+        Finding::Undecided(
+            "Istio's mesh config: no IstioOperator, istiod HelmRelease, Helm values with meshConfig or `istio` \
+             ConfigMap was found; name the file that holds it"
+                .to_owned(),
+        ),
+        None,
+    )
+}
+
+/// Helm values of the istiod chart: a document with a top-level `meshConfig` and no `kind`.
+fn is_values_with_mesh_config(object: &Value) -> bool {
+    object.get("kind").is_none() && object.get("meshConfig").is_some_and(Value::is_object)
+}
+
+/// The values file a HelmRelease's generated ConfigMap is made from: one beside it holding `meshConfig`.
+fn values_file_beside(repository: &Repository, release_file: &str) -> Option<String> {
+    let dir = parent(release_file);
+    repository
+        .files_under(dir)
+        .filter(|file| parent(file) == dir && (file.ends_with(".yaml") || file.ends_with(".yml")))
+        .find(|file| {
+            repository.documents(file).is_ok_and(|documents| documents.iter().any(|d| is_values_with_mesh_config(d)))
+        })
+        .cloned()
+}
+
+/// `1.22.3` from `1.22.3`, `v1.22.3` or `1.22.3-distroless`.
+fn version_text(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => return None,
+    };
+    let text = text.trim_start_matches('v');
+    let version: String = text.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    (version.starts_with("1.") && version.len() > 2).then(|| version.trim_end_matches('.').to_owned())
+}
+
+/// The tag of Istio's proxy or pilot image, wherever a container runs one.
+fn image_version(all: &[(&String, &Value)]) -> Option<Found<String>> {
+    all.iter().find_map(|(file, object)| {
+        let containers = object.pointer("/spec/template/spec/containers").and_then(Value::as_array)?;
+        containers.iter().find_map(|container| {
+            let image = str_at(container, &["image"])?;
+            let (repository, tag) = image.rsplit_once(':')?;
+            let istio = repository.ends_with("/proxyv2") || repository.ends_with("/pilot");
+            let version = version_text(&Value::String(tag.to_owned())).filter(|_| istio)?;
+            Some(Found::new(version, format!("image {image} of {} ({file})", name_of(object))))
+        })
+    })
+}
+
+/// Whether an object belongs to Istio's installation, in a directory whose kustomization sets `namespace`.
+fn is_istio_own(object: &Value, namespace: Option<&str>) -> bool {
+    let kind = str_at(object, &["kind"]).unwrap_or_default();
+    let name = name_of(object);
+    let in_istio_system = str_at(object, &["metadata", "namespace"]).or(namespace) == Some("istio-system");
+    match kind {
+        "" => true,
+        "IstioOperator" => true,
+        "Namespace" => name == "istio-system",
+        "HelmRelease" => chart_of(object).is_some_and(|chart| ISTIO_CHARTS.contains(&chart)),
+        "HelmRepository" => str_at(object, &["spec", "url"]).is_some_and(|url| url.contains("istio")),
+        "CustomResourceDefinition" => name.ends_with("istio.io"),
+        "ClusterRole" | "ClusterRoleBinding" | "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
+            name.contains("istio")
+        }
+        _ => in_istio_system,
+    }
+}
+
+/// The directories holding only Istio's installation: where the mesh config is, and where Istio's operator,
+/// charts and gateways are declared.
+fn install_paths(
+    repository: &Repository,
+    all: &[(&String, &Value)],
+    mesh_config: Option<&Found<MeshConfigFound>>,
+) -> Vec<Found<String>> {
+    let mut candidates: Vec<(String, String)> = Vec::new();
+    if let Some(found) = mesh_config {
+        candidates.push((parent(&found.value.path).to_owned(), found.from.clone()));
+    }
+    for (file, object) in all {
+        let kind = str_at(object, &["kind"]).unwrap_or_default();
+        let name = name_of(object);
+        let istio_install = match kind {
+            "IstioOperator" => true,
+            "HelmRelease" => chart_of(object).is_some_and(|chart| ISTIO_CHARTS.contains(&chart)),
+            "Deployment" => {
+                ["istiod", "istio-ingressgateway", "istio-egressgateway", "istio-eastwestgateway"].contains(&name)
+            }
+            _ => false,
+        };
+        if istio_install {
+            candidates.push((parent(file).to_owned(), format!("{kind} {name} ({file})")));
+        }
+    }
+    let mut paths: Vec<Found<String>> = Vec::new();
+    for (dir, from) in candidates {
+        if dir.is_empty() || paths.iter().any(|path| path.value == dir) || repository.kustomization_in(&dir).is_none() {
+            continue;
+        }
+        let namespace = repository
+            .kustomization_in(&dir)
+            .and_then(|file| repository.documents(&file).ok())
+            .and_then(|documents| documents.first().and_then(|d| str_at(d, &["namespace"])).map(str::to_owned));
+        let only_istio =
+            repository.files_under(&dir).filter(|file| file.ends_with(".yaml") || file.ends_with(".yml")).all(|file| {
+                crate::core::repository::is_kustomization_file(file)
+                    || repository.documents(file).is_ok_and(|documents| {
+                        documents.iter().all(|document| is_istio_own(document, namespace.as_deref()))
+                    })
+            });
+        if only_istio {
+            paths.push(Found::new(dir, from));
+        }
+    }
+    paths.sort_by(|a, b| a.value.cmp(&b.value));
+    paths
+}
+
+/// The network Istio uses for a cluster: its source's patches of istio-system or of Istio's values, the label of
+/// the istio-system namespace it builds, else Istio's `values.global.network`.
+pub fn network(
+    repository: &Repository,
+    source: &SourceFound,
+    inventory: &ClusterInventory,
+    mesh_config: &Finding<MeshConfigFound>,
+) -> Finding<String> {
+    if let Some(found) = network_in_patches(repository, &inventory.kustomization_file) {
+        return Finding::Found(found);
+    }
+    if let Some(namespace) = inventory.namespaces.get("istio-system") {
+        if let Some(network) = str_at(&namespace.value, &["metadata", "labels", NETWORK_LABEL]) {
+            return Finding::Found(Found::new(
+                network.to_owned(),
+                format!("label {NETWORK_LABEL} of {}", namespace.describe()),
+            ));
+        }
+    }
+    if let Some(found) = mesh_config.found() {
+        let documents = repository.documents(&found.value.path).unwrap_or_default();
+        let network = documents.iter().find_map(|document| {
+            ["/spec/values/global/network", "/global/network"]
+                .iter()
+                .find_map(|pointer| document.pointer(pointer)?.as_str())
+        });
+        if let Some(network) = network.filter(|network| !network.is_empty()) {
+            return Finding::Found(Found::new(network.to_owned(), format!("values.global.network of {}", found.from)));
+        }
+    }
+    Finding::Undecided(format!(
+        "the network Istio uses for cluster {} (the {NETWORK_LABEL} label of its istio-system namespace, or Istio's \
+         values.global.network); none was found in {}",
+        source.name, source.source
+    ))
+}
+
+const NETWORK_LABEL: &str = "topology.istio.io/network";
+
+/// A network a source's kustomization sets in its patches: on istio-system's label, or in Istio's values.
+fn network_in_patches(repository: &Repository, kustomization_file: &str) -> Option<Found<String>> {
+    let documents = repository.documents(kustomization_file).ok()?;
+    let dir = parent(kustomization_file);
+    documents.iter().flat_map(|document| patch_texts(document).collect::<Vec<_>>()).find_map(|patch| {
+        let (text, file) = match patch {
+            PatchText::Inline(text) => (text.to_owned(), kustomization_file.to_owned()),
+            PatchText::File(file) => {
+                let path = join(dir, file);
+                let text = repository.text(&path).ok().flatten().map(str::to_owned).or_else(|| {
+                    let documents = repository.documents(&path).ok()?;
+                    serde_json::to_string(&documents.iter().map(|d| d.as_ref().clone()).collect::<Vec<_>>()).ok()
+                })?;
+                (text, path)
+            }
+        };
+        let values: Vec<Value> = crate::core::yaml::documents(&text).ok()?;
+        values.iter().find_map(|value| {
+            let labelled = value.pointer("/metadata/labels").and_then(|labels| labels.get(NETWORK_LABEL));
+            let operated = value.as_array().into_iter().flatten().find_map(|operation| {
+                let path = str_at(operation, &["path"])?;
+                (path == "/spec/values/global/network" || path.ends_with("topology.istio.io~1network"))
+                    .then(|| operation.get("value"))
+                    .flatten()
+            });
+            let network = labelled.or(operated)?.as_str()?;
+            Some(Found::new(network.to_owned(), format!("a patch in {file}")))
+        })
+    })
+}
+
+/// Where Istio's east-west gateway runs in a cluster's build: its Deployment, or a Gateway selecting it.
+pub fn east_west_gateway(inventory: &ClusterInventory) -> Option<String> {
+    let deployment = inventory
+        .workloads
+        .iter()
+        .find(|workload| &*workload.workload.name == "istio-eastwestgateway")
+        .map(|workload| format!("{} in the cluster's build", workload.workload));
+    deployment.or_else(|| {
+        inventory
+            .istio_objects
+            .iter()
+            .find(|object| {
+                &*object.kind == "Gateway"
+                    && object.value.pointer("/spec/selector/istio").and_then(Value::as_str) == Some("eastwestgateway")
+            })
+            .map(|gateway| gateway.describe())
+    })
+}

@@ -1,0 +1,276 @@
+//! What `init` finds in a repository it has never seen, each finding with the file and object it came from: the
+//! clusters and their sources, how Istio is installed and configured, the traffic through Istio's gateways and the
+//! injected workloads, and what it could not decide.
+
+mod clusters;
+mod istio;
+mod traffic;
+mod waves;
+pub mod wiring;
+pub mod written;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::core::diagnostic::Pos;
+use crate::core::inventory::{ClusterInventory, Inventory};
+use crate::core::repository::Repository;
+use crate::core::settings::{
+    AsmSettings, Cluster, Engine, IstioSettings, Located, MeshConfigKind, PlanSource, Settings, DEFAULT_ASM_API_VERSION,
+};
+
+pub use clusters::SourceFound;
+pub use istio::MeshConfigFound;
+pub use traffic::{EgressFound, IngressFound};
+pub use waves::{WaveFound, WaveSelects};
+
+/// Where `init` puts the tool's output (the default of the plan's documentation).
+pub const DEFAULT_OUTPUT: &str = "gitops/asm-migration";
+
+/// A value `init` chose, and what it chose it from (a file and an object), said in the plan beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found<T> {
+    pub value: T,
+    pub from: String,
+}
+
+impl<T> Found<T> {
+    pub fn new(value: T, from: impl Into<String>) -> Found<T> {
+        Found { value, from: from.into() }
+    }
+}
+
+/// A plan field `init` found, or could not decide (with what to decide, in words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding<T> {
+    Found(Found<T>),
+    Undecided(String),
+}
+
+impl<T> Finding<T> {
+    pub fn found(&self) -> Option<&Found<T>> {
+        match self {
+            Finding::Found(found) => Some(found),
+            Finding::Undecided(_) => None,
+        }
+    }
+}
+
+/// A data-plane cluster as `init` found it.
+#[derive(Debug, Clone)]
+pub struct ClusterFound {
+    pub source: SourceFound,
+    pub network: Finding<String>,
+    /// Where Istio's east-west gateway was found in the cluster's build, if it was.
+    pub east_west_gateway: Option<String>,
+    /// Whether an ASM gateway will run in the cluster (so its ACK cluster ID is needed).
+    pub needs_cluster_id: bool,
+    /// What the source deploys that asm-migrate cannot see: `clusters[].unseen` entries for the user to decide.
+    pub unseen: Vec<Found<String>>,
+    pub workloads: usize,
+    pub injected: usize,
+}
+
+/// Everything `init` found, ready to be written as a plan.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub name: String,
+    pub engine: Finding<Engine>,
+    pub output: String,
+    /// Why the output is where it is.
+    pub output_from: String,
+    /// The kubeconfig context of the ASM control plane, when an Argo CD Application already aims at it.
+    pub asm_context: Option<Found<String>>,
+    /// `namespace` and `name` of the Application or Kustomization that applies `<output>/asm`, when one exists.
+    pub asm_synced_by: Option<(String, String)>,
+    pub version: Finding<String>,
+    pub mesh_config: Finding<MeshConfigFound>,
+    pub install_paths: Vec<Found<String>>,
+    pub clusters: Vec<ClusterFound>,
+    pub waves: Vec<WaveFound>,
+    pub egress: Vec<EgressFound>,
+    pub ingress: Vec<IngressFound>,
+    /// What was seen and left out, in words: printed by `init`, not written into the plan.
+    pub notes: Vec<String>,
+}
+
+/// Scans `repository` (every YAML file loaded). The plan is named after the Git repository the engine objects
+/// fetch (`shop-gitops` of `https://github.com/acme/shop-gitops.git`), else `fallback_name` (the directory's).
+pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
+    let mut notes = Vec::new();
+    let (engine, candidates) = clusters::candidates(repository, &mut notes);
+    let name = clusters::repository_name(repository).unwrap_or_else(|| dns_label(fallback_name));
+    let asm = clusters::asm_applier(repository);
+    let istio = istio::installation(repository);
+    let install_paths: Vec<&str> = istio.install_paths.iter().map(|path| path.value.as_str()).collect();
+    let candidates: Vec<SourceFound> = candidates
+        .into_iter()
+        .filter(|candidate| {
+            let istio_only = install_paths.iter().any(|path| candidate.source == *path);
+            if istio_only {
+                notes.push(format!(
+                    "{} builds only Istio's installation ({}): an install path, not a cluster source",
+                    candidate.source, candidate.from
+                ));
+            }
+            !istio_only
+        })
+        .collect();
+    let engine_value = engine.found().map_or(Engine::ArgoCd, |found| found.value);
+    let inventories = clusters::inventories(repository, engine_value, &install_paths, candidates, &mut notes);
+    for (_, inventory) in &inventories {
+        for (file, warning) in &inventory.delivery.warnings {
+            let note = format!("{warning} ({file})");
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
+    let sources: Vec<(&SourceFound, &ClusterInventory)> =
+        inventories.iter().map(|(source, inventory)| (source, inventory)).collect();
+    let egress = traffic::egress_routes(&sources);
+    let ingress = traffic::ingress_gateways(&sources);
+    let gateway_clusters: Vec<&str> = egress
+        .iter()
+        .flat_map(|entry| entry.clusters.iter())
+        .chain(ingress.iter().flat_map(|entry| entry.clusters.iter()))
+        .map(String::as_str)
+        .collect();
+    let clusters: Vec<ClusterFound> = inventories
+        .iter()
+        .map(|(source, inventory)| ClusterFound {
+            network: istio::network(repository, source, inventory, &istio.mesh_config),
+            east_west_gateway: istio::east_west_gateway(inventory),
+            needs_cluster_id: gateway_clusters.contains(&source.name.as_str()),
+            unseen: inventory
+                .delivery
+                .unseen
+                .iter()
+                .map(|unseen| Found::new(unseen.id.clone(), format!("{} ({})", unseen.what, unseen.file)))
+                .collect(),
+            workloads: inventory.workloads.len(),
+            injected: inventory.workloads.iter().filter(|workload| workload.injected).count(),
+            source: source.clone(),
+        })
+        .collect();
+    let waves = waves::proposed(&sources);
+    if clusters.is_empty() {
+        notes.push(
+            "no cluster source found: no Argo CD Application or Flux Kustomization builds a kustomization of this \
+             repository, and no directory under clusters/ holds one"
+                .to_owned(),
+        );
+    }
+    Discovery {
+        name,
+        engine,
+        output: asm.as_ref().map_or(DEFAULT_OUTPUT.to_owned(), |asm| asm.output.clone()),
+        output_from: asm.as_ref().map_or("the directory asm-migrate owns and rewrites".to_owned(), |asm| {
+            format!("the directory asm-migrate owns and rewrites; its asm/ is what {} applies", asm.from)
+        }),
+        asm_context: asm.as_ref().and_then(|asm| Some(Found::new(asm.context.clone()?, asm.from.clone()))),
+        asm_synced_by: asm.map(|asm| asm.synced_by),
+        version: istio.version,
+        mesh_config: istio.mesh_config,
+        install_paths: istio.install_paths.into_iter().map(|path| Found::new(path.value, path.from)).collect(),
+        clusters,
+        waves,
+        egress,
+        ingress,
+        notes,
+    }
+}
+
+/// Settings enough to read what `sources` build (the inventory needs the engine, the sources and the output).
+fn reading_settings(engine: Engine, install_paths: &[&str], sources: &[(String, String)]) -> Settings {
+    let at = |value: &str| Located { value: value.to_owned(), pos: Pos::default() };
+    Settings {
+        source: PlanSource { file: PathBuf::from("migration.yaml"), text: String::new() },
+        name: "init".to_owned(),
+        engine,
+        output: at(DEFAULT_OUTPUT),
+        asm: AsmSettings {
+            api_version: DEFAULT_ASM_API_VERSION.to_owned(),
+            context: None,
+            proxy_image: None,
+            own_workloads: Vec::new(),
+            synced_by: None,
+        },
+        istio: IstioSettings {
+            version: (1, 0, 0),
+            mesh_config_kind: MeshConfigKind::IstioOperator,
+            mesh_config_path: at(""),
+            mesh_config_release: None,
+            install_paths: install_paths.iter().map(|path| at(path)).collect(),
+        },
+        clusters: sources
+            .iter()
+            .map(|(name, source)| Cluster {
+                name: name.clone(),
+                name_pos: Pos::default(),
+                context: None,
+                network: String::new(),
+                east_west_gateway: false,
+                source: at(source),
+                cluster_id: None,
+                include_component: true,
+                unseen: Vec::new(),
+                synced_by: None,
+            })
+            .collect(),
+    }
+}
+
+/// What one source builds, read as the migration reads it.
+fn read_source(repository: &Repository, engine: Engine, name: &str, source: &str) -> Result<ClusterInventory, String> {
+    let settings = reading_settings(engine, &[], &[(name.to_owned(), source.to_owned())]);
+    match Inventory::build(repository, &settings, &[]) {
+        Ok(mut inventory) => inventory.clusters.remove(name).ok_or_else(|| format!("{source} builds nothing")),
+        Err(problems) => Err(problems.to_string().trim_end().to_owned()),
+    }
+}
+
+/// A DNS-1123 label made of `text`: lowercase, other characters as `-`, at most 63 characters.
+pub fn dns_label(text: &str) -> String {
+    let mut label: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    label.truncate(63);
+    let label = label.trim_end_matches('-').to_owned();
+    if label.is_empty() {
+        "migration".to_owned()
+    } else {
+        label
+    }
+}
+
+/// Names unique among `taken`: `name`, else `name-2`, `name-3`...
+fn unique_name(name: &str, taken: &BTreeMap<String, usize>) -> String {
+    if !taken.contains_key(name) {
+        return name.to_owned();
+    }
+    (2..)
+        .map(|n| dns_label(&format!("{name}-{n}")))
+        .find(|candidate| !taken.contains_key(candidate))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_made_labels() {
+        assert_eq!(dns_label("Shop_GitOps.repo"), "shop-gitops-repo");
+        assert_eq!(dns_label("--"), "migration");
+        assert_eq!(dns_label(&"a".repeat(70)).len(), 63);
+        let taken = BTreeMap::from([("hz".to_owned(), 0), ("hz-2".to_owned(), 1)]);
+        assert_eq!(unique_name("hz", &taken), "hz-3");
+        assert_eq!(unique_name("sh", &taken), "sh");
+    }
+}

@@ -1,0 +1,152 @@
+//! What connects the tool's output to the GitOps engine: each cluster's component reference, and the Argo CD
+//! Application or Flux Kustomization that applies `<output>/asm` to the ASM control plane.
+
+use super::Discovery;
+use crate::core::delivery::name_of;
+use crate::core::paths::{join, parent, relative_path};
+use crate::core::repository::Repository;
+use crate::core::settings::Engine;
+use crate::core::templates::Templates;
+use crate::core::value::str_at;
+use minijinja::context;
+
+/// How one cluster's source lists its component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentReference {
+    pub cluster: String,
+    /// The source's kustomization file, which `apply` edits at the first step.
+    pub kustomization: String,
+    /// The entry of its `components:`, relative to the source.
+    pub reference: String,
+    /// The same through the engine instead (`includeComponent: false`), in words.
+    pub through_engine: Option<String>,
+}
+
+/// A new file: the object that applies `<output>/asm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsmApplierFile {
+    pub path: String,
+    pub text: String,
+    /// `namespace` and `name`, for the plan's `asm.syncedBy`.
+    pub synced_by: (String, String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wiring {
+    pub components: Vec<ComponentReference>,
+    /// `None` when one exists already, or when it cannot be written (`missing` says why, and what to do).
+    pub asm_applier: Option<AsmApplierFile>,
+    pub missing: Option<(String, String)>,
+}
+
+/// The wiring of what `discovery` found; an error when the file it would write exists.
+pub fn wiring(
+    discovery: &Discovery,
+    repository: &Repository,
+    templates: &Templates,
+    secret: &str,
+) -> Result<Wiring, String> {
+    let engine = discovery.engine.found().map(|found| found.value);
+    let components = discovery
+        .clusters
+        .iter()
+        .map(|cluster| {
+            let source = &cluster.source;
+            let component = join(&discovery.output, &format!("clusters/{}", source.name));
+            let kustomization = repository.kustomization_in(&source.source).unwrap_or_default();
+            let through_engine = source.synced_by.as_ref().map(|(namespace, name)| match engine {
+                Some(Engine::Flux) => format!(
+                    "Flux Kustomization {namespace}/{name}: spec.components: [{}]",
+                    relative_path(&source.source, &component)
+                ),
+                _ => format!(
+                    "Application {namespace}/{name}: spec.source.kustomize.components: [{}]",
+                    relative_path(&source.source, &component)
+                ),
+            });
+            ComponentReference {
+                cluster: source.name.clone(),
+                kustomization,
+                reference: relative_path(&source.source, &component),
+                through_engine,
+            }
+        })
+        .collect();
+    if discovery.asm_synced_by.is_some() {
+        return Ok(Wiring { components, asm_applier: None, missing: None });
+    }
+    let asm_path = join(&discovery.output, "asm");
+    let first = discovery.clusters.iter().find_map(|cluster| {
+        let file = cluster.source.file.as_ref()?;
+        let (_, name) = cluster.source.synced_by.as_ref()?;
+        let object = repository.documents(file).ok()?.iter().find(|object| name_of(object) == name)?.clone();
+        Some((file.clone(), object))
+    });
+    let plan = &discovery.name;
+    let name = format!("{plan}-asm-control-plane");
+    let (path, text, namespace) = match (engine, first) {
+        (Some(Engine::ArgoCd), Some((file, application))) => {
+            let Some(context) = discovery.asm_context.as_ref().map(|found| found.value.clone()) else {
+                return Ok(Wiring {
+                    components,
+                    asm_applier: None,
+                    missing: Some((
+                        "no Application names the ASM control plane's cluster in Argo CD".to_owned(),
+                        "give its name with --asm-context NAME".to_owned(),
+                    )),
+                });
+            };
+            let source = application.pointer("/spec/source").or_else(|| application.pointer("/spec/sources/0"));
+            let field = |key: &str, default: &str| {
+                source.and_then(|source| str_at(source, &[key])).unwrap_or(default).to_owned()
+            };
+            let namespace = str_at(&application, &["metadata", "namespace"]).unwrap_or("argocd").to_owned();
+            let text = templates
+                .render(
+                    "init/asm-application.yaml.j2",
+                    context! {
+                        plan, name, namespace, context,
+                        project => str_at(&application, &["spec", "project"]).unwrap_or("default"),
+                        repo_url => field("repoURL", ""), target_revision => field("targetRevision", "HEAD"),
+                        path => asm_path,
+                    },
+                )
+                .map_err(|error| error.to_string())?;
+            (join(parent(&file), &format!("{name}.yaml")), text, namespace)
+        }
+        (Some(Engine::Flux), Some((file, kustomization))) => {
+            let namespace = str_at(&kustomization, &["metadata", "namespace"]).unwrap_or("flux-system").to_owned();
+            let text = templates
+                .render(
+                    "init/asm-kustomization.yaml.j2",
+                    context! {
+                        plan, name, namespace, secret,
+                        source_kind => str_at(&kustomization, &["spec", "sourceRef", "kind"]).unwrap_or("GitRepository"),
+                        source_name => str_at(&kustomization, &["spec", "sourceRef", "name"]).unwrap_or("flux-system"),
+                        path => format!("./{asm_path}"),
+                    },
+                )
+                .map_err(|error| error.to_string())?;
+            (join(parent(&file), &format!("{name}.yaml")), text, namespace)
+        }
+        _ => {
+            return Ok(Wiring {
+                components,
+                asm_applier: None,
+                missing: Some((
+                    "no Argo CD Application or Flux Kustomization to take the repository and the namespace from"
+                        .to_owned(),
+                    "write it by hand (README, \"Adopting an existing repository\")".to_owned(),
+                )),
+            })
+        }
+    };
+    if repository.is_file(&path) {
+        return Err(format!("{path} exists: init --wire does not overwrite it"));
+    }
+    Ok(Wiring {
+        components,
+        asm_applier: Some(AsmApplierFile { path, text, synced_by: (namespace, name) }),
+        missing: None,
+    })
+}

@@ -1,0 +1,114 @@
+//! The plan `init` writes: what was found, as a plan a person reads, a comment beside each choice saying where it was
+//! found, and a `# decide:` line for each field it could not decide.
+
+use serde_json::{json, Value};
+
+use super::{Discovery, Finding, Found};
+use crate::core::diagnostic::Diagnostics;
+use crate::core::templates::Templates;
+
+/// The line that marks a field `init` could not decide; `plan::parse` names each one until it is gone.
+pub const DECIDE_MARKER: &str = "# decide:";
+
+/// The plan's text.
+pub fn plan_text(discovery: &Discovery, templates: &Templates) -> Result<String, Diagnostics> {
+    templates.render("init/migration.yaml.j2", minijinja::Value::from_serialize(context(discovery))).map_err(|error| {
+        Diagnostics::from(crate::core::diagnostic::Diagnostic::in_file(std::path::Path::new(&error.name), error.detail))
+    })
+}
+
+fn finding<T: serde::Serialize>(finding: &Finding<T>) -> Value {
+    match finding {
+        Finding::Found(found) => json!({"value": found.value, "from": found.from}),
+        Finding::Undecided(what) => json!({"decide": what}),
+    }
+}
+
+fn found<T: serde::Serialize>(found: &Found<T>) -> Value {
+    json!({"value": found.value, "from": found.from})
+}
+
+fn context(discovery: &Discovery) -> Value {
+    let engine = match &discovery.engine {
+        Finding::Found(found) => json!({"value": found.value.plan_name(), "from": found.from}),
+        Finding::Undecided(what) => json!({"decide": what}),
+    };
+    let mesh_config = match &discovery.mesh_config {
+        Finding::Found(found) => json!({
+            "value": {"kind": found.value.kind_name(), "path": found.value.path, "release": found.value.release},
+            "from": found.from,
+        }),
+        Finding::Undecided(what) => json!({"decide": what}),
+    };
+    let clusters: Vec<Value> = discovery
+        .clusters
+        .iter()
+        .map(|cluster| {
+            json!({
+                "name": cluster.source.name,
+                "summary": format!("{} workload(s), {} Istio-injected", cluster.workloads, cluster.injected),
+                "source": cluster.source.source,
+                "from": cluster.source.from,
+                "context": cluster.source.context,
+                "network": finding(&cluster.network),
+                "east_west_gateway": cluster.east_west_gateway,
+                "needs_cluster_id": cluster.needs_cluster_id,
+                "synced_by": cluster.source.synced_by.as_ref().map(|(namespace, name)| json!({"namespace": namespace, "name": name})),
+                "unseen": cluster.unseen.iter().map(found).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let waves: Vec<Value> = discovery
+        .waves
+        .iter()
+        .map(|wave| {
+            let mut entry = json!({"name": wave.name, "from": wave.from, "clusters": wave.clusters});
+            match &wave.selects {
+                super::WaveSelects::Workloads(workloads) => entry["workloads"] = json!(workloads),
+                super::WaveSelects::Namespaces(namespaces) => entry["namespaces"] = json!(namespaces),
+                super::WaveSelects::All => {}
+            }
+            entry
+        })
+        .collect();
+    let egress: Vec<Value> = discovery
+        .egress
+        .iter()
+        .map(|route| {
+            json!({
+                "name": route.name, "from": route.from, "virtual_service": route.virtual_service,
+                "asm_gateway": route.asm_gateway, "weights": super::traffic::EGRESS_WEIGHTS,
+            })
+        })
+        .collect();
+    let ingress: Vec<Value> = discovery
+        .ingress
+        .iter()
+        .map(|gateway| {
+            let ports: Vec<Value> = gateway
+                .ports
+                .iter()
+                .map(|(name, number)| json!({"name": name, "port": number, "targetPort": number}))
+                .collect();
+            json!({
+                "name": gateway.name, "from": gateway.from, "asm_gateway": gateway.asm_gateway, "ports": ports,
+                "istio_gateway_labels": gateway.istio_gateway_labels,
+            })
+        })
+        .collect();
+    json!({
+        "name": discovery.name,
+        "engine": engine,
+        "output": discovery.output,
+        "output_from": discovery.output_from,
+        "asm_context": discovery.asm_context.as_ref().map(found),
+        "asm_synced_by": discovery.asm_synced_by.as_ref().map(|(namespace, name)| json!({"namespace": namespace, "name": name})),
+        "version": finding(&discovery.version),
+        "mesh_config": mesh_config,
+        "install_paths": discovery.install_paths.iter().map(found).collect::<Vec<_>>(),
+        "clusters": clusters,
+        "waves": waves,
+        "egress": egress,
+        "ingress": ingress,
+    })
+}

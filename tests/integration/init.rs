@@ -1,0 +1,260 @@
+//! Issue 9: `init` on repositories shaped like real ones writes a plan that names where each choice came from and
+//! what it could not decide; once decided, the plan validates and every step applies and builds.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::crd::IstioSchemas;
+use crate::support::Repo;
+
+/// The fixture without its plan, committed: a repository asm-migrate has never seen.
+fn unseen_repository(fixture: &str) -> Repo {
+    let repo = Repo::fixture(fixture);
+    if repo.exists("migration.yaml") {
+        std::fs::remove_file(repo.path().join("migration.yaml")).expect("the plan is removed");
+        return repo.committed("no plan yet");
+    }
+    repo
+}
+
+/// Each `# decide:` line of the plan replaced by the commented line under it, its value taken from `values` by its
+/// key when given there (a key given twice is used in turn); returns the keys decided, in order.
+#[track_caller]
+fn decide(repo: &Repo, values: &[(&str, &str)]) -> Vec<String> {
+    let plan = repo.read("migration.yaml");
+    let mut lines: Vec<String> = Vec::new();
+    let mut decided = Vec::new();
+    let mut used = vec![false; values.len()];
+    let mut pending = plan.lines();
+    while let Some(line) = pending.next() {
+        if !line.trim_start().starts_with("# decide:") {
+            lines.push(line.to_owned());
+            continue;
+        }
+        let placeholder = pending.next().expect("a commented line under `# decide:`");
+        let indent = &placeholder[..placeholder.len() - placeholder.trim_start().len()];
+        let field = placeholder.trim_start().strip_prefix("# ").expect("a commented field");
+        let key = field.trim_start_matches("- ").split(':').next().expect("a key").trim().to_owned();
+        let given = values.iter().enumerate().find(|(index, (name, _))| *name == key && !used[*index]);
+        let written = match given {
+            Some((index, (_, value))) => {
+                used[index] = true;
+                format!("{indent}{key}: {value}")
+            }
+            None => format!("{indent}{field}"),
+        };
+        lines.push(written);
+        decided.push(key);
+    }
+    repo.write("migration.yaml", &(lines.join("\n") + "\n"));
+    decided
+}
+
+/// `init` writes an ordinary file; `validate` refuses the plan while `# decide:` lines remain, naming each one.
+#[track_caller]
+fn init_and_check_what_is_left(repo: &Repo, args: &[&str]) -> String {
+    let mut command = vec!["init"];
+    command.extend_from_slice(args);
+    let run = repo.run(&command).success();
+    let mode = std::fs::metadata(repo.path().join("migration.yaml")).expect("a plan").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the plan is an ordinary checked-out file");
+    let plan = repo.read("migration.yaml");
+    assert!(plan.starts_with("# yaml-language-server: $schema=./migration.schema.json\n"), "{plan}");
+    assert_eq!(repo.read("migration.schema.json"), repo.run(&["schema"]).success().stdout);
+    let undecided: Vec<usize> = plan
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_start().starts_with("# decide:"))
+        .map(|(index, _)| index + 1)
+        .collect();
+    if !undecided.is_empty() {
+        let refused = repo.run(&["validate"]).failure(2);
+        for line in &undecided {
+            assert!(refused.stderr.contains(&format!("migration.yaml:{line}:")), "line {line}: {}", refused.stderr);
+        }
+        assert_eq!(refused.stderr.matches("could not decide").count(), undecided.len(), "{}", refused.stderr);
+        assert!(run.stdout.contains(&format!("to decide ({})", undecided.len())), "{}", run.stdout);
+    }
+    plan
+}
+
+/// Every step of the plan applied in order, one commit each: every source and the ASM control plane's directory
+/// build with kustomize, and every Istio object validates against Istio's CRDs.
+#[track_caller]
+fn every_step_applies_and_builds(repo: &Repo, sources: &[&str]) -> usize {
+    let schemas = IstioSchemas::load();
+    let steps = repo.step_ids();
+    for step in &steps {
+        let before = repo.commit_count();
+        let run = repo.run(&["apply", "--step", step, "--commit", "--force"]).success();
+        assert_eq!(repo.commit_count(), before + 1, "step {step}: {}", run.stdout);
+        for dir in sources.iter().copied().chain(["gitops/asm-migration/asm"]) {
+            let built = repo.kustomize(dir);
+            if let Err(errors) = schemas.validate_stream(&built.text) {
+                panic!("step {step}, {dir}: Istio objects do not validate:\n{}", errors.join("\n"));
+            }
+        }
+    }
+    steps.len()
+}
+
+#[test]
+fn issue_9_init_on_an_argo_cd_monorepo_with_an_east_west_gateway_and_an_egress_route() {
+    let repo = unseen_repository("shop");
+    let plan = init_and_check_what_is_left(&repo, &[]);
+    // What the shop's own hand-written plan says, found in the repository, each with where it came from.
+    for expected in [
+        "engine: argocd  # Application argocd/shop-hz (argocd/shop-hz.yaml)",
+        "output: gitops/asm-migration  # the directory asm-migrate owns and rewrites; its asm/ is what Application \
+         argocd/shop-asm-control-plane (argocd/asm-control-plane.yaml) applies",
+        "context: asm-prod  # Application argocd/shop-asm-control-plane (argocd/asm-control-plane.yaml)",
+        "version: \"1.22.3\"  # IstioOperator control-plane (infra/istio/operator.yaml)",
+        "path: infra/istio/operator.yaml",
+        "- infra/istio  # IstioOperator control-plane (infra/istio/operator.yaml)",
+        "- infra/istio-eastwest  # Deployment istio-eastwestgateway (infra/istio-eastwest/deployment.yaml)",
+        "- name: hz  # 10 workload(s), 8 Istio-injected",
+        "network: network-1  # a patch in clusters/hz/kustomization.yaml",
+        "eastWestGateway: true  # Deployment/istio-system/istio-eastwestgateway in the cluster's build",
+        "network: network-2  # a patch in clusters/sh/kustomization.yaml",
+        "virtualService: payments/stripe-through-egress-gateway",
+        "weights: [1, 10, 50, 100]",
+        "ports: [{name: http, port: 80, targetPort: 80}]",
+    ] {
+        assert!(plan.contains(expected), "the plan lacks `{expected}`:\n{plan}");
+    }
+    assert_eq!(plan.matches("eastWestGateway: true").count(), 1, "only hz runs the east-west gateway");
+    let decided = decide(
+        &repo,
+        &[("clusterId", "c5a6509b77b9a987ab78ea504689414e4"), ("clusterId", "c89c4ec9f6b3f1086b158d8ef03dfe815")],
+    );
+    assert_eq!(decided, ["clusterId", "clusterId"], "only the ACK cluster IDs are not in the repository");
+    repo.run(&["validate"]).success();
+    let repo = repo.committed("the plan init wrote, decided");
+    let steps = every_step_applies_and_builds(&repo, &["clusters/hz", "clusters/sh"]);
+    assert_eq!(steps, 15, "init, setup, migrating, 6 waves, 4 egress weights, ingress, finished");
+}
+
+#[test]
+fn issue_9_init_on_bookinfo_in_an_argo_cd_repository_and_wire() {
+    let repo = unseen_repository("bookinfo-argocd");
+    let plan = init_and_check_what_is_left(&repo, &["--wire", "--asm-context", "asm-prod"]);
+    for expected in [
+        "version: \"1.22.3\"  # IstioOperator control-plane (istio/operator.yaml)",
+        "- istio  # IstioOperator control-plane (istio/operator.yaml)",
+        "source: clusters/prod  # Application argocd/bookinfo (argocd/bookinfo.yaml)",
+        "context: ack-prod",
+        "syncedBy: {namespace: argocd, name: bookinfo}",
+        "workloads: [bookinfo/details-v1]",
+        "namespaces: [bookinfo]",
+        "all: true",
+        "context: asm-prod  # --asm-context",
+        "syncedBy: {namespace: argocd, name: bookinfo-gitops-asm-control-plane}",
+    ] {
+        assert!(plan.contains(expected), "the plan lacks `{expected}`:\n{plan}");
+    }
+    // --wire: the Application for the ASM control plane, beside the team's, from the same repository.
+    let wired = repo.read("argocd/bookinfo-gitops-asm-control-plane.yaml");
+    let application: serde_json::Value = serde_saphyr::from_str(&wired).expect("the Application parses");
+    assert_eq!(application["spec"]["source"]["repoURL"], "https://github.com/example/bookinfo-gitops.git");
+    assert_eq!(application["spec"]["source"]["path"], "gitops/asm-migration/asm");
+    assert_eq!(application["spec"]["destination"]["name"], "asm-prod");
+    assert_eq!(application["spec"]["syncPolicy"]["automated"]["prune"], false);
+    let decided = decide(&repo, &[("network", "network-1"), ("clusterId", "ca82a4dac39a740d62d77081e3a1c040d")]);
+    assert_eq!(decided, ["network", "clusterId"]);
+    repo.run(&["validate"]).success();
+    let repo = repo.committed("the plan init wrote, decided");
+    assert_eq!(
+        every_step_applies_and_builds(&repo, &["clusters/prod"]),
+        8,
+        "init, setup, migrating, 3 waves, ingress, finished"
+    );
+    assert!(!repo.exists("istio/operator.yaml"), "finished removes Istio's install path");
+}
+
+/// Flux's reference repository, with Istio added as a team would: HelmReleases of Istio's charts, and podinfo's
+/// namespace labelled for injection.
+fn flux_reference_with_istio() -> Repo {
+    let repo = Repo::fixture("flux2-kustomize-helm-example");
+    let istio = crate::support::manifest_dir().join("fixtures/repos/bookinfo-flux/infrastructure/controllers/istio");
+    for entry in std::fs::read_dir(&istio).expect("bookinfo-flux's Istio") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().expect("a name").to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).expect("a file");
+        repo.write(&format!("infrastructure/controllers/istio/{name}"), &text);
+    }
+    repo.edited("infrastructure/controllers/kustomization.yaml", "resources:\n", "resources:\n  - istio\n")
+        .edited("apps/base/podinfo/namespace.yaml", "  labels:\n", "  labels:\n    istio-injection: enabled\n")
+        .committed("Istio, and podinfo in the mesh")
+}
+
+#[test]
+fn issue_9_init_on_flux_s_reference_repository_with_helm_releases() {
+    let repo = flux_reference_with_istio();
+    let plan = init_and_check_what_is_left(&repo, &[]);
+    for expected in [
+        "engine: flux  # Flux Kustomization flux-system/apps (clusters/production/apps.yaml)",
+        "version: \"1.22.3\"  # HelmRelease istiod of the istiod chart (infrastructure/controllers/istio/istiod.yaml)",
+        "kind: HelmValues",
+        "path: infrastructure/controllers/istio/istiod-values.yaml",
+        "- infrastructure/controllers/istio  # HelmRelease istiod",
+        "- name: production",
+        "source: apps/production  # Flux Kustomization flux-system/apps (clusters/production/apps.yaml)",
+        "- name: staging",
+        "source: apps/staging  # Flux Kustomization flux-system/apps (clusters/staging/apps.yaml)",
+        "syncedBy: {namespace: flux-system, name: apps}",
+    ] {
+        assert!(plan.contains(expected), "the plan lacks `{expected}`:\n{plan}");
+    }
+    assert!(!plan.contains("source: infrastructure"), "Flux's infrastructure is not a cluster source:\n{plan}");
+    decide(&repo, &[]);
+    repo.run(&["validate"]).success();
+    let repo = repo.committed("the plan init wrote, decided");
+    every_step_applies_and_builds(&repo, &["apps/production", "apps/staging"]);
+    assert!(!repo.exists("infrastructure/controllers/istio/istiod.yaml"), "finished removes Istio's HelmReleases");
+}
+
+#[test]
+fn issue_9_init_on_a_flux_repository_with_an_egress_route() {
+    let repo = unseen_repository("bookinfo-flux");
+    let plan = init_and_check_what_is_left(&repo, &[]);
+    for expected in [
+        "engine: flux",
+        "virtualService: bookinfo/direct-cnn-through-egress-gateway",
+        "path: infrastructure/controllers/istio/istiod-values.yaml",
+        "network: network-1",
+    ] {
+        assert!(plan.contains(expected), "the plan lacks `{expected}`:\n{plan}");
+    }
+    decide(&repo, &[("clusterId", "ca82a4dac39a740d62d77081e3a1c040d")]);
+    repo.run(&["validate"]).success();
+    let repo = repo.committed("the plan init wrote, decided");
+    every_step_applies_and_builds(&repo, &["apps/production"]);
+}
+
+#[test]
+fn issue_9_init_never_writes_over_a_plan_unless_forced() {
+    let repo = Repo::fixture("shop");
+    let before = repo.read("migration.yaml");
+    let refused = repo.run(&["init"]).failure(2);
+    assert!(refused.stderr.contains("a plan is here already"), "{}", refused.stderr);
+    assert_eq!(repo.read("migration.yaml"), before);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "", "nothing written");
+    std::fs::set_permissions(repo.path().join("migration.yaml"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    repo.run(&["init", "--force"]).success();
+    assert_ne!(repo.read("migration.yaml"), before);
+    let mode = std::fs::metadata(repo.path().join("migration.yaml")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "a plan written over keeps its mode");
+}
+
+#[test]
+fn issue_9_init_is_deterministic_and_reports_as_json() {
+    let repo = unseen_repository("shop");
+    repo.run(&["init"]).success();
+    let first = repo.read("migration.yaml");
+    let json = repo.run(&["init", "--force", "-o", "json"]).success();
+    assert_eq!(repo.read("migration.yaml"), first, "the same repository gives the same plan");
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(document["schemaVersion"], 1);
+    assert_eq!(document["plan"], "migration.yaml");
+    assert_eq!(document["clusters"].as_array().map(Vec::len), Some(2));
+    assert_eq!(document["undecided"].as_array().map(Vec::len), Some(2), "{document}");
+}
