@@ -227,6 +227,7 @@ fn issue_11_the_help_of_every_command_is_pinned() {
         "status",
         "advance",
         "retry",
+        "init",
         "schema",
         "demo",
         "completion",

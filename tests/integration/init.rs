@@ -101,6 +101,7 @@ fn every_step_applies_and_builds(repo: &Repo, sources: &[&str]) -> usize {
 fn issue_9_init_on_an_argo_cd_monorepo_with_an_east_west_gateway_and_an_egress_route() {
     let repo = unseen_repository("shop");
     let plan = init_and_check_what_is_left(&repo, &[]);
+    crate::support::matches_golden("fixtures/golden/init/shop.migration.yaml", &plan);
     // What the shop's own hand-written plan says, found in the repository, each with where it came from.
     for expected in [
         "engine: argocd  # Application argocd/shop-hz (argocd/shop-hz.yaml)",
@@ -137,6 +138,7 @@ fn issue_9_init_on_an_argo_cd_monorepo_with_an_east_west_gateway_and_an_egress_r
 fn issue_9_init_on_bookinfo_in_an_argo_cd_repository_and_wire() {
     let repo = unseen_repository("bookinfo-argocd");
     let plan = init_and_check_what_is_left(&repo, &["--wire", "--asm-context", "asm-prod"]);
+    crate::support::matches_golden("fixtures/golden/init/bookinfo-argocd.migration.yaml", &plan);
     for expected in [
         "version: \"1.22.3\"  # IstioOperator control-plane (istio/operator.yaml)",
         "- istio  # IstioOperator control-plane (istio/operator.yaml)",
