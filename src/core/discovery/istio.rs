@@ -73,8 +73,9 @@ pub fn installation(repository: &Repository) -> Installation {
     Installation { version, mesh_config, install_paths }
 }
 
-/// The mesh config, in the order of preference: an IstioOperator, the istiod chart's values (a HelmRelease's, or a
-/// values file), the `istio` ConfigMap; and the version the same object names.
+/// The mesh config, in the order of preference: an IstioOperator, the istiod chart's values (a Flux HelmRelease's,
+/// an Argo CD Helm source's values file, or a values file), the `istio` ConfigMap; and the version the same object
+/// names.
 fn mesh_config(
     repository: &Repository,
     all: &[(&String, &Value)],
@@ -119,6 +120,31 @@ fn mesh_config(
             version,
         );
     }
+    if let Some((file, application, source)) = all.iter().find_map(|(file, object)| {
+        if !is(object, "argoproj.io/", "Application") {
+            return None;
+        }
+        let single = object.pointer("/spec/source").into_iter();
+        let several = object.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten();
+        let source = single.chain(several).find(|source| str_at(source, &["chart"]) == Some("istiod"))?;
+        Some((*file, *object, source))
+    }) {
+        let from = format!("Application {} ({file})", name_of(application));
+        let version = source.get("targetRevision").and_then(version_text).map(|v| Found::new(v, from.clone()));
+        if let Some(values) = argo_values_file(repository, application, source) {
+            let from = format!("{from}, its helm.valueFiles");
+            return (Finding::Found(found(MeshConfigKind::HelmValues, &values, None, from)), version);
+        }
+        return (
+            Finding::Undecided(format!(
+                "Istio's mesh config: Application {} ({file}) holds the istiod chart's values, which asm-migrate does \
+                 not edit inside an Application; move them into a values file of the repository (helm.valueFiles) \
+                 and name it, with kind HelmValues",
+                name_of(application)
+            )),
+            version,
+        );
+    }
     if let Some(values) = all.iter().find(|(_, object)| is_values_with_mesh_config(object)).map(|(file, _)| *file) {
         return (
             Finding::Found(found(
@@ -138,24 +164,6 @@ fn mesh_config(
         let from = format!("ConfigMap {} ({file})", name_of(config_map));
         return (Finding::Found(found(MeshConfigKind::ConfigMap, file, None, from)), None);
     }
-    if let Some((file, application)) = all.iter().find(|(_, object)| {
-        is(object, "argoproj.io/", "Application")
-            && object.pointer("/spec/source/chart").and_then(Value::as_str) == Some("istiod")
-    }) {
-        let version = application
-            .pointer("/spec/source/targetRevision")
-            .and_then(version_text)
-            .map(|v| Found::new(v, format!("Application {} ({file})", name_of(application))));
-        return (
-            Finding::Undecided(format!(
-                "Istio's mesh config: Application {} ({file}) holds the istiod chart's values, which asm-migrate does \
-                 not edit inside an Application; move them into a values file of the repository (helm.valueFiles) \
-                 and name it, with kind HelmValues",
-                name_of(application)
-            )),
-            version,
-        );
-    }
     (
         Finding::Undecided(
             "Istio's mesh config: no IstioOperator, istiod HelmRelease, Helm values with meshConfig or `istio` \
@@ -164,6 +172,29 @@ fn mesh_config(
         ),
         None,
     )
+}
+
+/// The values file of the repository an Argo CD Helm source reads: `$<ref>/<path>` of another source of the
+/// Application (a `ref:` source), the repository taken to be this one.
+fn argo_values_file(repository: &Repository, application: &Value, source: &Value) -> Option<String> {
+    let references: Vec<&str> = application
+        .pointer("/spec/sources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|source| str_at(source, &["ref"]))
+        .collect();
+    source
+        .pointer("/helm/valueFiles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find_map(|entry| {
+            let (reference, path) = entry.strip_prefix('$')?.split_once('/')?;
+            let path = crate::core::paths::normalize_repo_path(path).ok()?;
+            (references.contains(&reference) && repository.is_file(&path)).then_some(path)
+        })
 }
 
 /// Helm values of the istiod chart: a document with a top-level `meshConfig` and no `kind`.
@@ -348,8 +379,55 @@ fn network_in_patches(repository: &Repository, kustomization_file: &str) -> Opti
     })
 }
 
-/// Where Istio's east-west gateway runs in a cluster's build: its Deployment, or a Gateway selecting it.
-pub fn east_west_gateway(inventory: &ClusterInventory) -> Option<String> {
+/// Where Istio's east-west gateway runs in a cluster's build: its Deployment, a Gateway selecting it, or an
+/// enabled `istio-eastwestgateway` component of an IstioOperator the source includes.
+pub fn east_west_gateway(
+    repository: &Repository,
+    source: &SourceFound,
+    inventory: &ClusterInventory,
+    mesh_config: &Finding<MeshConfigFound>,
+) -> Option<String> {
+    east_west_in_build(inventory).or_else(|| {
+        let found = mesh_config.found().filter(|found| found.value.kind == MeshConfigKind::IstioOperator)?;
+        let operator = repository
+            .documents(&found.value.path)
+            .ok()?
+            .iter()
+            .find(|document| is(document, "install.istio.io/", "IstioOperator"))?;
+        let enabled =
+            operator.pointer("/spec/components/ingressGateways").and_then(Value::as_array).into_iter().flatten().any(
+                |gateway| {
+                    str_at(gateway, &["name"]) == Some("istio-eastwestgateway")
+                        && gateway.get("enabled").and_then(Value::as_bool) == Some(true)
+                },
+            );
+        (enabled && includes(repository, &source.source, parent(&found.value.path)))
+            .then(|| format!("the istio-eastwestgateway component of {}", found.from))
+    })
+}
+
+/// Whether the kustomization of `dir` includes `target` (a directory), directly or through what it includes.
+fn includes(repository: &Repository, dir: &str, target: &str) -> bool {
+    let mut pending = vec![dir.to_owned()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(dir) = pending.pop() {
+        if dir == target {
+            return true;
+        }
+        let Some(file) = repository.kustomization_in(&dir).filter(|file| seen.insert(file.clone())) else { continue };
+        let Ok(documents) = repository.documents(&file) else { continue };
+        for entry in documents.iter().flat_map(|document| crate::core::repository::included_entries(document)) {
+            if let crate::core::repository::EntryTarget::Path(path) =
+                crate::core::repository::resolve_entry(&dir, entry)
+            {
+                pending.push(path);
+            }
+        }
+    }
+    false
+}
+
+fn east_west_in_build(inventory: &ClusterInventory) -> Option<String> {
     let deployment = inventory
         .workloads
         .iter()
@@ -365,4 +443,72 @@ pub fn east_west_gateway(inventory: &ClusterInventory) -> Option<String> {
             })
             .map(|gateway| gateway.describe())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository of `files` (path, YAML), every file parsed as `load_everything` parses it.
+    fn repository(files: &[(&str, &str)]) -> Repository {
+        let mut repository = Repository::listing(files.iter().map(|(path, _)| (*path).to_owned()));
+        for (path, text) in files {
+            repository.add_documents(path, Ok(crate::core::yaml::documents(text).expect("YAML")));
+        }
+        repository
+    }
+
+    #[test]
+    fn an_argo_cd_helm_source_s_values_file_of_the_repository_is_the_mesh_config() {
+        let application = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: istiod}\nspec:\n  \
+            sources:\n    - repoURL: https://istio-release.storage.googleapis.com/charts\n      chart: istiod\n      \
+            targetRevision: 1.22.3\n      helm:\n        valueFiles: [$values/istio/istiod-values.yaml]\n    - \
+            repoURL: https://github.com/example/gitops.git\n      ref: values\n";
+        let repository = repository(&[
+            ("argocd/istiod.yaml", application),
+            ("istio/istiod-values.yaml", "meshConfig:\n  accessLogFile: /dev/stdout\n"),
+        ]);
+        let installation = installation(&repository);
+        let found = installation.mesh_config.found().expect("a mesh config");
+        assert_eq!(found.value.kind, MeshConfigKind::HelmValues);
+        assert_eq!(found.value.path, "istio/istiod-values.yaml");
+        assert_eq!(found.from, "Application istiod (argocd/istiod.yaml), its helm.valueFiles");
+        assert_eq!(installation.version.found().map(|v| v.value.as_str()), Some("1.22.3"));
+    }
+
+    #[test]
+    fn inline_helm_values_of_an_application_are_left_to_decide() {
+        let application = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: istiod}\nspec:\n  \
+            source:\n    chart: istiod\n    targetRevision: 1.21.0\n    helm:\n      valuesObject:\n        \
+            meshConfig: {accessLogFile: /dev/stdout}\n";
+        let installation = installation(&repository(&[("argocd/istiod.yaml", application)]));
+        assert!(matches!(&installation.mesh_config, Finding::Undecided(why) if why.contains("values file")));
+        assert_eq!(installation.version.found().map(|v| v.value.as_str()), Some("1.21.0"));
+    }
+
+    #[test]
+    fn an_enabled_east_west_component_of_an_included_operator_is_an_east_west_gateway() {
+        let operator = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: cp}\nspec:\n  \
+            tag: 1.22.3\n  components:\n    ingressGateways:\n      - name: istio-eastwestgateway\n        \
+            enabled: true\n";
+        let repository = repository(&[
+            ("istio/operator.yaml", operator),
+            ("istio/kustomization.yaml", "resources: [operator.yaml]\n"),
+            ("clusters/a/kustomization.yaml", "resources: [../../istio]\n"),
+            ("clusters/b/kustomization.yaml", "resources: []\n"),
+        ]);
+        let mesh_config = installation(&repository).mesh_config;
+        let source = |dir: &str| SourceFound {
+            name: "x".to_owned(),
+            source: dir.to_owned(),
+            context: None,
+            from: String::new(),
+            synced_by: None,
+            file: None,
+        };
+        let inventory = ClusterInventory::default();
+        let a = east_west_gateway(&repository, &source("clusters/a"), &inventory, &mesh_config);
+        assert_eq!(a.as_deref(), Some("the istio-eastwestgateway component of IstioOperator cp (istio/operator.yaml)"));
+        assert_eq!(east_west_gateway(&repository, &source("clusters/b"), &inventory, &mesh_config), None);
+    }
 }

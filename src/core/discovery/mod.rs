@@ -140,7 +140,7 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
         .iter()
         .map(|(source, inventory)| ClusterFound {
             network: istio::network(repository, source, inventory, &istio.mesh_config),
-            east_west_gateway: istio::east_west_gateway(inventory),
+            east_west_gateway: istio::east_west_gateway(repository, source, inventory, &istio.mesh_config),
             needs_cluster_id: gateway_clusters.contains(&source.name.as_str()),
             unseen: inventory
                 .delivery
