@@ -143,9 +143,7 @@ impl MemoryFiles {
                 let mut target = self.virtual_service(&namespace, &name).unwrap_or_else(|| {
                     panic!("{file} patches VirtualService {namespace}/{name}, which the repository does not hold")
                 });
-                for operation in &operations {
-                    apply_operation(&mut target, operation).unwrap_or_else(|why| panic!("{file}: {why}"));
-                }
+                crate::core::json_patch::apply(&mut target, &operations).unwrap_or_else(|why| panic!("{file}: {why}"));
                 found.push((file, target));
             }
         }
@@ -161,42 +159,6 @@ impl MemoryFiles {
                     && document.pointer("/metadata/namespace").and_then(Value::as_str) == Some(namespace)
             })
         })
-    }
-}
-
-/// One RFC 6902 operation, as kustomize applies it (test, add, replace, remove).
-fn apply_operation(target: &mut Value, operation: &Value) -> Result<(), String> {
-    let path = operation["path"].as_str().ok_or("an operation without a path")?;
-    let (parent, last) = path.rsplit_once('/').ok_or("a path without '/'")?;
-    let last = last.replace("~1", "/").replace("~0", "~");
-    let value = operation.get("value").cloned();
-    match operation["op"].as_str() {
-        Some("test") => match target.pointer(path) == value.as_ref() {
-            true => Ok(()),
-            false => Err(format!("test of {path} fails: {:?}", target.pointer(path))),
-        },
-        Some(op @ ("add" | "replace" | "remove")) => {
-            let container = target.pointer_mut(parent).ok_or(format!("{path}: no parent"))?;
-            match container {
-                Value::Array(items) => {
-                    let index = if last == "-" { items.len() } else { last.parse().map_err(|_| path.to_string())? };
-                    match op {
-                        "add" if index <= items.len() => items.insert(index, value.ok_or("add without value")?),
-                        "replace" if index < items.len() => items[index] = value.ok_or("replace without value")?,
-                        "remove" if index < items.len() => drop(items.remove(index)),
-                        _ => return Err(format!("{op} {path}: index out of range")),
-                    }
-                }
-                Value::Object(fields) => match op {
-                    "remove" => drop(fields.shift_remove(&last).ok_or(format!("remove {path}: absent"))?),
-                    "replace" if !fields.contains_key(&last) => return Err(format!("replace {path}: absent")),
-                    _ => drop(fields.insert(last, value.ok_or("add without value")?)),
-                },
-                _ => return Err(format!("{path}: the parent is a scalar")),
-            }
-            Ok(())
-        }
-        other => Err(format!("unknown op {other:?}")),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod effects;
 pub mod gate;
 pub mod inventory;
+pub mod json_patch;
 pub mod mesh_config;
 pub mod migration;
 pub mod names;
