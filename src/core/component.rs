@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::inventory::KindSplit;
+use crate::core::inventory::{KindSplit, Object};
 use crate::core::repository::Repository;
 use crate::core::templates::Templates;
 
@@ -58,6 +58,26 @@ impl ComponentParts {
     }
 }
 
+/// An Istio object of a cluster's source, as the inventory names it: cluster, kind, namespace, name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PatchedKey {
+    pub cluster: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl PatchedKey {
+    pub fn of(cluster: &str, object: &Object) -> PatchedKey {
+        PatchedKey {
+            cluster: cluster.to_owned(),
+            kind: object.kind.to_string(),
+            namespace: object.namespace.as_deref().unwrap_or_default().to_owned(),
+            name: object.name.to_string(),
+        }
+    }
+}
+
 pub struct Rendering<'r> {
     templates: &'r Templates,
     repository: &'r Repository,
@@ -68,6 +88,9 @@ pub struct Rendering<'r> {
     pub asm_gateways: BTreeMap<String, AsmGateway>,
     /// Each cluster's component, by cluster name.
     pub components: BTreeMap<String, ComponentParts>,
+    /// Istio objects of the sources as the components patch them (the egress VirtualServices at the step's
+    /// weights): what `<output>/asm/` imports in their place.
+    pub patched_istio_objects: BTreeMap<PatchedKey, Value>,
 }
 
 impl<'r> Rendering<'r> {
@@ -79,6 +102,7 @@ impl<'r> Rendering<'r> {
             removals: BTreeSet::new(),
             asm_gateways: BTreeMap::new(),
             components: BTreeMap::new(),
+            patched_istio_objects: BTreeMap::new(),
         }
     }
 

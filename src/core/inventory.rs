@@ -21,6 +21,15 @@ const INJECT: &str = "sidecar.istio.io/inject";
 /// The labels that decide Istio's injection: a namespace's, and a pod template's.
 const INJECTION_KEYS: [&str; 3] = ["istio-injection", "istio.io/rev", INJECT];
 
+/// The API groups of Istio's config: what is imported into ASM (issue 9). `extensions.istio.io` (WasmPlugin) and
+/// `install.istio.io` (IstioOperator) are not config of the mesh's traffic, security or telemetry.
+pub const ISTIO_API_GROUPS: [&str; 3] = ["networking.istio.io", "security.istio.io", "telemetry.istio.io"];
+
+/// Whether `group` is one of Istio's config API groups.
+pub fn is_istio_api_group(group: &str) -> bool {
+    ISTIO_API_GROUPS.contains(&group)
+}
+
 /// A Kubernetes object read from the repository. Its strings are shared, not copied: every cluster of a fleet that
 /// includes a file holds the same names.
 #[derive(Debug, Clone)]
@@ -120,8 +129,11 @@ pub struct ClusterInventory {
     pub workloads: Vec<Workload>,
     /// Namespace objects by name.
     pub namespaces: BTreeMap<String, Object>,
-    /// Objects of the networking.istio.io group.
+    /// Objects of Istio's config API groups (`ISTIO_API_GROUPS`), with the labels and annotations the
+    /// kustomizations above them give them, named as the component addresses them (before `naming`).
     pub istio_objects: Vec<Object>,
+    /// How the cluster names and places what the source builds.
+    pub naming: ClusterNaming,
     /// How many objects the source builds (as far as it could be read).
     pub object_count: usize,
     /// How Argo CD or Flux delivers the source, and what it deploys that asm-migrate cannot see.
@@ -165,6 +177,49 @@ impl ClusterInventory {
     /// The workloads of `kind`.
     pub fn of_kind(&self, kind: WorkloadKind) -> impl Iterator<Item = &WorkloadRef> {
         self.workloads.iter().map(|workload| &workload.workload).filter(move |workload| workload.kind == kind)
+    }
+}
+
+/// Where the cluster puts what its source builds, after everything the component changed: the source's own
+/// `namespace:`, `namePrefix:` and `nameSuffix:` (kustomize applies them after the component), then the GitOps
+/// engine's namespace (Flux's `targetNamespace` for every object, Argo CD's destination for those without one).
+#[derive(Debug, Clone)]
+pub struct ClusterNaming {
+    namespace: Option<Rc<str>>,
+    prefix: String,
+    suffix: String,
+    target_namespace: Option<Rc<str>>,
+    /// Where an object without a namespace lands: the engine's default, else `default`.
+    fallback_namespace: Rc<str>,
+    /// The labels and annotations the source's own kustomization gives every object, the component's included.
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Default for ClusterNaming {
+    fn default() -> ClusterNaming {
+        ClusterNaming {
+            namespace: None,
+            prefix: String::new(),
+            suffix: String::new(),
+            target_namespace: None,
+            fallback_namespace: "default".into(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
+impl ClusterNaming {
+    /// The namespace and name the cluster gives a namespaced object that the bases (or the component) write as
+    /// `namespace` and `name`.
+    pub fn place(&self, namespace: Option<&Rc<str>>, name: &Rc<str>) -> (Rc<str>, Rc<str>) {
+        let namespace = self.target_namespace.as_ref().or(self.namespace.as_ref()).or(namespace);
+        let name = match self.prefix.is_empty() && self.suffix.is_empty() {
+            true => Rc::clone(name),
+            false => format!("{}{name}{}", self.prefix, self.suffix).into(),
+        };
+        (Rc::clone(namespace.unwrap_or(&self.fallback_namespace)), name)
     }
 }
 
@@ -264,6 +319,10 @@ struct NameTransforms {
     labels: BTreeMap<String, String>,
     /// Injection labels given to pod templates.
     template_labels: BTreeMap<String, String>,
+    /// Every label and annotation given to every object's metadata (`commonLabels`, `labels`,
+    /// `commonAnnotations`): Istio's objects carry them into ASM.
+    metadata_labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
 }
 
 impl NameTransforms {
@@ -287,8 +346,23 @@ impl NameTransforms {
         Rc::clone(self.namespace.as_ref().unwrap_or(name))
     }
 
-    /// The injection labels a kustomization document gives what it includes, outer ones winning.
+    /// The labels and annotations a kustomization document gives what it includes, outer ones winning.
     fn with_labels_of(mut self, document: &Value, outer: &NameTransforms) -> NameTransforms {
+        let every = |pairs: Option<&Value>| -> Vec<(String, String)> {
+            pairs
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                .collect()
+        };
+        self.metadata_labels.extend(every(document.get("commonLabels")));
+        for entry in document.get("labels").and_then(Value::as_array).into_iter().flatten() {
+            self.metadata_labels.extend(every(entry.get("pairs")));
+        }
+        self.annotations.extend(every(document.get("commonAnnotations")));
+        self.metadata_labels.extend(outer.metadata_labels.clone());
+        self.annotations.extend(outer.annotations.clone());
         let injection = |labels: Option<&Value>| -> Vec<(String, String)> {
             labels
                 .and_then(Value::as_object)
@@ -316,26 +390,39 @@ impl NameTransforms {
         self
     }
 
-    /// `value` with these injection labels, when it is a Namespace or a workload they concern.
-    fn labelled(&self, kind: &str, value: &Rc<Value>) -> Rc<Value> {
-        let (labels, pointer) = match kind {
-            "Namespace" => (&self.labels, "/metadata"),
-            _ if WorkloadKind::parse(kind).is_some() => (&self.template_labels, "/spec/template/metadata"),
+    /// `object`'s document with these labels: the injection labels on a Namespace or a workload's pod template,
+    /// and every label and annotation on an Istio object (whose copy in ASM carries what the cluster's has).
+    fn labelled(&self, object: &Object) -> Rc<Value> {
+        let value = &object.value;
+        let kind = &*object.kind;
+        let edits: Vec<(&BTreeMap<String, String>, &str, &str)> = match kind {
+            "Namespace" => vec![(&self.labels, "/metadata", "labels")],
+            _ if WorkloadKind::parse(kind).is_some() => vec![(&self.template_labels, "/spec/template/metadata", "labels")],
+            _ if is_istio_api_group(object.group()) => {
+                vec![(&self.metadata_labels, "/metadata", "labels"), (&self.annotations, "/metadata", "annotations")]
+            }
             _ => return Rc::clone(value),
         };
-        if labels.is_empty() {
+        if edits.iter().all(|(pairs, _, _)| pairs.is_empty()) {
             return Rc::clone(value);
         }
         let mut labelled = value.as_ref().clone();
-        if let Some(metadata) = labelled.pointer_mut(pointer).and_then(Value::as_object_mut) {
-            let target = metadata.entry("labels").or_insert_with(|| Value::Object(Default::default()));
-            if let Some(target) = target.as_object_mut() {
-                for (key, label) in labels {
-                    target.insert(key.clone(), Value::String(label.clone()));
-                }
-            }
+        for (pairs, pointer, field) in edits {
+            with_pairs(&mut labelled, pointer, field, pairs);
         }
         Rc::new(labelled)
+    }
+}
+
+/// `pairs` set in the map `field` of the object at `pointer` of `value` (created when missing).
+pub fn with_pairs(value: &mut Value, pointer: &str, field: &str, pairs: &BTreeMap<String, String>) {
+    if let Some(parent) = value.pointer_mut(pointer).and_then(Value::as_object_mut) {
+        let target = parent.entry(field).or_insert_with(|| Value::Object(Default::default()));
+        if let Some(target) = target.as_object_mut() {
+            for (key, text) in pairs {
+                target.insert(key.clone(), Value::String(text.clone()));
+            }
+        }
     }
 }
 
@@ -396,13 +483,16 @@ impl Walk<'_> {
         let own_namespace = Some(own("namespace")).filter(|namespace| !namespace.is_empty()).map(Rc::from);
         self.unseen_and_patches(dir, &file, &document);
         let transforms = if self.visited.len() == 1 {
+            let transforms = NameTransforms::default().with_labels_of(&document, outer);
             self.root = NameTransforms {
                 namespace: own_namespace,
                 prefix: own("namePrefix").to_owned(),
                 suffix: own("nameSuffix").to_owned(),
+                metadata_labels: transforms.metadata_labels.clone(),
+                annotations: transforms.annotations.clone(),
                 ..NameTransforms::default()
             };
-            NameTransforms::default().with_labels_of(&document, outer)
+            transforms
         } else {
             // The outermost namespace wins; prefixes and suffixes wrap: outer + inner + name + inner + outer.
             NameTransforms {
@@ -519,7 +609,7 @@ impl Walk<'_> {
                     what: format!("HelmRelease {namespace}/{name} has Flux render a Helm chart in the cluster"),
                 });
             }
-            let value = transforms.labelled(&object.kind, &object.value);
+            let value = transforms.labelled(object);
             let template_inject = match Rc::ptr_eq(&value, &object.value) {
                 true => object.template_inject.clone(),
                 false => template_inject(&value).map(Rc::from),
@@ -550,7 +640,7 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
                 labels.entry(key.clone()).or_insert_with(|| value.as_str().unwrap_or_default().to_owned());
             }
             cluster.namespaces.insert(object.name.to_string(), object);
-        } else if object.group() == "networking.istio.io" {
+        } else if is_istio_api_group(object.group()) {
             cluster.istio_objects.push(object);
         } else if let Some(kind) = WorkloadKind::parse(&object.kind).filter(|_| object.group() == "apps") {
             workloads.push((kind, object));
@@ -567,16 +657,19 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
     }
     let default_namespace: Rc<str> = "default".into();
     let engine_namespace = |namespace: &Option<String>| namespace.as_deref().map(Rc::<str>::from);
-    let (target_namespace, engine_default) =
-        (engine_namespace(&delivery.target_namespace), engine_namespace(&delivery.default_namespace));
+    cluster.naming = ClusterNaming {
+        namespace: root.namespace.clone(),
+        prefix: root.prefix.clone(),
+        suffix: root.suffix.clone(),
+        target_namespace: engine_namespace(&delivery.target_namespace),
+        fallback_namespace: engine_namespace(&delivery.default_namespace)
+            .unwrap_or_else(|| Rc::clone(&default_namespace)),
+        labels: root.metadata_labels.clone(),
+        annotations: root.annotations.clone(),
+    };
     for (kind, object) in workloads {
         let namespace = object.namespace.clone().unwrap_or_else(|| Rc::clone(&default_namespace));
-        let (cluster_namespace, cluster_name) = root.object(object.namespace.as_ref(), &object.name);
-        let cluster_namespace = target_namespace
-            .clone()
-            .or(cluster_namespace)
-            .or(engine_default.clone())
-            .unwrap_or_else(|| Rc::clone(&default_namespace));
+        let (cluster_namespace, cluster_name) = cluster.naming.place(object.namespace.as_ref(), &object.name);
         let injected = is_injected(object.template_inject.as_deref(), namespace_labels.get(&*cluster_namespace));
         let replicas = object.value.pointer("/spec/replicas").and_then(Value::as_u64).or(match kind {
             WorkloadKind::DaemonSet => None,

@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod discovery;
 pub mod effects;
 pub mod gate;
+pub mod import;
 pub mod inventory;
 pub mod json_patch;
 pub mod mesh_config;

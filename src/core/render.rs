@@ -10,6 +10,7 @@ use crate::core::change::RenderedStep;
 use crate::core::component::{ComponentParts, Rendering};
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::import::render_import;
 use crate::core::inventory::ClusterInventory;
 use crate::core::migration::Migration;
 use crate::core::paths::{join, relative_path};
@@ -192,7 +193,8 @@ fn no_prune(engine: Engine, text: &str) -> Result<Option<String>, EditError> {
     Ok(None)
 }
 
-/// The ASM control plane's objects: ASMMigrateFromIstio, the IstioGateways the kinds created, their kustomization.
+/// The ASM control plane's objects: ASMMigrateFromIstio, the IstioGateways the kinds created, Istio's config
+/// imported (from `migrating` on), their kustomization.
 fn render_asm(context: &StepContext<'_>, desired: &Desired, rendering: &mut Rendering<'_>) -> Result<(), Diagnostics> {
     let settings = context.settings;
     let output = &settings.output.value;
@@ -222,6 +224,7 @@ fn render_asm(context: &StepContext<'_>, desired: &Desired, rendering: &mut Rend
         rendering.writes.insert(join(output, &format!("asm/{file}")), text);
         resources.push(file);
     }
+    resources.extend(render_import(context, desired, rendering)?);
     let kustomization =
         rendering.template("asm/kustomization.yaml.j2", context! { plan => settings.name, resources })?;
     rendering.writes.insert(join(output, "asm/kustomization.yaml"), kustomization);

@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use serde_saphyr::Spanned;
 
-use crate::core::component::{AsmGateway, Rendering};
+use crate::core::component::{AsmGateway, PatchedKey, Rendering};
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::gate::Gate;
 use crate::core::inventory::{ClusterInventory, Inventory, Object};
+use crate::core::json_patch;
 use crate::core::names::{asm_gateway_workload, check_dns_label, check_dns_subdomain, exact_name_pattern};
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
@@ -346,7 +347,17 @@ impl EgressRoutes {
                 }
             }
             let Some(weight) = desired.egress_weights.get(&entry.name) else { continue };
-            let text = route_patch(entry, virtual_service, *weight, desired.finished, rendering)?;
+            let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
+            let operations =
+                route_operations(&spec, &entry.asm_gateway.value, &entry.asm_host(), *weight, desired.finished)
+                    .map_err(|reason| virtual_service.error(reason))?;
+            let text = route_patch(entry, virtual_service, &operations, *weight, desired.finished, rendering)?;
+            // The VirtualService as the cluster builds it, patched: what ASM imports in its place.
+            let mut routed = virtual_service.value.as_ref().clone();
+            json_patch::apply(&mut routed, &operations)
+                .map_err(|error| virtual_service.error(format!("its route cannot be split: {error}")))?;
+            let key = PatchedKey::of(cluster, virtual_service);
+            rendering.patched_istio_objects.insert(key, routed);
             let file = format!("egress-{}-virtualservice-patch.yaml", entry.name);
             let component = rendering.component(cluster);
             component.files.insert(file.clone(), text);
@@ -378,18 +389,17 @@ impl EgressRoutes {
     }
 }
 
-/// The patch of a VirtualService that splits its mesh route (or, at `finished`, sends it all to ASM).
+/// The patch of a VirtualService that splits its mesh route (or, at `finished`, sends it all to ASM): its
+/// `operations`, from `route_operations`.
 fn route_patch(
     entry: &Egress,
     virtual_service: &Object,
+    operations: &[Value],
     weight: u32,
     finished: bool,
     rendering: &Rendering<'_>,
 ) -> Result<String, Diagnostics> {
-    let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
     let asm_gateway = &entry.asm_gateway.value;
-    let operations = route_operations(&spec, asm_gateway, &entry.asm_host(), weight, finished)
-        .map_err(|reason| virtual_service.error(reason))?;
     let summary = if finished {
         format!("all mesh traffic to ASM's egress gateway {asm_gateway}, Istio's out of the routes")
     } else {
