@@ -9,12 +9,14 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::{verbs, Discovery};
 use kube::{Client, Config};
 use serde_json::Value;
 
+use crate::core::inventory::ISTIO_API_GROUPS;
 use crate::core::observe::{
-    AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation, ServiceObservation,
-    SyncObservation, VirtualServiceObservation,
+    AsmObservation, ClusterObservation, IstioObjectObservation, Observation, PodObservation, RolloutObservation,
+    ServiceObservation, SyncObservation, VirtualServiceObservation,
 };
 use crate::core::settings::{Engine, Settings, SyncedBy};
 use crate::core::workload::WorkloadKind;
@@ -132,6 +134,8 @@ impl Connections {
             let mut observation = Observation::default();
             let (group, version) = plan.asm.api_version.split_once('/').unwrap_or((ASM_GROUP, "v1beta1"));
             observation.asm = Some(self.within(&asm_context, |client| observe_asm(client, group, version)).await?);
+            let istio_objects = |client| async move { observe_istio_objects(&client).await };
+            observation.asm_istio_objects = Some(self.within(&asm_context, istio_objects).await?);
             for (cluster, context) in contexts {
                 let observed = self.within(&context, observe_cluster).await?;
                 observation.clusters.insert(cluster, observed);
@@ -288,7 +292,7 @@ async fn observe_cluster(client: Client) -> Result<ClusterObservation, ReadFailu
     );
     // Where Istio's API is not served (yet, or any more), there is no VirtualService to see.
     let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("networking.istio.io", "v1beta1", "VirtualService"));
-    let virtual_services: Api<DynamicObject> = Api::all_with(client, &resource);
+    let virtual_services: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
     observed.virtual_services = Some(match virtual_services.list(&ListParams::default()).await {
         Ok(listed) => listed
             .items
@@ -299,5 +303,37 @@ async fn observe_cluster(client: Client) -> Result<ClusterObservation, ReadFailu
         Err(kube::Error::Api(status)) if status.code == 404 => Vec::new(),
         Err(error) => return Err(explain(error, "virtualservices.networking.istio.io")),
     });
+    observed.istio_objects = Some(observe_istio_objects(&client).await?);
     Ok(observed)
+}
+
+/// Every object of Istio's config API groups the server holds, of every kind it serves there (found by
+/// discovery, at each group's preferred version): the import `finished` checks is compared by group, kind,
+/// namespace and name, which every version shows alike.
+async fn observe_istio_objects(client: &Client) -> Result<Vec<IstioObjectObservation>, ReadFailure> {
+    let discovery = match Discovery::new(client.clone()).filter(&ISTIO_API_GROUPS).run().await {
+        Ok(discovery) => discovery,
+        // Where no API group is served at all, there is no Istio object to see.
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Vec::new()),
+        Err(error) => return Err(explain(error, "the API groups of Istio's config")),
+    };
+    let mut found = Vec::new();
+    for group in discovery.groups() {
+        for (resource, capabilities) in group.recommended_resources() {
+            if !capabilities.supports_operation(verbs::LIST) {
+                continue;
+            }
+            let what = format!("{}.{}", resource.plural, resource.group);
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+            let listed = api.list(&ListParams::default()).await.map_err(|error| explain(error, &what))?;
+            found.extend(listed.items.into_iter().map(|object| IstioObjectObservation {
+                group: resource.group.clone(),
+                kind: resource.kind.clone(),
+                namespace: object.metadata.namespace.unwrap_or_default(),
+                name: object.metadata.name.unwrap_or_default(),
+            }));
+        }
+    }
+    found.sort();
+    Ok(found)
 }

@@ -3,7 +3,8 @@
 //! The layout, one file per command (README "Gates from a snapshot" gives the commands):
 //! `asm/asmmigratefromistio.yaml`, and for each cluster `clusters/<name>/{pods,deployments,statefulsets,daemonsets,istio-system}.yaml`,
 //! plus, read when present, `virtualservices.yaml` and `istio-system-services.yaml` (the egress and ingress gates),
-//! and, where the plan names the object that applies them, `asm/synced-by.yaml` and `clusters/<name>/synced-by.yaml`.
+//! `asm/istio-objects.yaml` and `clusters/<name>/istio-objects.yaml` (the import `finished` checks), and, where the
+//! plan names the object that applies them, `asm/synced-by.yaml` and `clusters/<name>/synced-by.yaml`.
 
 use std::path::Path;
 
@@ -11,8 +12,8 @@ use serde_json::Value;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::observe::{
-    items, AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation, ServiceObservation,
-    SyncObservation, VirtualServiceObservation,
+    items, AsmObservation, ClusterObservation, IstioObjectObservation, Observation, PodObservation, RolloutObservation,
+    ServiceObservation, SyncObservation, VirtualServiceObservation,
 };
 use crate::core::settings::{Settings, SyncedBy};
 use crate::core::workload::WorkloadKind;
@@ -51,6 +52,12 @@ fn optional_list<T>(
     }
 }
 
+/// The objects of Istio's config API groups in `relative` (a dump of several kinds), when the file exists.
+fn istio_objects(dir: &Path, relative: &str, problems: &mut Vec<Diagnostic>) -> Option<Vec<IstioObjectObservation>> {
+    let listed = optional_list(dir, relative, IstioObjectObservation::from_object, problems)?;
+    Some(listed.into_iter().flatten().collect())
+}
+
 /// Everything the gates need, from the snapshot directory `dir`.
 pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnostics> {
     let mut problems = Vec::new();
@@ -72,6 +79,8 @@ pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnos
     if let Some(synced_by) = &plan.asm.synced_by {
         observation.synced.extend(applier(synced_by, "asm/synced-by.yaml", &mut problems));
     }
+    // Added with the import's check: a snapshot without them still serves the other gates.
+    observation.asm_istio_objects = istio_objects(dir, "asm/istio-objects.yaml", &mut problems);
     for cluster in &plan.clusters {
         let base = format!("clusters/{}", cluster.name);
         if let Some(synced_by) = &cluster.synced_by {
@@ -114,6 +123,7 @@ pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnos
             ServiceObservation::from_object,
             &mut problems,
         );
+        observed.istio_objects = istio_objects(dir, &format!("{base}/istio-objects.yaml"), &mut problems);
         observation.clusters.insert(cluster.name.clone(), observed);
     }
     if problems.is_empty() {

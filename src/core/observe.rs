@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::core::inventory::is_istio_api_group;
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 pub const ISTIO_PROXY: &str = "istio-proxy";
@@ -202,6 +203,36 @@ impl VirtualServiceObservation {
     }
 }
 
+/// An object of Istio's config API groups, as a data-plane cluster or ASM's control plane has it: what `finished`
+/// checks the import by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IstioObjectObservation {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl IstioObjectObservation {
+    /// The object, when it is of one of Istio's config API groups.
+    pub fn from_object(object: &Value) -> Option<IstioObjectObservation> {
+        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let api_version = text("/apiVersion");
+        let (group, _) = api_version.rsplit_once('/')?;
+        is_istio_api_group(group).then(|| IstioObjectObservation {
+            group: group.to_owned(),
+            kind: text("/kind"),
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name"),
+        })
+    }
+
+    pub fn display(&self) -> String {
+        format!("{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
 /// A Service of istio-system, with the address it is reached at when it has one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -244,6 +275,8 @@ pub struct ClusterObservation {
     pub virtual_services: Option<Vec<VirtualServiceObservation>>,
     /// The Services of istio-system; None when they were not read.
     pub istio_system_services: Option<Vec<ServiceObservation>>,
+    /// Every object of Istio's config API groups; None when they were not read (a snapshot without the file).
+    pub istio_objects: Option<Vec<IstioObjectObservation>>,
 }
 
 /// The GitOps object that applies a part of the repository (an Argo CD Application, a Flux Kustomization), as
@@ -284,6 +317,8 @@ impl SyncObservation {
 #[serde(rename_all = "camelCase")]
 pub struct Observation {
     pub asm: Option<AsmObservation>,
+    /// Every object of Istio's config API groups in ASM's control plane; None when they were not read.
+    pub asm_istio_objects: Option<Vec<IstioObjectObservation>>,
     pub clusters: BTreeMap<String, ClusterObservation>,
     /// The objects the plan names as applying the repository (`syncedBy`).
     pub synced: Vec<SyncObservation>,

@@ -13,6 +13,17 @@ use serde_json::{json, Value};
 pub const ISTIO_PROXY: &str = "docker.io/istio/proxyv2:1.22.3";
 pub const ASM_PROXY: &str = "registry.example.com/asm/proxyv2:1.24.6";
 
+/// The kinds of Istio's config API groups the fake API servers serve (at `v1`): group, kind, resource.
+pub const ISTIO_KINDS: [(&str, &str, &str); 7] = [
+    ("networking.istio.io", "VirtualService", "virtualservices"),
+    ("networking.istio.io", "DestinationRule", "destinationrules"),
+    ("networking.istio.io", "Gateway", "gateways"),
+    ("networking.istio.io", "ServiceEntry", "serviceentries"),
+    ("security.istio.io", "AuthorizationPolicy", "authorizationpolicies"),
+    ("security.istio.io", "PeerAuthentication", "peerauthentications"),
+    ("telemetry.istio.io", "Telemetry", "telemetries"),
+];
+
 /// One workload and its pods, as a cluster would show them.
 #[derive(Clone)]
 pub struct FakeWorkload {
@@ -101,6 +112,10 @@ pub struct World {
     pub virtual_services: BTreeMap<&'static str, Vec<Value>>,
     /// Argo CD Applications served by each cluster's API server (namespace argocd), by name.
     pub applications: BTreeMap<&'static str, Vec<Value>>,
+    /// The objects of Istio's config API groups each cluster holds.
+    pub istio_objects: BTreeMap<&'static str, Vec<Value>>,
+    /// The objects of Istio's config API groups ASM's control plane holds.
+    pub asm_istio_objects: Vec<Value>,
 }
 
 impl World {
@@ -128,6 +143,8 @@ impl World {
             services: BTreeMap::new(),
             virtual_services: BTreeMap::new(),
             applications: BTreeMap::new(),
+            istio_objects: BTreeMap::new(),
+            asm_istio_objects: Vec::new(),
         }
     }
 
@@ -225,6 +242,7 @@ impl World {
                 "virtualservices",
                 World::list("VirtualService", self.virtual_services.get(cluster).cloned().unwrap_or_default()),
             ),
+            ("istio-objects", World::list("", self.istio_objects.get(cluster).cloned().unwrap_or_default())),
         ])
         .into_iter()
         .map(|(name, list)| (name.to_owned(), list))
@@ -252,6 +270,7 @@ impl World {
             std::fs::write(path, serde_saphyr::to_string(value).expect("YAML")).expect("written");
         };
         write("asm/asmmigratefromistio.yaml", &self.asm_object());
+        write("asm/istio-objects.yaml", &World::list("", self.asm_istio_objects.clone()));
         for cluster in self.clusters.keys() {
             for (name, list) in self.cluster_lists(cluster) {
                 // An Application is dumped where the plan that names it expects it (see the tests).
@@ -266,8 +285,9 @@ impl World {
 /// How a fake API server answers.
 #[derive(Clone)]
 pub enum Serving {
-    /// The ASM control plane, `ASMMigrateFromIstio` served at this version (None: not created yet).
-    Asm { version: &'static str, object: Option<Value> },
+    /// The ASM control plane, `ASMMigrateFromIstio` served at this version (None: not created yet), and the
+    /// objects of Istio's config API groups it holds.
+    Asm { version: &'static str, object: Option<Value>, istio_objects: Vec<Value> },
     /// A data-plane cluster.
     Cluster { lists: BTreeMap<String, Value> },
     /// Everything refused with this status code.
@@ -336,12 +356,19 @@ fn answer(serving: &Serving, method: &str, path: &str) -> (u16, String) {
             status(403, "Forbidden", "User \"ci\" cannot list resource in API group at the cluster scope")
         }
         Serving::Refuse(code) => status(*code, "Unauthorized", "Unauthorized"),
-        Serving::Asm { version, object } => {
+        Serving::Asm { version, object, istio_objects } => {
             let group_version = format!("istio.alibabacloud.com/{version}");
             let group = json!({"name": "istio.alibabacloud.com", "versions": [{"groupVersion": group_version, "version": version}],
                                "preferredVersion": {"groupVersion": group_version, "version": version}});
+            if let Some(answer) = istio_api(path, istio_objects) {
+                return answer;
+            }
             match path {
-                "/apis" => (200, json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}).to_string()),
+                "/apis" => {
+                    let mut groups = istio_groups();
+                    groups.insert(0, group);
+                    (200, json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}).to_string())
+                }
                 "/apis/istio.alibabacloud.com" => {
                     let mut api_group = group.clone();
                     api_group["kind"] = json!("APIGroup");
@@ -361,6 +388,11 @@ fn answer(serving: &Serving, method: &str, path: &str) -> (u16, String) {
             }
         }
         Serving::Cluster { lists } => match path {
+            "/apis" => (200, json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": istio_groups()}).to_string()),
+            p if istio_api(p, &[]).is_some() => {
+                let objects = lists["istio-objects"]["items"].as_array().cloned().unwrap_or_default();
+                istio_api(p, &objects).expect("an answer")
+            }
             "/api/v1/pods" => (200, lists["pods"].to_string()),
             "/apis/apps/v1/deployments" => (200, lists["deployments"].to_string()),
             "/apis/apps/v1/statefulsets" => (200, lists["statefulsets"].to_string()),
@@ -380,6 +412,51 @@ fn answer(serving: &Serving, method: &str, path: &str) -> (u16, String) {
     }
 }
 
+/// The API groups of Istio's config, each served at `v1`.
+fn istio_groups() -> Vec<Value> {
+    let mut names: Vec<&str> = ISTIO_KINDS.iter().map(|(group, _, _)| *group).collect();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|group| {
+            let version = json!({"groupVersion": format!("{group}/v1"), "version": "v1"});
+            json!({"name": group, "versions": [version], "preferredVersion": version})
+        })
+        .collect()
+}
+
+/// What an API server answers about Istio's config (`/apis/<group>/v1` and the list of a kind, of `objects`);
+/// None for another path.
+fn istio_api(path: &str, objects: &[Value]) -> Option<(u16, String)> {
+    let rest = path.strip_prefix("/apis/")?;
+    let (group, rest) = rest.split_once("/v1")?;
+    if !ISTIO_KINDS.iter().any(|(served, _, _)| *served == group) {
+        return None;
+    }
+    let group_version = format!("{group}/v1");
+    if rest.is_empty() {
+        let resources: Vec<Value> = ISTIO_KINDS
+            .iter()
+            .filter(|(served, _, _)| *served == group)
+            .map(|(_, kind, plural)| json!({"name": plural, "singularName": kind.to_lowercase(), "namespaced": true, "kind": kind, "verbs": ["get", "list", "watch"]}))
+            .collect();
+        let list = json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources});
+        return Some((200, list.to_string()));
+    }
+    let plural = rest.strip_prefix('/')?;
+    let (_, kind, _) = ISTIO_KINDS.iter().find(|(served, _, resource)| *served == group && *resource == plural)?;
+    let items: Vec<Value> = objects
+        .iter()
+        .filter(|object| {
+            object["kind"] == *kind
+                && object["apiVersion"].as_str().is_some_and(|v| v.starts_with(&format!("{group}/")))
+        })
+        .cloned()
+        .collect();
+    let list = json!({"apiVersion": group_version, "kind": format!("{kind}List"), "metadata": {"resourceVersion": "1"}, "items": items});
+    Some((200, list.to_string()))
+}
+
 /// Fake API servers for a world: the ASM control plane and each cluster, and a kubeconfig naming them as the
 /// shop plan's contexts (asm-prod, ack-hz, ack-sh).
 pub struct FakeWorld {
@@ -397,7 +474,11 @@ impl FakeWorld {
     }
 
     pub fn asm(world: &World) -> Serving {
-        Serving::Asm { version: "v1beta1", object: Some(world.asm_object()) }
+        Serving::Asm {
+            version: "v1beta1",
+            object: Some(world.asm_object()),
+            istio_objects: world.asm_istio_objects.clone(),
+        }
     }
 
     pub fn write_kubeconfig(&self, path: &Path) {

@@ -271,11 +271,11 @@ fn live_error(asm: Serving, hz_refuses: Option<u16>) -> String {
 #[test]
 fn a_missing_resource_another_version_a_403_and_an_unreachable_server_are_named() {
     assert_eq!(
-        live_error(Serving::Asm { version: "v1beta1", object: None }, None),
+        live_error(Serving::Asm { version: "v1beta1", object: None, istio_objects: Vec::new() }, None),
         "error: context asm-prod (ASM): ASMMigrateFromIstio/default does not exist: the cluster is not added to ASM yet (ASM creates it then)\n"
     );
     assert_eq!(
-        live_error(Serving::Asm { version: "v1", object: Some(World::shop().asm_object()) }, None),
+        live_error(Serving::Asm { version: "v1", object: Some(World::shop().asm_object()), istio_objects: Vec::new() }, None),
         "error: context asm-prod (ASM): ASMMigrateFromIstio is served as istio.alibabacloud.com/v1, not istio.alibabacloud.com/v1beta1: set spec.asm.apiVersion in the plan\n"
     );
     let forbidden = live_error(FakeWorld::asm(&World::shop()), Some(403));

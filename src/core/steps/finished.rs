@@ -1,5 +1,6 @@
 //! `finished`: the switch to Finished, Istio's install paths removed (and out of every kustomization that lists
-//! them), Istio's egress gateway out of every route; gated on no Istio proxy left and a confirmation.
+//! them), Istio's egress gateway out of every route; taken once no workload is left on Istio's proxy, Istio's config
+//! is in ASM and no traffic goes through Istio's gateways (confirmed); gated on no Istio proxy left.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -7,8 +8,8 @@ use std::path::Path;
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::gate::{named_confirmation, pods, Gate};
-use crate::core::observe::Observation;
+use crate::core::gate::{named_confirmation, pods, Gate, GateOutcome};
+use crate::core::observe::{IstioObjectObservation, Observation};
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
 use crate::core::settings::MeshConfigKind;
@@ -67,7 +68,7 @@ impl StepKind for Finished {
     }
 
     /// Before Istio is removed: no workload still depends on it (Istio's own gateways in istio-system go with
-    /// it), no traffic goes through its gateways, and its config lives in ASM.
+    /// it), no traffic goes through its gateways (confirmed), and its config lives in ASM (observed).
     fn preconditions(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let (step, state) = (&pending.step, pending.context.state);
         let left = on_istios_proxy(pending, observation, |namespace| namespace != ISTIO_SYSTEM);
@@ -83,12 +84,7 @@ impl StepKind for Finished {
                 state,
                 "no traffic goes through Istio's east-west, ingress or egress gateways any more",
             ),
-            named_confirmation(
-                "Istio's config imported into ASM",
-                step,
-                state,
-                "every Istio API object (VirtualService, Gateway, DestinationRule, ...) is imported into ASM",
-            ),
+            imported_into_asm(observation),
         ]
     }
 
@@ -128,6 +124,41 @@ impl StepKind for Finished {
 }
 
 const ISTIO_SYSTEM: &str = "istio-system";
+
+/// Met when every object of Istio's config that a data-plane cluster holds is in ASM's control plane too, by group,
+/// kind, namespace and name: the import `<output>/asm/istio/` carries is complete and applied, and nothing made
+/// outside the repository is left behind.
+fn imported_into_asm(observation: &Observation) -> Gate {
+    const NAME: &str = "Istio's config imported into ASM";
+    let Some(in_asm) = &observation.asm_istio_objects else {
+        return Gate::new(
+            NAME,
+            GateOutcome::Unmet(
+                "ASM's Istio objects were not read (a snapshot without asm/istio-objects.yaml)".to_owned(),
+            ),
+        );
+    };
+    let in_asm: BTreeSet<&IstioObjectObservation> = in_asm.iter().collect();
+    let mut missing = Vec::new();
+    for (cluster, observed) in &observation.clusters {
+        match &observed.istio_objects {
+            None => missing.push(format!("{cluster}: not read (a snapshot without istio-objects.yaml)")),
+            Some(objects) => {
+                let mut left_out: Vec<&IstioObjectObservation> =
+                    objects.iter().filter(|object| !in_asm.contains(object)).collect();
+                left_out.sort();
+                missing.extend(left_out.into_iter().map(|object| format!("{cluster}: {}", object.display())));
+            }
+        }
+    }
+    Gate::unless_found_with(NAME, &missing, |listed| {
+        format!(
+            "{} Istio object(s) of the clusters are not in ASM (has the engine applied asm/? is each in a cluster \
+             source, where asm-migrate imports it from?): {listed}",
+            missing.len()
+        )
+    })
+}
 
 /// `(kind, namespace/name)` of the objects in Istio's install paths, sorted.
 fn installed_objects(context: &StepContext<'_>) -> Vec<(String, String)> {
