@@ -200,6 +200,12 @@ fn repository_remarks(migration: &Migration, inventory: &Inventory) -> Vec<Diagn
                 .weighed(Severity::Note),
             );
         }
+        for warning in &found.warnings {
+            // A kustomization several sources include is said once.
+            if !remarks.contains(warning) {
+                remarks.push(warning.clone());
+            }
+        }
         for (file, warning) in &found.delivery.warnings {
             remarks.push(
                 Diagnostic::in_file(Path::new(file), format!("cluster `{}`: {warning}", cluster.name))

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use crate::core::delivery::{delivery_of, Delivery, Unseen};
-use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::core::paths::is_within;
 use crate::core::repository::{
     included_entries, patch_texts, resolve_entry, EntryTarget, PatchText, Repository, INCLUDING_FIELDS,
@@ -140,6 +140,9 @@ pub struct ClusterInventory {
     pub delivery: Delivery,
     /// What in the source asm-migrate cannot follow (patches deciding injection), located in the file at fault.
     pub findings: Vec<Diagnostic>,
+    /// What it follows only in part, which `validate` warns about (patches of Istio's config, which the import into
+    /// ASM does not evaluate).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl ClusterInventory {
@@ -397,7 +400,9 @@ impl NameTransforms {
         let kind = &*object.kind;
         let edits: Vec<(&BTreeMap<String, String>, &str, &str)> = match kind {
             "Namespace" => vec![(&self.labels, "/metadata", "labels")],
-            _ if WorkloadKind::parse(kind).is_some() => vec![(&self.template_labels, "/spec/template/metadata", "labels")],
+            _ if WorkloadKind::parse(kind).is_some() => {
+                vec![(&self.template_labels, "/spec/template/metadata", "labels")]
+            }
             _ if is_istio_api_group(object.group()) => {
                 vec![(&self.metadata_labels, "/metadata", "labels"), (&self.annotations, "/metadata", "annotations")]
             }
@@ -539,6 +544,11 @@ impl Walk<'_> {
                 what: format!("the remote base {entry} is built by kustomize from elsewhere"),
             });
         }
+        let mut patches_istio_config = ["patches", "patchesJson6902"]
+            .into_iter()
+            .filter_map(|field| document.get(field).and_then(Value::as_array))
+            .flatten()
+            .any(|patch| str_at(patch, &["target", "group"]).is_some_and(is_istio_api_group));
         for patch in patch_texts(document) {
             let (text, shown) = match patch {
                 PatchText::Inline(text) => (Some(text.to_owned()), "an inline patch".to_owned()),
@@ -549,6 +559,8 @@ impl Walk<'_> {
                     _ => (None, String::new()),
                 },
             };
+            let of_istio_config = |text: &str| ISTIO_API_GROUPS.iter().any(|group| text.contains(&format!("{group}/")));
+            patches_istio_config |= text.as_deref().is_some_and(of_istio_config);
             // A JSON patch writes a key with a '/' as a JSON pointer (`sidecar.istio.io~1inject`).
             let decides = |text: &str, key: &str| text.contains(key) || text.contains(&key.replace('/', "~1"));
             let Some(key) = text.and_then(|text| INJECTION_KEYS.into_iter().find(|key| decides(&text, key))) else {
@@ -561,6 +573,17 @@ impl Walk<'_> {
                      set it in the manifests it patches (or with commonLabels/labels), so the plan sees what Istio does"
                 ),
             ));
+        }
+        if patches_istio_config {
+            self.cluster.warnings.push(
+                Diagnostic::in_file(
+                    Path::new(file),
+                    "a patch of this kustomization changes Istio's config, and asm-migrate does not evaluate patches: \
+                     from `migrating` on, ASM's copy of what it patches (under asm/istio/) is the object without it",
+                )
+                .with_help("write the change into the manifest itself, or check ASM's copy after `migrating`")
+                .weighed(Severity::Warning),
+            );
         }
     }
 
