@@ -296,10 +296,22 @@ fn render_only_asm_prints_the_control_plane_manifests_for_a_config_management_pl
         .iter()
         .map(|object| (object["kind"].as_str().unwrap_or(""), object["metadata"]["name"].as_str().unwrap_or("")))
         .collect();
+    // The files of asm/ in order: Istio's config imported (issue 9) comes between ASMMigrateFromIstio and the
+    // IstioGateways.
     assert_eq!(
         kinds,
         [
             ("ASMMigrateFromIstio", "default"),
+            ("Gateway", "cross-network-gateway"),
+            ("DestinationRule", "egressgateway-for-stripe"),
+            ("Gateway", "asm-egressgateway"),
+            ("Gateway", "istio-egressgateway"),
+            ("Namespace", "payments"),
+            ("ServiceEntry", "stripe"),
+            ("VirtualService", "stripe-through-egress-gateway"),
+            ("Gateway", "storefront-gateway"),
+            ("Namespace", "storefront"),
+            ("VirtualService", "storefront"),
             ("IstioGateway", "asm-egressgateway"),
             ("IstioGateway", "ingressgateway-asm")
         ]

@@ -12,6 +12,7 @@ mod gates;
 mod gitflow;
 mod golden;
 mod hostile;
+mod import;
 mod init;
 mod machine;
 mod messages;

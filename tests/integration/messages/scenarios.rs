@@ -820,6 +820,48 @@ pub static REPOSITORY: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "import-of-a-patched-object",
+        about: "a cluster source patches the timeout of an Istio VirtualService",
+        setup: || {
+            validate(shop_with(&[(
+                "clusters/hz/kustomization.yaml",
+                "patches:\n",
+                "patches:\n  - target:\n      group: networking.istio.io\n      kind: VirtualService\n      name: storefront\n    \
+                 patch: |-\n      - op: replace\n        path: /spec/http/0/timeout\n        value: 30s\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "import-built-differently",
+        about: "at migrating, a PeerAuthentication of each cluster's own directory has the same name, another mode",
+        setup: || {
+            let mut repo = shop();
+            for (cluster, mode) in [("hz", "STRICT"), ("sh", "PERMISSIVE")] {
+                repo = repo.edited(
+                    &format!("clusters/{cluster}/kustomization.yaml"),
+                    "  - ../../apps/payments\n",
+                    "  - ../../apps/payments\n  - peer-authentication.yaml\n",
+                );
+                repo.write(
+                    &format!("clusters/{cluster}/peer-authentication.yaml"),
+                    &format!(
+                        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: default\n  \
+                         namespace: payments\nspec:\n  mtls:\n    mode: {mode}\n"
+                    ),
+                );
+            }
+            take(repo.committed("mTLS in payments").at("setup"), "migrating")
+        },
+    },
+    Scenario {
+        name: "import-name-not-kubernetes",
+        about: "at migrating, an Istio object of the sources is named with capitals and an underscore",
+        setup: || {
+            let manifest = b"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: Stripe_Retries\nspec:\n  host: api.stripe.com\n";
+            take(shop_with_manifest("stripe-retries.yaml", manifest).at("setup"), "migrating")
+        },
+    },
+    Scenario {
         name: "asm-without-desired-state",
         about: "ASMMigrateFromIstio lost its desiredState",
         setup: || {
