@@ -125,6 +125,16 @@ fn write_summary(migration: &Migration, inventory: &Inventory, out: &mut dyn Wri
             found.workloads.len(),
             found.workloads.iter().filter(|workload| workload.injected).count()
         )?;
+        let patched: Vec<&str> =
+            found.helm_releases.iter().filter(|release| release.patched()).map(|release| release.id.as_str()).collect();
+        if !patched.is_empty() {
+            writeln!(
+                out,
+                "    and the workloads of {} Helm release(s), restarted and moved through their post renderers: {}",
+                patched.len(),
+                patched.join(", ")
+            )?;
+        }
     }
     for entry in &plan.egress.0 {
         writeln!(
@@ -210,6 +220,28 @@ fn repository_remarks(migration: &Migration, inventory: &Inventory) -> Vec<Diagn
             remarks.push(
                 Diagnostic::in_file(Path::new(file), format!("cluster `{}`: {warning}", cluster.name))
                     .weighed(Severity::Warning),
+            );
+        }
+        for release in found.helm_releases.iter().filter(|release| release.acknowledged && !release.patched()) {
+            let (said, help) = match release.istio_own {
+                true => (
+                    "is one of Istio's own releases, which no step restarts or moves",
+                    "drop the entry: it is not needed",
+                ),
+                false => (
+                    "is acknowledged as unseen, but asm-migrate can restart and move its workloads through its \
+                     post renderers",
+                    "drop the entry to have the steps do it; while it is listed, its workloads are yours to restart \
+                     and move",
+                ),
+            };
+            remarks.push(
+                Diagnostic::in_file(
+                    Path::new(&*release.file),
+                    format!("cluster `{}`: {} {said}", cluster.name, release.id),
+                )
+                .with_help(help)
+                .weighed(Severity::Note),
             );
         }
         for unseen in found.delivery.unseen.iter().filter(|u| cluster.unseen.iter().any(|entry| entry.value == u.id)) {

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::core::helm::ReleasesByCluster;
 use crate::core::inventory::Inventory;
 use crate::core::step_id::Phase;
 use crate::core::workload::WorkloadRef;
@@ -40,6 +41,9 @@ pub struct Desired {
     pub restarts: ByCluster,
     /// Workloads moved to the ASM proxy.
     pub asm_proxy: ByCluster,
+    /// Helm releases whose workloads restart, and those moved to the ASM proxy (through their post renderers).
+    pub helm_restarts: ReleasesByCluster,
+    pub helm_asm_proxy: ReleasesByCluster,
     /// ASM's egress and ingress gateways exist (from `migrating` on), before any traffic moves to them.
     pub asm_gateways: bool,
     /// Per egress name: the percentage sent to ASM's egress gateway.

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::core::change::FileChange;
 use crate::core::desired::{ByCluster, Desired};
+use crate::core::helm::ReleasesByCluster;
 use crate::core::inventory::Inventory;
 use crate::core::migration::Migration;
 use crate::core::paths::is_within;
@@ -32,6 +33,14 @@ pub struct StepEffects {
     pub to_asm_proxy: Vec<WorkloadEffect>,
     /// Workloads this step takes back off the ASM proxy (a rollback).
     pub off_asm_proxy: Vec<WorkloadEffect>,
+    /// Flux HelmReleases whose every workload this step restarts, moves onto the ASM proxy, or takes back off it
+    /// (through the releases' post renderers: their workloads are not in the repository).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub helm_restarts: Vec<ReleaseEffect>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub helm_to_asm_proxy: Vec<ReleaseEffect>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub helm_off_asm_proxy: Vec<ReleaseEffect>,
     pub egress: Vec<EgressEffect>,
     /// ASM gateways this step creates or removes, as `name (type)`.
     pub gateways_created: Vec<String>,
@@ -54,6 +63,14 @@ pub struct WorkloadEffect {
     pub name: Rc<str>,
     /// `None` for a DaemonSet: one pod per node.
     pub replicas: Option<u64>,
+}
+
+/// A Flux HelmRelease, in the cluster it runs in: `HelmRelease/<namespace>/<name>`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseEffect {
+    pub cluster: String,
+    pub release: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +102,17 @@ fn workloads(inventory: &Inventory, from: &ByCluster, to: &ByCluster) -> Vec<Wor
         }
     }
     found
+}
+
+/// The releases in `to` and not in `from`.
+fn releases(from: &ReleasesByCluster, to: &ReleasesByCluster) -> Vec<ReleaseEffect> {
+    let nothing = BTreeSet::new();
+    to.iter()
+        .flat_map(|(cluster, ids)| {
+            let before = from.get(cluster).unwrap_or(&nothing);
+            ids.difference(before).map(|release| ReleaseEffect { cluster: cluster.clone(), release: release.clone() })
+        })
+        .collect()
 }
 
 /// `<object> (<file>)` when the step changes the mesh config file.
@@ -135,10 +163,14 @@ impl StepEffects {
         let (from, after) = (before.as_ref().unwrap_or(&empty), &pending.desired);
         let inventory = pending.context.inventory;
         // A new stamp restarts everything stamped; the same stamp restarts only workloads not stamped before.
-        let restarts = if from.restarted_at == after.restarted_at {
-            workloads(inventory, &from.restarts, &after.restarts)
-        } else {
-            workloads(inventory, &ByCluster::new(), &after.restarts)
+        let same_stamp = from.restarted_at == after.restarted_at;
+        let restarts = match same_stamp {
+            true => workloads(inventory, &from.restarts, &after.restarts),
+            false => workloads(inventory, &ByCluster::new(), &after.restarts),
+        };
+        let helm_restarts = match same_stamp {
+            true => releases(&from.helm_restarts, &after.helm_restarts),
+            false => releases(&ReleasesByCluster::new(), &after.helm_restarts),
         };
         let (index, total) = plan.position(&pending.step);
         StepEffects {
@@ -152,6 +184,9 @@ impl StepEffects {
             restarts,
             to_asm_proxy: workloads(inventory, &from.asm_proxy, &after.asm_proxy),
             off_asm_proxy: workloads(inventory, &after.asm_proxy, &from.asm_proxy),
+            helm_restarts,
+            helm_to_asm_proxy: releases(&from.helm_asm_proxy, &after.helm_asm_proxy),
+            helm_off_asm_proxy: releases(&after.helm_asm_proxy, &from.helm_asm_proxy),
             egress: egress_shifts(from, after),
             gateways_created: gateways(&pending.context.asm_gateways, !from.asm_gateways && after.asm_gateways),
             gateways_removed: gateways(&pending.context.asm_gateways, from.asm_gateways && !after.asm_gateways),
@@ -187,6 +222,22 @@ impl StepEffects {
             if !workloads.is_empty() {
                 let (count, pods, names) = (workloads.len(), pods(workloads), names(workloads, max_names));
                 lines.push(format!("{verb} {count} {noun}, {pods}, {purpose}: {names}"));
+            }
+        }
+        let release_effects = [
+            (&self.helm_restarts, "restart", "to pick up PROXY_CONFIG_XDS_AGENT"),
+            (&self.helm_to_asm_proxy, "move", "onto the ASM proxy"),
+            (&self.helm_off_asm_proxy, "move", "back off the ASM proxy"),
+        ];
+        for (releases, verb, purpose) in release_effects {
+            if !releases.is_empty() {
+                let shown: Vec<String> =
+                    releases.iter().map(|effect| format!("{}: {}", effect.cluster, effect.release)).collect();
+                lines.push(format!(
+                    "{verb} every workload of {} Helm release(s), through their post renderers, {purpose}: {}",
+                    releases.len(),
+                    listed(&shown, max_names)
+                ));
             }
         }
         for egress in &self.egress {

@@ -9,11 +9,12 @@ use serde_json::Value;
 
 use crate::core::delivery::{delivery_of, Delivery, Unseen};
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::core::helm::{HelmRelease, HELM_RELEASE_GROUP};
 use crate::core::paths::is_within;
 use crate::core::repository::{
     included_entries, patch_texts, resolve_entry, EntryTarget, PatchText, Repository, INCLUDING_FIELDS,
 };
-use crate::core::settings::Settings;
+use crate::core::settings::{Cluster, Settings};
 use crate::core::value::str_at;
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
@@ -136,6 +137,8 @@ pub struct ClusterInventory {
     pub naming: ClusterNaming,
     /// How many objects the source builds (as far as it could be read).
     pub object_count: usize,
+    /// Flux HelmReleases: what renders workloads asm-migrate cannot see, and whether it patches them.
+    pub helm_releases: Vec<HelmRelease>,
     /// How Argo CD or Flux delivers the source, and what it deploys that asm-migrate cannot see.
     pub delivery: Delivery,
     /// What in the source asm-migrate cannot follow (patches deciding injection), located in the file at fault.
@@ -143,6 +146,10 @@ pub struct ClusterInventory {
     /// What it follows only in part, which `validate` warns about (patches of Istio's config, which the import into
     /// ASM does not evaluate).
     pub warnings: Vec<Diagnostic>,
+    /// The labels of each namespace as the cluster will have them (those that decide injection).
+    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// The HelmRelease objects, until `helm_releases` reads them.
+    helm_objects: Vec<Object>,
 }
 
 impl ClusterInventory {
@@ -276,6 +283,7 @@ impl Inventory {
             }
             let mut cluster_inventory = walk.cluster;
             classify(walk.objects, &walk.root, &mut cluster_inventory);
+            helm_releases(&walk.root, settings, cluster, &mut cluster_inventory);
             inventory.clusters.insert(cluster.name.clone(), cluster_inventory);
         }
         if problems.is_empty() {
@@ -624,14 +632,6 @@ impl Walk<'_> {
                 "Namespace" => (None, transforms.namespace_object(&object.name)),
                 _ => transforms.object(object.namespace.as_ref(), &object.name),
             };
-            if &*object.kind == "HelmRelease" && object.api_version.starts_with("helm.toolkit.fluxcd.io/") {
-                let namespace = object_namespace.as_deref().unwrap_or("default");
-                self.cluster.delivery.unseen.push(Unseen {
-                    id: format!("HelmRelease/{namespace}/{name}"),
-                    file: file.to_owned(),
-                    what: format!("HelmRelease {namespace}/{name} has Flux render a Helm chart in the cluster"),
-                });
-            }
             let value = transforms.labelled(object);
             let template_inject = match Rc::ptr_eq(&value, &object.value) {
                 true => object.template_inject.clone(),
@@ -665,6 +665,8 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
             cluster.namespaces.insert(object.name.to_string(), object);
         } else if is_istio_api_group(object.group()) {
             cluster.istio_objects.push(object);
+        } else if &*object.kind == "HelmRelease" && object.group() == HELM_RELEASE_GROUP {
+            cluster.helm_objects.push(object);
         } else if let Some(kind) = WorkloadKind::parse(&object.kind).filter(|_| object.group() == "apps") {
             workloads.push((kind, object));
         }
@@ -706,6 +708,61 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
         });
     }
     cluster.workloads.sort_by(|a, b| a.workload.cmp(&b.workload));
+    cluster.namespace_labels = namespace_labels;
+}
+
+/// The Flux HelmReleases among the objects of a cluster's source, each with what decides whether the steps patch
+/// it: the injection of the namespace its workloads run in, whether it is one of Istio's own (in Istio's install
+/// paths, or the mesh config file), whether the plan leaves it to the operator (`unseen`). A release the steps
+/// cannot patch and that is not Istio's own is unseen, until acknowledged.
+fn helm_releases(root: &NameTransforms, settings: &Settings, cluster: &Cluster, found: &mut ClusterInventory) {
+    let delivery = found.delivery.clone();
+    let istio_paths: Vec<&str> =
+        settings.install_paths().into_iter().chain([settings.istio.mesh_config_path.value.as_str()]).collect();
+    let mut releases = Vec::new();
+    for object in found.helm_objects.drain(..) {
+        let namespace = object.namespace.as_deref().unwrap_or("default");
+        let id = format!("HelmRelease/{namespace}/{}", object.name);
+        let (root_namespace, cluster_name) = root.object(object.namespace.as_ref(), &object.name);
+        let cluster_namespace: Rc<str> = delivery
+            .target_namespace
+            .as_deref()
+            .map(Rc::from)
+            .or(root_namespace)
+            .or(delivery.default_namespace.as_deref().map(Rc::from))
+            .unwrap_or_else(|| "default".into());
+        let target: Option<Rc<str>> = str_at(&object.value, &["spec", "targetNamespace"]).map(Rc::from);
+        let cluster_workload_namespace = target.clone().unwrap_or_else(|| Rc::clone(&cluster_namespace));
+        let injected = is_injected(None, found.namespace_labels.get(&*cluster_workload_namespace));
+        let istio_own = istio_paths.iter().any(|path| is_within(&object.file, path));
+        let acknowledged = cluster.unseen.iter().any(|entry| entry.value == id);
+        if !injected && !istio_own {
+            found.delivery.unseen.push(Unseen {
+                id: id.clone(),
+                file: object.file.to_string(),
+                what: format!(
+                    "HelmRelease {namespace}/{} has Flux render a Helm chart in the cluster, in namespace `{}`, which \
+                     the repository does not label for Istio's injection",
+                    object.name, cluster_workload_namespace
+                ),
+            });
+        }
+        releases.push(HelmRelease {
+            id,
+            file: Rc::clone(&object.file),
+            workload_namespace: target.clone().unwrap_or_else(|| namespace.into()),
+            namespace: object.namespace.clone(),
+            name: Rc::clone(&object.name),
+            cluster_namespace,
+            cluster_name,
+            cluster_workload_namespace,
+            has_post_renderers: object.value.pointer("/spec/postRenderers").and_then(Value::as_array).is_some(),
+            injected,
+            istio_own,
+            acknowledged,
+        });
+    }
+    found.helm_releases = releases;
 }
 
 /// Istio's injector: a pod template opts out with `sidecar.istio.io/inject: "false"`; otherwise the namespace

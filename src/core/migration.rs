@@ -323,9 +323,12 @@ impl Migration {
                     ),
                 ));
             }
-            for entry in
-                cluster.unseen.iter().filter(|entry| !found.delivery.unseen.iter().any(|u| u.id == entry.value))
-            {
+            // A release asm-migrate patches stays the operator's while the plan lists it (plans written before
+            // asm-migrate patched releases keep their meaning); `validate` says the entry can go.
+            let found_id = |id: &str| {
+                found.delivery.unseen.iter().any(|u| u.id == id) || found.helm_releases.iter().any(|r| r.id == id)
+            };
+            for entry in cluster.unseen.iter().filter(|entry| !found_id(&entry.value)) {
                 problems.push(settings.error_at(
                     entry.pos,
                     format!(
@@ -334,7 +337,9 @@ impl Migration {
                     ),
                 ));
             }
-            if cluster.unseen.is_empty() && !found.workloads.iter().any(|workload| workload.injected) {
+            let injected = found.workloads.iter().any(|workload| workload.injected)
+                || found.helm_releases.iter().any(|release| release.patched());
+            if cluster.unseen.is_empty() && !injected {
                 problems.push(settings.error_at(
                     cluster.source.pos,
                     format!(

@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod discovery;
 pub mod effects;
 pub mod gate;
+pub mod helm;
 pub mod import;
 pub mod inventory;
 pub mod json_patch;

@@ -122,6 +122,10 @@ pub struct RolloutObservation {
     pub desired: i64,
     pub updated: i64,
     pub ready: i64,
+    /// The Flux HelmRelease that rendered it (namespace, name), from the labels helm-controller gives every object
+    /// of a release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub helm_release: Option<(String, String)>,
 }
 
 impl RolloutObservation {
@@ -147,6 +151,9 @@ impl RolloutObservation {
             desired,
             updated,
             ready,
+            helm_release: Some(text("/metadata/labels/helm.toolkit.fluxcd.io~1namespace"))
+                .filter(|namespace| !namespace.is_empty())
+                .zip(Some(text("/metadata/labels/helm.toolkit.fluxcd.io~1name")).filter(|name| !name.is_empty())),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::core::component::Rendering;
 use crate::core::desired::{add_to, in_clusters, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{pods, Gate, GateOutcome};
+use crate::core::helm::in_releases;
 use crate::core::inventory::ClusterInventory;
 use crate::core::observe::Observation;
 use crate::core::observe::PodObservation;
@@ -43,6 +44,8 @@ impl StepKind for Setup {
         for (cluster, inventory) in &context.inventory.clusters {
             let injected = inventory.workloads.iter().filter(|w| w.injected).map(|w| w.workload.clone());
             add_to(&mut desired.restarts, cluster, injected);
+            let releases = inventory.helm_releases.iter().filter(|release| release.patched());
+            desired.helm_restarts.entry(cluster.clone()).or_default().extend(releases.map(|r| r.id.clone()));
         }
     }
 
@@ -88,9 +91,11 @@ impl StepKind for Setup {
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let judge = proxy_judge(&pending.context);
         let planned = in_clusters(&pending.desired.restarts, pending.context.inventory);
+        let (inventory, releases) = (pending.context.inventory, &pending.desired.helm_restarts);
         let restarted = |cluster: &String, pod: &PodObservation| {
             let planned = planned.get(cluster);
             pod.workload.as_ref().is_some_and(|workload| planned.is_some_and(|set| set.contains(workload)))
+                || in_releases(inventory, observation, releases, cluster, pod)
         };
         let (mut missing, mut outside) = (Vec::new(), Vec::new());
         for (cluster, pod) in pods(observation).filter(|(_, pod)| judge.on_istio(pod) && !pod.xds_agent) {

@@ -12,13 +12,14 @@ use crate::core::component::Rendering;
 use crate::core::desired::{add_to, in_clusters, ByCluster, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{Gate, ProxyJudge};
+use crate::core::helm::{release_of, rollouts_of, HelmRelease};
 use crate::core::inventory::ClusterInventory;
 use crate::core::names::{any_of, exact_name_pattern};
 use crate::core::observe::Observation;
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{proxy_judge, KindInfo, PendingStep, StepContext, StepKind};
-use crate::core::workload::{WorkloadKind, WorkloadRef};
+use crate::core::workload::{WorkloadKind, WorkloadRef, WorkloadRefError};
 use crate::core::yaml::quoted;
 
 const ISTIO_SYSTEM: &str = "istio-system";
@@ -44,7 +45,12 @@ pub struct Wave {
 
 #[derive(Debug, Clone)]
 pub enum WaveSelection {
-    Workloads(Vec<Located<WorkloadRef>>),
+    /// Workloads of the repository, and Flux HelmReleases (`HelmRelease/<namespace>/<name>`: every workload of
+    /// its chart).
+    Workloads {
+        workloads: Vec<Located<WorkloadRef>>,
+        releases: Vec<Located<String>>,
+    },
     Namespaces(Vec<Located<String>>),
     All,
 }
@@ -118,14 +124,24 @@ fn selection(
         if workloads.is_empty() {
             check.fail(pos(name), format!("wave `{}` selects no workload: list at least one", name.value));
         }
-        let mut refs = Vec::new();
+        let (mut refs, mut releases) = (Vec::new(), Vec::new());
         for workload in workloads {
-            match WorkloadRef::parse(&workload.value) {
+            // `HelmRelease/<namespace>/<name>` names a release as `[Kind/]namespace/name` names a workload.
+            let release = workload.value.strip_prefix("HelmRelease/");
+            let parsed = match release {
+                Some(rest) if rest.matches('/').count() == 1 => WorkloadRef::parse(rest),
+                Some(_) => Err(WorkloadRefError::Shape),
+                None => WorkloadRef::parse(&workload.value),
+            };
+            match parsed {
+                Ok(_) if release.is_some() => {
+                    releases.push(Located { value: workload.value.clone(), pos: pos(&workload) })
+                }
                 Ok(value) => refs.push(Located { value, pos: pos(&workload) }),
                 Err(reason) => check.fail(pos(&workload), format!("workload `{}` {reason}", quoted(&workload.value))),
             }
         }
-        WaveSelection::Workloads(refs)
+        WaveSelection::Workloads { workloads: refs, releases }
     } else if let Some(namespaces) = namespaces {
         if namespaces.is_empty() {
             check.fail(pos(name), format!("wave `{}` selects no namespace: list at least one", name.value));
@@ -160,6 +176,7 @@ impl StepKind for Waves {
         for cluster in &wave.clusters {
             let Some(inventory) = context.inventory.clusters.get(cluster) else { continue };
             add_to(&mut desired.asm_proxy, cluster, selected(wave, inventory));
+            desired.helm_asm_proxy.entry(cluster.clone()).or_default().extend(selected_releases(wave, inventory));
         }
     }
 
@@ -187,7 +204,11 @@ impl StepKind for Waves {
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let judge = proxy_judge(&pending.context);
         let moved = in_clusters(&pending.desired.asm_proxy, pending.context.inventory);
-        let (off_asm, rollouts) = moved_workloads_not_ready(&moved, observation, &judge);
+        let (mut off_asm, mut rollouts) = moved_workloads_not_ready(&moved, observation, &judge);
+        let (more_off_asm, more_rollouts) =
+            moved_releases_not_ready(&pending.context, &pending.desired, observation, &judge);
+        off_asm.extend(more_off_asm);
+        rollouts.extend(more_rollouts);
         vec![
             Gate::unless_found(
                 "pods on the ASM proxy",
@@ -207,11 +228,28 @@ fn selected<'i>(wave: &'i Wave, inventory: &'i ClusterInventory) -> impl Iterato
         .iter()
         .filter(|w| w.injected && &*w.workload.namespace != ISTIO_SYSTEM)
         .filter(move |w| match &wave.selection {
-            WaveSelection::Workloads(refs) => refs.iter().any(|wanted| wanted.value == w.workload),
+            WaveSelection::Workloads { workloads, .. } => workloads.iter().any(|wanted| wanted.value == w.workload),
             WaveSelection::Namespaces(namespaces) => namespaces.iter().any(|ns| *ns.value == *w.workload.namespace),
             WaveSelection::All => true,
         })
         .map(|w| w.workload.clone())
+}
+
+/// The Helm releases of a cluster whose workloads `wave` moves (through their post renderers); as workloads, never
+/// those of istio-system.
+fn selected_releases<'i>(wave: &'i Wave, inventory: &'i ClusterInventory) -> impl Iterator<Item = String> + 'i {
+    inventory
+        .helm_releases
+        .iter()
+        .filter(|release| release.patched() && &*release.workload_namespace != ISTIO_SYSTEM)
+        .filter(move |release| match &wave.selection {
+            WaveSelection::Workloads { releases, .. } => releases.iter().any(|wanted| wanted.value == release.id),
+            WaveSelection::Namespaces(namespaces) => {
+                namespaces.iter().any(|ns| *ns.value == *release.workload_namespace)
+            }
+            WaveSelection::All => true,
+        })
+        .map(|release| release.id.clone())
 }
 
 fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
@@ -219,7 +257,36 @@ fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
     let in_wave = || wave.clusters.iter().filter_map(|cluster| context.inventory.clusters.get(cluster));
     let mut problems = Vec::new();
     match &wave.selection {
-        WaveSelection::Workloads(refs) => {
+        WaveSelection::Workloads { workloads: refs, releases } => {
+            for release in releases {
+                let found: Vec<&HelmRelease> = in_wave()
+                    .filter_map(|cluster| cluster.helm_releases.iter().find(|r| r.id == release.value))
+                    .collect();
+                let why = match found.iter().find(|r| !r.patched()) {
+                    _ if found.iter().any(|r| r.patched()) => continue,
+                    None => {
+                        problems.push(settings.error_at(
+                            release.pos,
+                            format!("wave `{}`: no cluster source of the wave defines {}", wave.name, release.value),
+                        ));
+                        continue;
+                    }
+                    Some(r) if r.istio_own => {
+                        "one of Istio's own releases, which stay Istio's until `finished`".to_owned()
+                    }
+                    Some(r) if r.acknowledged => {
+                        "listed in the cluster's `unseen`: its workloads are yours to restart and move".to_owned()
+                    }
+                    Some(r) => format!(
+                        "in namespace `{}`, which the repository does not label for Istio's injection",
+                        r.cluster_workload_namespace
+                    ),
+                };
+                problems.push(settings.error_at(
+                    release.pos,
+                    format!("wave `{}`: asm-migrate does not move {}: it is {why}", wave.name, release.value),
+                ));
+            }
             for workload in refs {
                 let found: Vec<bool> =
                     in_wave().filter_map(|c| c.workload(&workload.value)).map(|w| w.injected).collect();
@@ -244,6 +311,7 @@ fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
                 let known = in_wave().any(|cluster| {
                     cluster.namespaces.contains_key(&namespace.value)
                         || cluster.workloads.iter().any(|w| *w.workload.namespace == *namespace.value)
+                        || cluster.helm_releases.iter().any(|r| *r.workload_namespace == *namespace.value)
                 });
                 if !known {
                     problems.push(settings.error_at(
@@ -289,6 +357,43 @@ fn grouped_targets(path: &str, workloads: &BTreeSet<WorkloadRef>, inventory: &Cl
         .collect();
     targets.extend(entries);
     targets
+}
+
+/// Pods of the workloads of the Helm releases moved so far (helm-controller labels what each renders) that are not
+/// on the ASM proxy and ready, and their incomplete rollouts.
+fn moved_releases_not_ready(
+    context: &StepContext<'_>,
+    desired: &Desired,
+    observation: &Observation,
+    judge: &ProxyJudge,
+) -> (Vec<String>, Vec<String>) {
+    let (mut off_asm, mut rollouts) = (Vec::new(), Vec::new());
+    for (cluster, moved) in desired.helm_asm_proxy.iter().filter(|(_, moved)| !moved.is_empty()) {
+        let (Some(found), Some(observed)) =
+            (context.inventory.clusters.get(cluster), observation.clusters.get(cluster))
+        else {
+            continue;
+        };
+        for pod in &observed.pods {
+            if !release_of(found, observed, pod).is_some_and(|release| moved.contains(&release.id)) {
+                continue;
+            }
+            let why = match judge.not_on_asm_because(pod) {
+                Some(why) => why,
+                None if !pod.ready => "not ready".to_owned(),
+                None => continue,
+            };
+            off_asm.push(format!("{cluster}: {} ({why})", pod.display()));
+        }
+        for rollout in rollouts_of(found, observed, moved).into_iter().filter(|rollout| !rollout.complete()) {
+            let workload = &rollout.workload;
+            rollouts.push(format!(
+                "{cluster}: {}/{} ({} of {} updated, {} ready)",
+                workload.namespace, workload.name, rollout.updated, rollout.desired, rollout.ready
+            ));
+        }
+    }
+    (off_asm, rollouts)
 }
 
 /// Pods of the workloads moved so far that are not on the ASM proxy and ready, and their incomplete rollouts.
