@@ -21,6 +21,8 @@ pub struct Unseen {
     pub file: String,
     /// What it is, in words.
     pub what: String,
+    /// How asm-migrate could see through it, when it could.
+    pub help: Option<String>,
 }
 
 /// What the GitOps engine adds to a cluster source's build.
@@ -130,6 +132,7 @@ fn argo_cd(file: &str, application: &Value, delivery: &mut Delivery) {
                     "Application {name} deploys the Helm chart {}",
                     chart.or(str_at(source, &["path"])).unwrap_or("of its source")
                 ),
+                help: None,
             });
         }
     }

@@ -119,7 +119,7 @@ pub fn render_releases(
                 ]),
             };
             let namespace = release.namespace.as_deref();
-            let changes: Vec<&str> = [(restart, "restart"), (asm_proxy, "ASM's injection label")]
+            let changes: Vec<&str> = [(restart, "the restart stamp"), (asm_proxy, "ASM's injection label")]
                 .into_iter()
                 .filter_map(|(wanted, what)| wanted.then_some(what))
                 .collect();

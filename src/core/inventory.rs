@@ -543,6 +543,7 @@ impl Walk<'_> {
                 id: format!("helmChart/{name}"),
                 file: file.to_owned(),
                 what: format!("the helmCharts entry {name} renders a Helm chart at build time"),
+                help: None,
             });
         }
         for entry in included_entries(document).filter(|entry| resolve_entry(dir, entry) == EntryTarget::Remote) {
@@ -550,6 +551,7 @@ impl Walk<'_> {
                 id: format!("remote/{entry}"),
                 file: file.to_owned(),
                 what: format!("the remote base {entry} is built by kustomize from elsewhere"),
+                help: None,
             });
         }
         let mut patches_istio_config = ["patches", "patchesJson6902"]
@@ -740,11 +742,12 @@ fn helm_releases(root: &NameTransforms, settings: &Settings, cluster: &Cluster, 
             found.delivery.unseen.push(Unseen {
                 id: id.clone(),
                 file: object.file.to_string(),
-                what: format!(
-                    "HelmRelease {namespace}/{} has Flux render a Helm chart in the cluster, in namespace `{}`, which \
-                     the repository does not label for Istio's injection",
-                    object.name, cluster_workload_namespace
-                ),
+                what: format!("HelmRelease {namespace}/{} has Flux render a Helm chart in the cluster", object.name),
+                help: Some(format!(
+                    "its workloads' namespace `{cluster_workload_namespace}` is not labelled for Istio's injection in \
+                     the repository; if its pods are injected, label the namespace there (istio-injection: enabled), \
+                     and asm-migrate restarts and moves them through the release's post renderers"
+                )),
             });
         }
         releases.push(HelmRelease {

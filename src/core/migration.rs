@@ -313,7 +313,7 @@ impl Migration {
             problems.extend(found.findings.iter().cloned());
             let acknowledged = |id: &str| cluster.unseen.iter().any(|entry| entry.value == id);
             for unseen in found.delivery.unseen.iter().filter(|unseen| !acknowledged(&unseen.id)) {
-                problems.push(Diagnostic::in_file(
+                let problem = Diagnostic::in_file(
                     Path::new(&unseen.file),
                     format!(
                         "cluster `{}`: {}, whose workloads asm-migrate cannot see, so it neither restarts nor moves \
@@ -321,7 +321,11 @@ impl Migration {
                          in the plan and restart and move them yourself",
                         cluster.name, unseen.what, unseen.id
                     ),
-                ));
+                );
+                problems.push(match &unseen.help {
+                    Some(help) => problem.with_help(help.clone()),
+                    None => problem,
+                });
             }
             // A release asm-migrate patches stays the operator's while the plan lists it (plans written before
             // asm-migrate patched releases keep their meaning); `validate` says the entry can go.
