@@ -38,6 +38,8 @@ pub struct FakeWorkload {
     pub on_asm: bool,
     pub ready: bool,
     pub rollout_complete: bool,
+    /// The Flux HelmRelease (namespace, name) that rendered it: helm-controller labels the workload with it.
+    pub helm_release: Option<(&'static str, &'static str)>,
 }
 
 impl FakeWorkload {
@@ -53,14 +55,21 @@ impl FakeWorkload {
             on_asm: false,
             ready: true,
             rollout_complete: true,
+            helm_release: None,
         }
     }
 
     fn object(&self) -> Value {
         let updated = if self.rollout_complete { self.replicas } else { self.replicas - 1 };
+        let labels = match self.helm_release {
+            Some((namespace, name)) => {
+                json!({"helm.toolkit.fluxcd.io/namespace": namespace, "helm.toolkit.fluxcd.io/name": name})
+            }
+            None => json!({}),
+        };
         json!({
             "apiVersion": "apps/v1", "kind": self.kind,
-            "metadata": {"namespace": self.namespace, "name": self.name, "generation": 2},
+            "metadata": {"namespace": self.namespace, "name": self.name, "generation": 2, "labels": labels},
             "spec": {"replicas": self.replicas, "selector": {"matchLabels": {"app": self.name}},
                      "template": {"metadata": {"labels": {"app": self.name}}, "spec": {"containers": [{"name": "app", "image": "app"}]}}},
             "status": {"observedGeneration": 2, "replicas": self.replicas, "updatedReplicas": updated, "readyReplicas": updated}

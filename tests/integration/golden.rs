@@ -44,3 +44,8 @@ fn shop_argocd_two_clusters() {
 fn bookinfo_flux() {
     check_golden("bookinfo-flux");
 }
+
+#[test]
+fn podinfo_flux() {
+    check_golden("podinfo-flux");
+}

@@ -11,6 +11,7 @@ mod fake;
 mod gates;
 mod gitflow;
 mod golden;
+mod helm;
 mod hostile;
 mod import;
 mod init;

@@ -574,6 +574,21 @@ pub static REPOSITORY: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "wave-names-a-release-left-to-the-operator",
+        about: "a wave names a HelmRelease that the cluster's unseen leaves to the operator",
+        setup: || {
+            validate(
+                Repo::fixture("podinfo-flux")
+                    .edited(
+                        "migration.yaml",
+                        "      source: apps/production\n",
+                        "      source: apps/production\n      unseen: [HelmRelease/podinfo/podinfo]\n",
+                    )
+                    .committed("the scenario"),
+            )
+        },
+    },
+    Scenario {
         name: "unseen-argo-cd-helm",
         about: "the Argo CD Application of a cluster builds its source with Helm",
         setup: || {
