@@ -443,14 +443,13 @@ fn issue_12_on_the_asm_proxy_is_what_the_running_proxy_is() {
 }
 
 /// Point 5: workloads in a Flux HelmRelease (the flux2-kustomize-helm-example's podinfo layout) passed validate
-/// unseen; waves then committed only state.yaml and finished removed Istio under them.
+/// unseen; waves then committed only state.yaml and finished removed Istio under them. (Since issue 9, point 3, a
+/// release whose namespace is labelled for injection is patched through its post renderers, tests/integration/helm.rs;
+/// this one's namespace is not labelled, so asm-migrate cannot tell whether its pods are injected.)
 #[test]
 fn issue_12_a_helm_release_in_a_source_is_named_until_acknowledged() {
     let repo = Repo::fixture("bookinfo-flux");
-    repo.write(
-        "apps/base/podinfo/namespace.yaml",
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n  labels:\n    istio-injection: enabled\n",
-    );
+    repo.write("apps/base/podinfo/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n");
     repo.write(
         "apps/base/podinfo/release.yaml",
         "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n  namespace: podinfo\nspec:\n  releaseName: podinfo\n  chart:\n    spec:\n      chart: podinfo\n      sourceRef:\n        kind: HelmRepository\n        name: podinfo\n  interval: 50m\n  values:\n    replicaCount: 2\n",
@@ -469,7 +468,9 @@ fn issue_12_a_helm_release_in_a_source_is_named_until_acknowledged() {
         "error: cluster `production`: HelmRelease podinfo/podinfo has Flux render a Helm chart in the cluster, whose \
          workloads asm-migrate cannot see, so it neither restarts nor moves them: render them into the repository, or \
          acknowledge it with `unseen: [HelmRelease/podinfo/podinfo]` on the cluster in the plan and restart and move \
-         them yourself\n  --> apps/base/podinfo/release.yaml\n"
+         them yourself\n  --> apps/base/podinfo/release.yaml\nhelp: its workloads' namespace `podinfo` is not \
+         labelled for Istio's injection in the repository; if its pods are injected, label the namespace there \
+         (istio-injection: enabled), and asm-migrate restarts and moves them through the release's post renderers\n"
     );
     let repo = repo
         .edited(

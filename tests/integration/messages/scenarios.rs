@@ -565,11 +565,11 @@ pub static REPOSITORY: &[Scenario] = &[
     },
     Scenario {
         name: "unseen-helm-release",
-        about: "a cluster source holds a Flux HelmRelease",
+        about: "a cluster source holds a Flux HelmRelease whose namespace the repository does not label for injection",
         setup: || {
             validate(shop_with_manifest(
                 "cache.yaml",
-                b"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: cache\nspec:\n  chart:\n    spec:\n      chart: redis\n",
+                b"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: cache\nspec:\n  targetNamespace: cache\n  chart:\n    spec:\n      chart: redis\n",
             ))
         },
     },
