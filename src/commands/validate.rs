@@ -125,14 +125,30 @@ fn write_summary(migration: &Migration, inventory: &Inventory, out: &mut dyn Wri
             found.workloads.len(),
             found.workloads.iter().filter(|workload| workload.injected).count()
         )?;
-        let patched: Vec<&str> =
+        let releases: Vec<&str> =
             found.helm_releases.iter().filter(|release| release.patched()).map(|release| release.id.as_str()).collect();
-        if !patched.is_empty() {
+        if !releases.is_empty() {
             writeln!(
                 out,
                 "    and the workloads of {} Helm release(s), restarted and moved through their post renderers: {}",
-                patched.len(),
-                patched.join(", ")
+                releases.len(),
+                releases.join(", ")
+            )?;
+        }
+        let charts: Vec<&str> = found
+            .helm_charts
+            .iter()
+            .filter(|charts| charts.patched())
+            .flat_map(|charts| &charts.charts)
+            .map(String::as_str)
+            .collect();
+        if !charts.is_empty() {
+            writeln!(
+                out,
+                "    and the workloads of {} Helm chart(s) kustomize inflates, restarted and moved through the Component \
+                 their kustomization lists: {}",
+                charts.len(),
+                charts.join(", ")
             )?;
         }
     }

@@ -25,6 +25,14 @@ pub struct Unseen {
     pub help: Option<String>,
 }
 
+/// A directory an Application builds besides the cluster's source.
+#[derive(Debug, Clone)]
+pub struct OtherPath {
+    pub dir: String,
+    /// `Application shop-hz`.
+    pub application: String,
+}
+
 /// What the GitOps engine adds to a cluster source's build.
 #[derive(Debug, Clone, Default)]
 pub struct Delivery {
@@ -39,6 +47,9 @@ pub struct Delivery {
     /// Labels the engine gives every object (Flux's `commonMetadata`).
     pub common_labels: BTreeMap<String, String>,
     pub unseen: Vec<Unseen>,
+    /// The other directories of this repository that the source's Argo CD Applications build (multi-source
+    /// Applications): where a kustomization with `helmCharts:` renders a chart asm-migrate can patch.
+    pub other_paths: Vec<OtherPath>,
     /// What the engine may not find (a Flux artifact without the tool's output): the file of the object that
     /// builds the source, and the warning in words.
     pub warnings: Vec<(String, String)>,
@@ -64,7 +75,7 @@ pub fn delivery_of(repository: &Repository, settings: &Settings, cluster: &Clust
         })
         .collect();
     for (file, application) in if of_context.is_empty() { applications } else { of_context } {
-        argo_cd(file, application, &mut delivery);
+        argo_cd(file, application, source, &mut delivery);
     }
     for (file, kustomization) in
         objects.iter().copied().filter(|(_, object)| is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization"))
@@ -107,7 +118,7 @@ fn labels(value: Option<&Value>) -> BTreeMap<String, String> {
 }
 
 /// What an Argo CD Application adds: its destination namespace, the labels of the namespace it creates, Helm.
-fn argo_cd(file: &str, application: &Value, delivery: &mut Delivery) {
+fn argo_cd(file: &str, application: &Value, cluster_source: &str, delivery: &mut Delivery) {
     let name = name_of(application);
     delivery.by.push(format!("Application {name} ({file})"));
     let destination = str_at(application, &["spec", "destination", "namespace"]);
@@ -124,6 +135,12 @@ fn argo_cd(file: &str, application: &Value, delivery: &mut Delivery) {
     }
     for source in sources(application) {
         let chart = str_at(source, &["chart"]);
+        let other_path = str_at(source, &["path"]).and_then(|path| normalize_repo_path(path).ok());
+        if let Some(dir) =
+            other_path.filter(|dir| dir != cluster_source && chart.is_none() && source.get("helm").is_none())
+        {
+            delivery.other_paths.push(OtherPath { dir, application: format!("Application {name}") });
+        }
         if chart.is_some() || source.get("helm").is_some() {
             delivery.unseen.push(Unseen {
                 id: format!("Application/{name}"),
@@ -132,10 +149,40 @@ fn argo_cd(file: &str, application: &Value, delivery: &mut Delivery) {
                     "Application {name} deploys the Helm chart {}",
                     chart.or(str_at(source, &["path"])).unwrap_or("of its source")
                 ),
-                help: None,
+                help: Some(helm_source_help(source, destination)),
             });
         }
     }
+}
+
+/// How an Argo CD Helm source becomes one asm-migrate patches: the chart inflated by kustomize (`helmCharts:`) in a
+/// kustomization the Application builds as a source of its own; the entry, from the source's fields, when it names a
+/// chart of a Helm repository.
+fn helm_source_help(source: &Value, namespace: Option<&str>) -> String {
+    let entry = str_at(source, &["chart"]).map(|chart| {
+        let mut entry = serde_json::json!({"name": chart});
+        let fields = [
+            ("repo", str_at(source, &["repoURL"])),
+            ("version", str_at(source, &["targetRevision"])),
+            ("releaseName", str_at(source, &["helm", "releaseName"])),
+            ("namespace", namespace),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                entry[key] = value.into();
+            }
+        }
+        entry
+    });
+    let moved = match entry {
+        Some(entry) => format!("`helmCharts: [{entry}]` (its values as valuesInline)"),
+        None => "a `helmCharts:` entry for the chart".to_owned(),
+    };
+    format!(
+        "asm-migrate cannot patch inside a Helm source, but can patch a chart that kustomize inflates: move it into \
+         {moved} of a kustomization.yaml the Application builds as a source of its own (a path in this repository), \
+         and give Argo CD `kustomize.buildOptions: --enable-helm` (README, \"Argo CD Helm sources\")"
+    )
 }
 
 /// What a Flux Kustomization of the cluster's source adds, and whether the artifact it builds from holds the

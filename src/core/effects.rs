@@ -234,7 +234,7 @@ impl StepEffects {
                 let shown: Vec<String> =
                     releases.iter().map(|effect| format!("{}: {}", effect.cluster, effect.release)).collect();
                 lines.push(format!(
-                    "{verb} every workload of {} Helm release(s), through their post renderers, {purpose}: {}",
+                    "{verb} every workload of {} Helm release(s) {purpose}: {}",
                     releases.len(),
                     listed(&shown, max_names)
                 ));

@@ -12,12 +12,17 @@ use serde_json::{json, Value};
 
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
-use crate::core::diagnostic::Diagnostics;
+use std::path::Path;
+
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::inventory::{ClusterInventory, Inventory};
 use crate::core::names::exact_name_pattern;
 use crate::core::observe::{ClusterObservation, Observation, PodObservation, RolloutObservation};
+use crate::core::paths::{join, relative_path};
+use crate::core::settings::Settings;
 use crate::core::steps::StepContext;
 use crate::core::workload::WorkloadKind;
+use crate::core::yaml_edit::add_list_item;
 
 /// The API group of Flux's HelmRelease, and the prefix of the labels helm-controller gives what it renders.
 pub const HELM_RELEASE_GROUP: &str = "helm.toolkit.fluxcd.io";
@@ -65,6 +70,41 @@ impl HelmRelease {
             .helm_release
             .as_ref()
             .is_some_and(|(namespace, name)| **namespace == *self.cluster_namespace && **name == *self.cluster_name)
+    }
+}
+
+/// A kustomization with `helmCharts:` that a cluster's Argo CD Application builds as a source of its own (Argo CD
+/// runs kustomize with `--enable-helm`): the charts it inflates are patched by a Component asm-migrate renders for
+/// it, which it lists. The patches select by kind, so its charts restart and move together.
+#[derive(Debug, Clone)]
+pub struct HelmCharts {
+    /// The ids of its charts (`helmChart/<name>`), as `unseen` names them.
+    pub charts: Vec<String>,
+    /// `helmChart/<name>, ...`: how steps and effects name it.
+    pub id: String,
+    pub dir: String,
+    /// Its kustomization file.
+    pub file: Rc<str>,
+    /// The Application that builds it: `Application shop-hz`.
+    pub application: String,
+    /// The namespace its charts render into (each entry's `namespace`, else the kustomization's, else the
+    /// Application's destination namespace).
+    pub namespace: Rc<str>,
+    pub injected: bool,
+    /// One of its charts is listed in the cluster's `unseen`: the operator restarts and moves them.
+    pub acknowledged: bool,
+    /// The kustomization lists the Component asm-migrate renders for it.
+    pub includes_component: bool,
+}
+
+impl HelmCharts {
+    pub fn patched(&self) -> bool {
+        self.injected && !self.acknowledged
+    }
+
+    /// The Component asm-migrate renders for it, in `cluster`'s part of the output.
+    pub fn component_dir(&self, settings: &Settings, cluster: &str) -> String {
+        join(&settings.component_dir(cluster), &format!("helm-charts/{}", self.dir.replace('/', "-")))
     }
 }
 
@@ -144,6 +184,66 @@ pub fn render_releases(
     Ok(())
 }
 
+/// For each cluster, the Component of each chart kustomization the step restarts or moves (an empty one before
+/// that: the kustomization lists it from the first step), and the kustomization's `components:` entry.
+pub fn render_charts(
+    context: &StepContext<'_>,
+    desired: &Desired,
+    rendering: &mut Rendering<'_>,
+) -> Result<(), Diagnostics> {
+    let settings = context.settings;
+    let none = BTreeSet::new();
+    let mut built_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for cluster in &settings.clusters {
+        let Some(inventory) = context.inventory.clusters.get(&cluster.name) else { continue };
+        let restarted = desired.helm_restarts.get(&cluster.name).unwrap_or(&none);
+        let moved = desired.helm_asm_proxy.get(&cluster.name).unwrap_or(&none);
+        for charts in inventory.helm_charts.iter().filter(|charts| charts.patched()) {
+            built_by.entry(&charts.dir).or_default().push(&cluster.name);
+            let (restart, asm_proxy) = (restarted.contains(&charts.id), moved.contains(&charts.id));
+            let patches = match restart || asm_proxy {
+                true => workload_patches(rendering, desired.restarted_at.as_deref().filter(|_| restart), asm_proxy)?,
+                false => Vec::new(),
+            };
+            let component = charts.component_dir(settings, &cluster.name);
+            let text = rendering.template(
+                "cluster/helm-charts-component.yaml.j2",
+                context! {
+                    plan => settings.name, cluster => cluster.name, kustomization => &*charts.file,
+                    application => charts.application, charts => charts.charts, patches,
+                },
+            )?;
+            rendering.writes.insert(join(&component, "kustomization.yaml"), text);
+            if !charts.includes_component {
+                let file = charts.file.to_string();
+                let current = rendering.current_text(&file)?.unwrap_or_default();
+                let edited = add_list_item(&current, "components", &relative_path(&charts.dir, &component)).map_err(
+                    |reason| Diagnostic::in_file(Path::new(&file), format!("cannot list the component: {reason}")),
+                )?;
+                rendering.writes.insert(file, edited);
+            }
+        }
+    }
+    let shared: Vec<Diagnostic> = built_by
+        .into_iter()
+        .filter(|(_, clusters)| clusters.len() > 1)
+        .map(|(dir, clusters)| {
+            Diagnostic::in_file(
+                Path::new(dir),
+                format!(
+                    "the chart kustomization {dir} is built for clusters {}, and lists one Component per cluster \
+                     that asm-migrate patches its charts with: give each cluster a kustomization of its own",
+                    clusters.join(" and ")
+                ),
+            )
+        })
+        .collect();
+    match shared.is_empty() {
+        true => Ok(()),
+        false => Err(Diagnostics(shared)),
+    }
+}
+
 /// Whether `pod`, of `cluster`, runs a workload that one of `releases` rendered.
 pub fn in_releases(
     inventory: &Inventory,
@@ -157,7 +257,26 @@ pub fn in_releases(
     else {
         return false;
     };
-    release_of(found, observed, pod).is_some_and(|release| wanted.contains(&release.id))
+    helm_owner(found, observed, pod).is_some_and(|id| wanted.contains(id))
+}
+
+/// The id of the patched Helm release or chart kustomization that rendered the workload `pod` belongs to: a Flux
+/// release by helm-controller's labels; else a chart kustomization of the pod's namespace, when no workload of the
+/// repository owns the pod (kustomize's chart inflation marks nothing).
+pub fn helm_owner<'i>(
+    inventory: &'i ClusterInventory,
+    observed: &ClusterObservation,
+    pod: &PodObservation,
+) -> Option<&'i str> {
+    if let Some(release) = release_of(inventory, observed, pod) {
+        return Some(&release.id);
+    }
+    let workload = pod.workload.as_ref()?;
+    if inventory.workloads.iter().any(|known| &known.cluster == workload) {
+        return None;
+    }
+    let charts = inventory.helm_charts.iter().find(|charts| charts.patched() && *charts.namespace == *pod.namespace)?;
+    Some(&charts.id)
 }
 
 /// The HelmRelease of `inventory` that rendered the workload `pod` belongs to, as the cluster labels it.
@@ -171,7 +290,7 @@ pub fn release_of<'i>(
     inventory.helm_releases.iter().find(|release| release.rendered(rollout))
 }
 
-/// The rollouts of the workloads `releases` (ids) rendered in a cluster.
+/// The rollouts of the workloads `releases` (ids of releases and chart kustomizations) rendered in a cluster.
 pub fn rollouts_of<'o>(
     inventory: &ClusterInventory,
     observed: &'o ClusterObservation,
@@ -179,5 +298,20 @@ pub fn rollouts_of<'o>(
 ) -> Vec<&'o RolloutObservation> {
     let wanted: Vec<&HelmRelease> =
         inventory.helm_releases.iter().filter(|release| releases.contains(&release.id)).collect();
-    observed.rollouts.iter().filter(|rollout| wanted.iter().any(|release| release.rendered(rollout))).collect()
+    let chart_namespaces: Vec<&str> = inventory
+        .helm_charts
+        .iter()
+        .filter(|charts| charts.patched() && releases.contains(&charts.id))
+        .map(|charts| &*charts.namespace)
+        .collect();
+    let of_charts = |rollout: &RolloutObservation| {
+        rollout.helm_release.is_none()
+            && chart_namespaces.contains(&&*rollout.workload.namespace)
+            && !inventory.workloads.iter().any(|known| known.cluster == rollout.workload)
+    };
+    observed
+        .rollouts
+        .iter()
+        .filter(|rollout| wanted.iter().any(|release| release.rendered(rollout)) || of_charts(rollout))
+        .collect()
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::core::delivery::{delivery_of, Delivery, Unseen};
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Severity};
-use crate::core::helm::{HelmRelease, HELM_RELEASE_GROUP};
+use crate::core::helm::{HelmCharts, HelmRelease, HELM_RELEASE_GROUP};
 use crate::core::paths::is_within;
 use crate::core::repository::{
     included_entries, patch_texts, resolve_entry, EntryTarget, PatchText, Repository, INCLUDING_FIELDS,
@@ -139,6 +139,8 @@ pub struct ClusterInventory {
     pub object_count: usize,
     /// Flux HelmReleases: what renders workloads asm-migrate cannot see, and whether it patches them.
     pub helm_releases: Vec<HelmRelease>,
+    /// Kustomizations with `helmCharts:` that the cluster's Argo CD Applications build besides the source.
+    pub helm_charts: Vec<HelmCharts>,
     /// How Argo CD or Flux delivers the source, and what it deploys that asm-migrate cannot see.
     pub delivery: Delivery,
     /// What in the source asm-migrate cannot follow (patches deciding injection), located in the file at fault.
@@ -284,6 +286,10 @@ impl Inventory {
             let mut cluster_inventory = walk.cluster;
             classify(walk.objects, &walk.root, &mut cluster_inventory);
             helm_releases(&walk.root, settings, cluster, &mut cluster_inventory);
+            if let Err(problem) = helm_charts(repository, settings, cluster, &mut cluster_inventory) {
+                problems.push(problem);
+                continue;
+            }
             inventory.clusters.insert(cluster.name.clone(), cluster_inventory);
         }
         if problems.is_empty() {
@@ -711,6 +717,89 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
     }
     cluster.workloads.sort_by(|a, b| a.workload.cmp(&b.workload));
     cluster.namespace_labels = namespace_labels;
+}
+
+/// The kustomizations with `helmCharts:` that the cluster's Argo CD Applications build besides its source, each with
+/// what decides whether the steps patch it: the injection of the namespace its charts render into (one for all: the
+/// Component's patches select by kind), whether the plan leaves it to the operator. One the steps cannot patch is
+/// unseen, until acknowledged.
+fn helm_charts(
+    repository: &Repository,
+    settings: &Settings,
+    cluster: &Cluster,
+    found: &mut ClusterInventory,
+) -> Result<(), Diagnostic> {
+    for other in found.delivery.other_paths.clone() {
+        let Some(file) = repository.kustomization_in(&other.dir) else { continue };
+        // Every kustomization is loaded as text; those the cluster sources include are parsed too.
+        let document: Value = match repository.documents(&file) {
+            Ok(documents) => documents.first().map(|document| document.as_ref().clone()).unwrap_or_default(),
+            Err(_) => {
+                let text = repository.text(&file)?.unwrap_or_default();
+                crate::core::yaml::document(text)
+                    .map_err(|error| Diagnostic::from_yaml(Path::new(&file), text, &error))?
+            }
+        };
+        let entries: Vec<&Value> = document.get("helmCharts").and_then(Value::as_array).into_iter().flatten().collect();
+        if entries.is_empty() {
+            continue;
+        }
+        let own_namespace = str_at(&document, &["namespace"]);
+        let default_namespace = found.delivery.default_namespace.as_deref().unwrap_or("default");
+        let namespaces: BTreeSet<&str> = entries
+            .iter()
+            .map(|entry| str_at(entry, &["namespace"]).or(own_namespace).unwrap_or(default_namespace))
+            .collect();
+        let charts: Vec<String> = entries
+            .iter()
+            .map(|entry| format!("helmChart/{}", str_at(entry, &["name"]).unwrap_or("(unnamed)")))
+            .collect();
+        let namespace = namespaces.iter().next().copied().unwrap_or(default_namespace);
+        let injected = namespaces.len() == 1 && is_injected(None, found.namespace_labels.get(namespace));
+        let acknowledged = charts.iter().any(|id| cluster.unseen.iter().any(|entry| &entry.value == id));
+        let mut helm_charts = HelmCharts {
+            id: charts.join(", "),
+            charts,
+            dir: other.dir.clone(),
+            file: file.as_str().into(),
+            application: other.application.clone(),
+            namespace: namespace.into(),
+            injected,
+            acknowledged,
+            includes_component: false,
+        };
+        let component = helm_charts.component_dir(settings, &cluster.name);
+        helm_charts.includes_component = included_entries(&document)
+            .any(|entry| resolve_entry(&other.dir, entry) == EntryTarget::Path(component.clone()));
+        if !injected {
+            let why = match namespaces.len() {
+                1 => format!(
+                    "their namespace `{namespace}` is not labelled for Istio's injection in the repository; if their \
+                     pods are injected, label the namespace there (istio-injection: enabled), and asm-migrate \
+                     restarts and moves them through a Component the kustomization lists"
+                ),
+                _ => format!(
+                    "they render into several namespaces ({}), and asm-migrate patches a chart kustomization's \
+                     workloads by kind, all together: give each namespace a kustomization of its own",
+                    namespaces.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            };
+            for id in &helm_charts.charts {
+                found.delivery.unseen.push(Unseen {
+                    id: id.clone(),
+                    file: file.clone(),
+                    what: format!(
+                        "the helmCharts entry {} of {file}, which {} builds, renders a Helm chart",
+                        id.trim_start_matches("helmChart/"),
+                        other.application
+                    ),
+                    help: Some(why.clone()),
+                });
+            }
+        }
+        found.helm_charts.push(helm_charts);
+    }
+    Ok(())
 }
 
 /// The Flux HelmReleases among the objects of a cluster's source, each with what decides whether the steps patch

@@ -330,7 +330,9 @@ impl Migration {
             // A release asm-migrate patches stays the operator's while the plan lists it (plans written before
             // asm-migrate patched releases keep their meaning); `validate` says the entry can go.
             let found_id = |id: &str| {
-                found.delivery.unseen.iter().any(|u| u.id == id) || found.helm_releases.iter().any(|r| r.id == id)
+                found.delivery.unseen.iter().any(|u| u.id == id)
+                    || found.helm_releases.iter().any(|r| r.id == id)
+                    || found.helm_charts.iter().any(|charts| charts.charts.iter().any(|chart| chart == id))
             };
             for entry in cluster.unseen.iter().filter(|entry| !found_id(&entry.value)) {
                 problems.push(settings.error_at(
@@ -342,7 +344,8 @@ impl Migration {
                 ));
             }
             let injected = found.workloads.iter().any(|workload| workload.injected)
-                || found.helm_releases.iter().any(|release| release.patched());
+                || found.helm_releases.iter().any(|release| release.patched())
+                || found.helm_charts.iter().any(|charts| charts.patched());
             if cluster.unseen.is_empty() && !injected {
                 problems.push(settings.error_at(
                     cluster.source.pos,

@@ -41,6 +41,7 @@ pub fn render_step(
         kind.render(pending, &mut rendering)?;
     }
     crate::core::helm::render_releases(context, desired, &mut rendering)?;
+    crate::core::helm::render_charts(context, desired, &mut rendering)?;
     let output = &context.settings.output.value;
     let state = migration.state.advanced_to(step, desired.restarted_at.as_deref());
     rendering.writes.insert(join(output, "state.yaml"), state.to_yaml());

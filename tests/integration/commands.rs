@@ -239,9 +239,10 @@ fn every_template_is_rendered_by_some_step_and_can_be_overridden() {
         names.push(name);
     }
     let mut seen = String::new();
-    // The shop renders every template but those of Helm releases, which podinfo-flux has.
-    for fixture in ["shop", "podinfo-flux"] {
-        let repo = Repo::fixture(fixture);
+    // The shop renders every template but those of Helm releases and charts, which podinfo-flux and a shop whose
+    // Argo CD Application builds a chart kustomization have.
+    let repos = [Repo::fixture("shop"), Repo::fixture("podinfo-flux"), crate::helm::shop_with_a_chart_kustomization()];
+    for repo in repos {
         for step in repo.step_ids() {
             let rendered = tempfile::tempdir().expect("a temporary directory");
             let (templates, out) =

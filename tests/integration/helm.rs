@@ -66,7 +66,7 @@ fn issue_9_setup_and_a_wave_reach_a_flux_release_through_its_post_renderers() {
     let message = repo.git(&["log", "-1", "--format=%B"]);
     assert!(
         message.contains(
-            "- restart every workload of 1 Helm release(s), through their post renderers, to pick up \
+            "- restart every workload of 1 Helm release(s) to pick up \
              PROXY_CONFIG_XDS_AGENT: production: HelmRelease/podinfo/podinfo\n"
         ),
         "{message}"
@@ -85,7 +85,7 @@ fn issue_9_setup_and_a_wave_reach_a_flux_release_through_its_post_renderers() {
     let message = repo.git(&["log", "-1", "--format=%B"]);
     assert!(
         message.contains(
-            "- move every workload of 1 Helm release(s), through their post renderers, onto the ASM proxy: \
+            "- move every workload of 1 Helm release(s) onto the ASM proxy: \
              production: HelmRelease/podinfo/podinfo\n"
         ),
         "{message}"
@@ -269,4 +269,146 @@ fn gate<'s>(status: &'s str, name: &str) -> &'s str {
         .find(|line| line.starts_with(&format!("{name}  ")))
         .unwrap_or_else(|| panic!("no gate {name}: {status}"));
     line[name.len()..].trim_start()
+}
+
+/// The shop with podinfo's chart moved out of an Argo CD Helm source into a kustomization of its own
+/// (`charts/hz-podinfo`, `helmCharts:`), which the Application shop-hz builds as a second source, and podinfo's
+/// namespace labelled for injection in hz's source.
+pub fn shop_with_a_chart_kustomization() -> Repo {
+    let repo = Repo::fixture("shop");
+    repo.write(
+        "charts/hz-podinfo/kustomization.yaml",
+        "# podinfo, inflated by kustomize (Argo CD: kustomize.buildOptions: --enable-helm).\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nhelmCharts:\n  - name: podinfo\n    repo: https://stefanprodan.github.io/podinfo\n    version: 6.14.1\n    releaseName: podinfo\n    namespace: podinfo\n    valuesInline:\n      redis:\n        enabled: true\n",
+    );
+    repo.write(
+        "clusters/hz/podinfo-namespace.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n  labels:\n    istio-injection: enabled\n",
+    );
+    repo.edited("clusters/hz/kustomization.yaml", "resources:\n", "resources:\n  - podinfo-namespace.yaml\n")
+        .edited(
+            "argocd/shop-hz.yaml",
+            "  source:\n    repoURL: https://github.com/acme-shop/shop-gitops.git\n    targetRevision: main\n    path: clusters/hz\n",
+            "  sources:\n    - repoURL: https://github.com/acme-shop/shop-gitops.git\n      targetRevision: main\n      path: clusters/hz\n    - repoURL: https://github.com/acme-shop/shop-gitops.git\n      targetRevision: main\n      path: charts/hz-podinfo\n",
+        )
+        .committed("podinfo's chart inflated by kustomize")
+}
+
+/// The chart kustomization as Argo CD builds it, with the chart's output (`fixtures/third-party/podinfo`) where
+/// kustomize's Helm inflation puts it: helm is not where the tests run.
+fn inflated(repo: &Repo) -> Built {
+    let text = repo.read("charts/hz-podinfo/kustomization.yaml");
+    let start = text.find("helmCharts:\n").expect("helmCharts");
+    let end = text.find("components:\n").unwrap_or(text.len());
+    let without_helm = format!("{}resources:\n  - podinfo.yaml\n{}", &text[..start], &text[end..]);
+    repo.write("charts/hz-podinfo-inflated/kustomization.yaml", &without_helm);
+    let chart = std::fs::read_to_string(manifest_dir().join(PODINFO_CHART)).expect("the chart's output");
+    repo.write("charts/hz-podinfo-inflated/podinfo.yaml", &chart);
+    let built = repo.kustomize("charts/hz-podinfo-inflated");
+    std::fs::remove_dir_all(repo.path().join("charts/hz-podinfo-inflated")).expect("removed");
+    built
+}
+
+/// Argo CD: a chart kustomize inflates in a kustomization the Application builds as a source of its own lists a
+/// Component asm-migrate renders, which restarts and moves the chart's workloads by kind.
+#[test]
+fn issue_9_an_argo_cd_chart_inflated_by_kustomize_is_restarted_and_moved_by_its_component() {
+    let repo = shop_with_a_chart_kustomization();
+    let validated = repo.run(&["validate"]).success().stdout;
+    assert!(
+        validated.contains(
+            "    and the workloads of 1 Helm chart(s) kustomize inflates, restarted and moved through the Component \
+             their kustomization lists: helmChart/podinfo\n"
+        ),
+        "{validated}"
+    );
+    repo.apply("init");
+    let kustomization = repo.read("charts/hz-podinfo/kustomization.yaml");
+    assert!(
+        kustomization
+            .ends_with("components:\n  - ../../gitops/asm-migration/clusters/hz/helm-charts/charts-hz-podinfo\n"),
+        "listed once, by the first step: {kustomization}"
+    );
+    assert_eq!(inflated(&repo).workloads_where(restarted), Vec::<String>::new(), "init changes no workload");
+
+    repo.apply("setup");
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains(
+            "- restart every workload of 1 Helm release(s) to pick up PROXY_CONFIG_XDS_AGENT: hz: helmChart/podinfo\n"
+        ),
+        "{message}"
+    );
+    let chart = inflated(&repo);
+    assert_eq!(chart.workloads_where(restarted), CHART_WORKLOADS);
+    assert_eq!(chart.workloads_where(on_asm), Vec::<String>::new());
+
+    for step in ["migrating", "wave/canary", "wave/payments"] {
+        repo.apply(step);
+        assert_eq!(inflated(&repo).workloads_where(on_asm), Vec::<String>::new(), "not moved by {step}");
+    }
+    repo.apply("wave/rest");
+    let chart = inflated(&repo);
+    assert_eq!(chart.workloads_where(on_asm), CHART_WORKLOADS, "moved with every namespace");
+    assert_eq!(chart.workloads_where(restarted), CHART_WORKLOADS);
+    repo.kustomize("clusters/hz");
+}
+
+/// An Argo CD Helm source is unseen, and the help says how to move the chart where asm-migrate patches it.
+#[test]
+fn issue_9_an_argo_cd_helm_source_says_how_to_have_it_patched() {
+    let repo = Repo::fixture("shop")
+        .edited(
+            "argocd/shop-hz.yaml",
+            "  source:\n    repoURL: https://github.com/acme-shop/shop-gitops.git\n    targetRevision: main\n    path: clusters/hz\n",
+            "  sources:\n    - repoURL: https://github.com/acme-shop/shop-gitops.git\n      targetRevision: main\n      path: clusters/hz\n    - repoURL: https://stefanprodan.github.io/podinfo\n      chart: podinfo\n      targetRevision: 6.14.1\n      helm:\n        releaseName: podinfo\n",
+        )
+        .edited("argocd/shop-hz.yaml", "    name: ack-hz\n", "    name: ack-hz\n    namespace: podinfo\n")
+        .committed("podinfo from a Helm source");
+    let refused = repo.run(&["validate"]).failure(2).stderr;
+    assert!(
+        refused.contains(
+            "help: asm-migrate cannot patch inside a Helm source, but can patch a chart that kustomize inflates: move \
+             it into `helmCharts: [{\"name\":\"podinfo\",\"repo\":\"https://stefanprodan.github.io/podinfo\",\"version\":\
+             \"6.14.1\",\"releaseName\":\"podinfo\",\"namespace\":\"podinfo\"}]` (its values as valuesInline) of a \
+             kustomization.yaml the Application builds as a source of its own"
+        ),
+        "{refused}"
+    );
+}
+
+/// A chart kustomization whose namespace is not labelled for injection is unseen, as a Helm source is; one built
+/// for two clusters cannot list a Component for each.
+#[test]
+fn issue_9_chart_kustomizations_asm_migrate_cannot_patch() {
+    let repo = shop_with_a_chart_kustomization()
+        .edited("clusters/hz/podinfo-namespace.yaml", "  labels:\n    istio-injection: enabled\n", "")
+        .committed("podinfo not injected");
+    let refused = repo.run(&["validate"]).failure(2).stderr;
+    assert!(
+        refused.contains(
+            "error: cluster `hz`: the helmCharts entry podinfo of charts/hz-podinfo/kustomization.yaml, which \
+             Application shop-hz builds, renders a Helm chart, whose workloads asm-migrate cannot see"
+        ) && refused.contains(
+            "help: their namespace `podinfo` is not labelled for Istio's injection in the repository; if their pods \
+             are injected, label the namespace there (istio-injection: enabled), and asm-migrate restarts and moves \
+             them through a Component the kustomization lists\n"
+        ),
+        "{refused}"
+    );
+
+    let repo = shop_with_a_chart_kustomization()
+        .edited("clusters/sh/kustomization.yaml", "resources:\n", "resources:\n  - ../hz/podinfo-namespace.yaml\n")
+        .edited(
+            "argocd/shop-sh.yaml",
+            "  source:\n    repoURL: https://github.com/acme-shop/shop-gitops.git\n    targetRevision: main\n    path: clusters/sh\n",
+            "  sources:\n    - repoURL: https://github.com/acme-shop/shop-gitops.git\n      targetRevision: main\n      path: clusters/sh\n    - repoURL: https://github.com/acme-shop/shop-gitops.git\n      targetRevision: main\n      path: charts/hz-podinfo\n",
+        )
+        .committed("one chart kustomization for two clusters");
+    let refused = repo.run(&["apply", "--step", "init"]).failure(2).stderr;
+    assert_eq!(
+        refused,
+        "error: the chart kustomization charts/hz-podinfo is built for clusters hz and sh, and lists one Component per \
+         cluster that asm-migrate patches its charts with: give each cluster a kustomization of its own\n  --> \
+         charts/hz-podinfo\n"
+    );
 }

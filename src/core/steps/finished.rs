@@ -9,7 +9,7 @@ use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{named_confirmation, pods, Gate, GateOutcome};
-use crate::core::helm::release_of;
+use crate::core::helm::helm_owner;
 use crate::core::observe::{IstioObjectObservation, Observation};
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
@@ -199,9 +199,10 @@ fn on_istios_proxy(
             let planned = |workload: &WorkloadRef| {
                 inventory.clusters.get(cluster).is_some_and(|found| {
                     found.workload(workload).is_some()
-                        || observation.clusters.get(cluster).is_some_and(|observed| {
-                            release_of(found, observed, pod).is_some_and(|release| release.patched())
-                        })
+                        || observation
+                            .clusters
+                            .get(cluster)
+                            .is_some_and(|observed| helm_owner(found, observed, pod).is_some())
                 })
             };
             let whose = match &pod.workload {

@@ -45,7 +45,12 @@ impl StepKind for Setup {
             let injected = inventory.workloads.iter().filter(|w| w.injected).map(|w| w.workload.clone());
             add_to(&mut desired.restarts, cluster, injected);
             let releases = inventory.helm_releases.iter().filter(|release| release.patched());
-            desired.helm_restarts.entry(cluster.clone()).or_default().extend(releases.map(|r| r.id.clone()));
+            let charts = inventory.helm_charts.iter().filter(|charts| charts.patched()).map(|charts| charts.id.clone());
+            desired
+                .helm_restarts
+                .entry(cluster.clone())
+                .or_default()
+                .extend(releases.map(|r| r.id.clone()).chain(charts));
         }
     }
 

@@ -12,7 +12,7 @@ use crate::core::component::Rendering;
 use crate::core::desired::{add_to, in_clusters, ByCluster, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{Gate, ProxyJudge};
-use crate::core::helm::{release_of, rollouts_of, HelmRelease};
+use crate::core::helm::{helm_owner, rollouts_of, HelmRelease};
 use crate::core::inventory::ClusterInventory;
 use crate::core::names::{any_of, exact_name_pattern};
 use crate::core::observe::Observation;
@@ -235,10 +235,10 @@ fn selected<'i>(wave: &'i Wave, inventory: &'i ClusterInventory) -> impl Iterato
         .map(|w| w.workload.clone())
 }
 
-/// The Helm releases of a cluster whose workloads `wave` moves (through their post renderers); as workloads, never
-/// those of istio-system.
+/// The Helm releases (and Argo CD chart kustomizations) of a cluster whose workloads `wave` moves (through their post
+/// renderers, or the Component their kustomization lists); as workloads, never those of istio-system.
 fn selected_releases<'i>(wave: &'i Wave, inventory: &'i ClusterInventory) -> impl Iterator<Item = String> + 'i {
-    inventory
+    let releases = inventory
         .helm_releases
         .iter()
         .filter(|release| release.patched() && &*release.workload_namespace != ISTIO_SYSTEM)
@@ -249,7 +249,19 @@ fn selected_releases<'i>(wave: &'i Wave, inventory: &'i ClusterInventory) -> imp
             }
             WaveSelection::All => true,
         })
-        .map(|release| release.id.clone())
+        .map(|release| release.id.clone());
+    // A chart kustomization an Argo CD Application builds moves with its namespace.
+    let charts = inventory
+        .helm_charts
+        .iter()
+        .filter(|charts| charts.patched() && &*charts.namespace != ISTIO_SYSTEM)
+        .filter(move |charts| match &wave.selection {
+            WaveSelection::Workloads { .. } => false,
+            WaveSelection::Namespaces(namespaces) => namespaces.iter().any(|ns| *ns.value == *charts.namespace),
+            WaveSelection::All => true,
+        })
+        .map(|charts| charts.id.clone());
+    releases.chain(charts)
 }
 
 fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
@@ -312,6 +324,7 @@ fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
                     cluster.namespaces.contains_key(&namespace.value)
                         || cluster.workloads.iter().any(|w| *w.workload.namespace == *namespace.value)
                         || cluster.helm_releases.iter().any(|r| *r.workload_namespace == *namespace.value)
+                        || cluster.helm_charts.iter().any(|charts| *charts.namespace == *namespace.value)
                 });
                 if !known {
                     problems.push(settings.error_at(
@@ -375,7 +388,7 @@ fn moved_releases_not_ready(
             continue;
         };
         for pod in &observed.pods {
-            if !release_of(found, observed, pod).is_some_and(|release| moved.contains(&release.id)) {
+            if !helm_owner(found, observed, pod).is_some_and(|id| moved.contains(id)) {
                 continue;
             }
             let why = match judge.not_on_asm_because(pod) {
