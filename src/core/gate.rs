@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::core::observe::{AsmObservation, Observation, PodObservation};
+use crate::core::helm::{HelmRelease, ReleasesByCluster};
+use crate::core::inventory::{ClusterInventory, Inventory};
+use crate::core::observe::{AsmObservation, ClusterObservation, Observation, PodObservation, RolloutObservation};
 use crate::core::settings::Settings;
 use crate::core::state::State;
 use crate::core::step_id::{Phase, StepId};
@@ -172,6 +174,78 @@ impl ProxyJudge {
 /// Every observed pod, with its cluster's name.
 pub fn pods(observation: &Observation) -> impl Iterator<Item = (&String, &PodObservation)> {
     observation.clusters.iter().flat_map(|(cluster, observed)| observed.pods.iter().map(move |pod| (cluster, pod)))
+}
+
+/// Whether `pod`, of `cluster`, runs a workload that one of `releases` rendered.
+pub fn in_releases(
+    inventory: &Inventory,
+    observation: &Observation,
+    releases: &ReleasesByCluster,
+    cluster: &str,
+    pod: &PodObservation,
+) -> bool {
+    let (Some(found), Some(observed), Some(wanted)) =
+        (inventory.clusters.get(cluster), observation.clusters.get(cluster), releases.get(cluster))
+    else {
+        return false;
+    };
+    helm_owner(found, observed, pod).is_some_and(|id| wanted.contains(id))
+}
+
+/// The id of the patched Helm release or chart kustomization that rendered the workload `pod` belongs to: a Flux
+/// release by helm-controller's labels; else a chart kustomization of the pod's namespace, when no workload of the
+/// repository owns the pod (kustomize's chart inflation marks nothing).
+pub fn helm_owner<'i>(
+    inventory: &'i ClusterInventory,
+    observed: &ClusterObservation,
+    pod: &PodObservation,
+) -> Option<&'i str> {
+    if let Some(release) = release_of(inventory, observed, pod) {
+        return Some(&release.id);
+    }
+    let workload = pod.workload.as_ref()?;
+    if inventory.workloads.iter().any(|known| &known.cluster == workload) {
+        return None;
+    }
+    let charts = inventory.helm_charts.iter().find(|charts| charts.patched() && *charts.namespace == *pod.namespace)?;
+    Some(&charts.id)
+}
+
+/// The HelmRelease of `inventory` that rendered the workload `pod` belongs to, as the cluster labels it.
+pub fn release_of<'i>(
+    inventory: &'i ClusterInventory,
+    observed: &ClusterObservation,
+    pod: &PodObservation,
+) -> Option<&'i HelmRelease> {
+    let workload = pod.workload.as_ref()?;
+    let rollout = observed.rollouts.iter().find(|rollout| &rollout.workload == workload)?;
+    inventory.helm_releases.iter().find(|release| release.rendered(rollout))
+}
+
+/// The rollouts of the workloads `releases` (ids of releases and chart kustomizations) rendered in a cluster.
+pub fn rollouts_of<'o>(
+    inventory: &ClusterInventory,
+    observed: &'o ClusterObservation,
+    releases: &BTreeSet<String>,
+) -> Vec<&'o RolloutObservation> {
+    let wanted: Vec<&HelmRelease> =
+        inventory.helm_releases.iter().filter(|release| releases.contains(&release.id)).collect();
+    let chart_namespaces: Vec<&str> = inventory
+        .helm_charts
+        .iter()
+        .filter(|charts| charts.patched() && releases.contains(&charts.id))
+        .map(|charts| &*charts.namespace)
+        .collect();
+    let of_charts = |rollout: &RolloutObservation| {
+        rollout.helm_release.is_none()
+            && chart_namespaces.contains(&&*rollout.workload.namespace)
+            && !inventory.workloads.iter().any(|known| known.cluster == rollout.workload)
+    };
+    observed
+        .rollouts
+        .iter()
+        .filter(|rollout| wanted.iter().any(|release| release.rendered(rollout)) || of_charts(rollout))
+        .collect()
 }
 
 /// The current step's gates and the next step's preconditions, as a command reports them.

@@ -150,8 +150,6 @@ pub struct ClusterInventory {
     pub warnings: Vec<Diagnostic>,
     /// The labels of each namespace as the cluster will have them (those that decide injection).
     pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
-    /// The HelmRelease objects, until `helm_releases` reads them.
-    helm_objects: Vec<Object>,
 }
 
 impl ClusterInventory {
@@ -284,8 +282,8 @@ impl Inventory {
                 continue;
             }
             let mut cluster_inventory = walk.cluster;
-            classify(walk.objects, &walk.root, &mut cluster_inventory);
-            helm_releases(&walk.root, settings, cluster, &mut cluster_inventory);
+            let releases = classify(walk.objects, &walk.root, &mut cluster_inventory);
+            helm_releases(releases, settings, cluster, &mut cluster_inventory);
             if let Err(problem) = helm_charts(repository, settings, cluster, &mut cluster_inventory) {
                 problems.push(problem);
                 continue;
@@ -653,10 +651,10 @@ impl Walk<'_> {
 
 /// Sorts the objects of a cluster into workloads, namespaces and Istio objects, deciding injection as the cluster
 /// will see it: after the source's own renaming (`root`) and what the GitOps engine adds (its delivery).
-fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterInventory) {
+fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterInventory) -> Vec<Object> {
     cluster.object_count = objects.len();
     let delivery = cluster.delivery.clone();
-    let mut workloads = Vec::new();
+    let (mut workloads, mut releases) = (Vec::new(), Vec::new());
     // The labels of each namespace as the cluster will have them: declared, given by the engine (Argo CD's managed
     // namespace metadata, Flux's common metadata).
     let mut namespace_labels: BTreeMap<String, BTreeMap<String, String>> = delivery.namespace_labels.clone();
@@ -674,7 +672,7 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
         } else if is_istio_api_group(object.group()) {
             cluster.istio_objects.push(object);
         } else if &*object.kind == "HelmRelease" && object.group() == HELM_RELEASE_GROUP {
-            cluster.helm_objects.push(object);
+            releases.push(object);
         } else if let Some(kind) = WorkloadKind::parse(&object.kind).filter(|_| object.group() == "apps") {
             workloads.push((kind, object));
         }
@@ -717,6 +715,7 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
     }
     cluster.workloads.sort_by(|a, b| a.workload.cmp(&b.workload));
     cluster.namespace_labels = namespace_labels;
+    releases
 }
 
 /// The kustomizations with `helmCharts:` that the cluster's Argo CD Applications build besides its source, each with
@@ -806,22 +805,19 @@ fn helm_charts(
 /// it: the injection of the namespace its workloads run in, whether it is one of Istio's own (in Istio's install
 /// paths, or the mesh config file), whether the plan leaves it to the operator (`unseen`). A release the steps
 /// cannot patch and that is not Istio's own is unseen, until acknowledged.
-fn helm_releases(root: &NameTransforms, settings: &Settings, cluster: &Cluster, found: &mut ClusterInventory) {
-    let delivery = found.delivery.clone();
+fn helm_releases(
+    objects: Vec<Object>,
+    settings: &Settings,
+    cluster: &Cluster,
+    found: &mut ClusterInventory,
+) {
     let istio_paths: Vec<&str> =
         settings.install_paths().into_iter().chain([settings.istio.mesh_config_path.value.as_str()]).collect();
     let mut releases = Vec::new();
-    for object in found.helm_objects.drain(..) {
+    for object in objects {
         let namespace = object.namespace.as_deref().unwrap_or("default");
         let id = format!("HelmRelease/{namespace}/{}", object.name);
-        let (root_namespace, cluster_name) = root.object(object.namespace.as_ref(), &object.name);
-        let cluster_namespace: Rc<str> = delivery
-            .target_namespace
-            .as_deref()
-            .map(Rc::from)
-            .or(root_namespace)
-            .or(delivery.default_namespace.as_deref().map(Rc::from))
-            .unwrap_or_else(|| "default".into());
+        let (cluster_namespace, cluster_name) = found.naming.place(object.namespace.as_ref(), &object.name);
         let target: Option<Rc<str>> = str_at(&object.value, &["spec", "targetNamespace"]).map(Rc::from);
         let cluster_workload_namespace = target.clone().unwrap_or_else(|| Rc::clone(&cluster_namespace));
         let injected = is_injected(None, found.namespace_labels.get(&*cluster_workload_namespace));

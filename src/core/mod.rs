@@ -2,6 +2,7 @@
 //! here reads the disk, git or a cluster; the adapters bring values in and take values out.
 
 pub mod change;
+pub mod chart_patches;
 pub mod component;
 pub mod delivery;
 pub mod desired;

@@ -40,8 +40,8 @@ pub fn render_step(
     for kind in migration.plan.kinds() {
         kind.render(pending, &mut rendering)?;
     }
-    crate::core::helm::render_releases(context, desired, &mut rendering)?;
-    crate::core::helm::render_charts(context, desired, &mut rendering)?;
+    crate::core::chart_patches::render_releases(context, desired, &mut rendering)?;
+    crate::core::chart_patches::render_charts(context, desired, &mut rendering)?;
     let output = &context.settings.output.value;
     let state = migration.state.advanced_to(step, desired.restarted_at.as_deref());
     rendering.writes.insert(join(output, "state.yaml"), state.to_yaml());
