@@ -15,7 +15,7 @@ use crate::core::gate::{helm_owner, rollouts_of, Gate, ProxyJudge};
 use crate::core::helm::HelmRelease;
 use crate::core::inventory::ClusterInventory;
 use crate::core::names::{any_of, exact_name_pattern};
-use crate::core::observe::Observation;
+use crate::core::observe::{Observation, PodObservation, RolloutObservation};
 use crate::core::settings::{pos, Checker, Located};
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{proxy_judge, KindInfo, PendingStep, StepContext, StepKind};
@@ -388,23 +388,12 @@ fn moved_releases_not_ready(
             continue;
         };
         for pod in &observed.pods {
-            if !helm_owner(found, observed, pod).is_some_and(|id| moved.contains(id)) {
-                continue;
+            if helm_owner(found, observed, pod).is_some_and(|id| moved.contains(id)) {
+                off_asm.extend(not_on_asm_and_ready(cluster, pod, judge));
             }
-            let why = match judge.not_on_asm_because(pod) {
-                Some(why) => why,
-                None if !pod.ready => "not ready".to_owned(),
-                None => continue,
-            };
-            off_asm.push(format!("{cluster}: {} ({why})", pod.display()));
         }
-        for rollout in rollouts_of(found, observed, moved).into_iter().filter(|rollout| !rollout.complete()) {
-            let workload = &rollout.workload;
-            rollouts.push(format!(
-                "{cluster}: {}/{} ({} of {} updated, {} ready)",
-                workload.namespace, workload.name, rollout.updated, rollout.desired, rollout.ready
-            ));
-        }
+        let incomplete = rollouts_of(found, observed, moved).into_iter().filter(|rollout| !rollout.complete());
+        rollouts.extend(incomplete.map(|rollout| incomplete_rollout(cluster, rollout)));
     }
     (off_asm, rollouts)
 }
@@ -420,23 +409,14 @@ fn moved_workloads_not_ready(
     for (cluster, moved) in moved_by_cluster {
         let Some(observed) = observation.clusters.get(cluster) else { continue };
         for pod in &observed.pods {
-            if !pod.workload.as_ref().is_some_and(|workload| moved.contains(workload)) {
-                continue;
+            if pod.workload.as_ref().is_some_and(|workload| moved.contains(workload)) {
+                off_asm.extend(not_on_asm_and_ready(cluster, pod, judge));
             }
-            let why = match judge.not_on_asm_because(pod) {
-                Some(why) => why,
-                None if !pod.ready => "not ready".to_owned(),
-                None => continue,
-            };
-            off_asm.push(format!("{cluster}: {} ({why})", pod.display()));
         }
         let observed_workloads: BTreeSet<_> = observed.rollouts.iter().map(|rollout| &rollout.workload).collect();
         for workload in moved {
             match observed.rollouts.iter().find(|rollout| &rollout.workload == workload) {
-                Some(rollout) if !rollout.complete() => rollouts.push(format!(
-                    "{cluster}: {}/{} ({} of {} updated, {} ready)",
-                    workload.namespace, workload.name, rollout.updated, rollout.desired, rollout.ready
-                )),
+                Some(rollout) if !rollout.complete() => rollouts.push(incomplete_rollout(cluster, rollout)),
                 None if !observed_workloads.is_empty() => {
                     rollouts.push(format!("{cluster}: {}/{} (not found)", workload.namespace, workload.name))
                 }
@@ -445,4 +425,23 @@ fn moved_workloads_not_ready(
         }
     }
     (off_asm, rollouts)
+}
+
+/// `cluster: namespace/pod (why)` when a pod of a moved workload is not on the ASM proxy and ready.
+fn not_on_asm_and_ready(cluster: &str, pod: &PodObservation, judge: &ProxyJudge) -> Option<String> {
+    let why = match judge.not_on_asm_because(pod) {
+        Some(why) => why,
+        None if !pod.ready => "not ready".to_owned(),
+        None => return None,
+    };
+    Some(format!("{cluster}: {} ({why})", pod.display()))
+}
+
+/// `cluster: namespace/name (u of d updated, r ready)`.
+fn incomplete_rollout(cluster: &str, rollout: &RolloutObservation) -> String {
+    let workload = &rollout.workload;
+    format!(
+        "{cluster}: {}/{} ({} of {} updated, {} ready)",
+        workload.namespace, workload.name, rollout.updated, rollout.desired, rollout.ready
+    )
 }
