@@ -13,7 +13,7 @@ use kube::discovery::{verbs, Discovery};
 use kube::{Client, Config};
 use serde_json::Value;
 
-use crate::core::inventory::ISTIO_API_GROUPS;
+use crate::core::names::ISTIO_API_GROUPS;
 use crate::core::observe::{
     AsmObservation, ClusterObservation, IstioObjectObservation, Observation, PodObservation, RolloutObservation,
     ServiceObservation, SyncObservation, VirtualServiceObservation,

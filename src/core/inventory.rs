@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::core::delivery::{delivery_of, Delivery, Unseen};
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::core::helm::{HelmCharts, HelmRelease, HELM_RELEASE_GROUP};
+use crate::core::names::{is_istio_api_group, ISTIO_API_GROUPS};
 use crate::core::paths::is_within;
 use crate::core::repository::{
     included_entries, patch_texts, resolve_entry, EntryTarget, PatchText, Repository, INCLUDING_FIELDS,
@@ -21,15 +22,6 @@ use crate::core::workload::{WorkloadKind, WorkloadRef};
 const INJECT: &str = "sidecar.istio.io/inject";
 /// The labels that decide Istio's injection: a namespace's, and a pod template's.
 const INJECTION_KEYS: [&str; 3] = ["istio-injection", "istio.io/rev", INJECT];
-
-/// The API groups of Istio's config: what is imported into ASM (issue 9). `extensions.istio.io` (WasmPlugin) and
-/// `install.istio.io` (IstioOperator) are not config of the mesh's traffic, security or telemetry.
-pub const ISTIO_API_GROUPS: [&str; 3] = ["networking.istio.io", "security.istio.io", "telemetry.istio.io"];
-
-/// Whether `group` is one of Istio's config API groups.
-pub fn is_istio_api_group(group: &str) -> bool {
-    ISTIO_API_GROUPS.contains(&group)
-}
 
 /// A Kubernetes object read from the repository. Its strings are shared, not copied: every cluster of a fleet that
 /// includes a file holds the same names.
@@ -805,12 +797,7 @@ fn helm_charts(
 /// it: the injection of the namespace its workloads run in, whether it is one of Istio's own (in Istio's install
 /// paths, or the mesh config file), whether the plan leaves it to the operator (`unseen`). A release the steps
 /// cannot patch and that is not Istio's own is unseen, until acknowledged.
-fn helm_releases(
-    objects: Vec<Object>,
-    settings: &Settings,
-    cluster: &Cluster,
-    found: &mut ClusterInventory,
-) {
+fn helm_releases(objects: Vec<Object>, settings: &Settings, cluster: &Cluster, found: &mut ClusterInventory) {
     let istio_paths: Vec<&str> =
         settings.install_paths().into_iter().chain([settings.istio.mesh_config_path.value.as_str()]).collect();
     let mut releases = Vec::new();

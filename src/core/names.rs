@@ -128,6 +128,15 @@ pub fn asm_gateway_workload(gateway: &str) -> String {
     format!("istio-{gateway}")
 }
 
+/// The API groups of Istio's config: what is imported into ASM (issue 9). `extensions.istio.io` (WasmPlugin) and
+/// `install.istio.io` (IstioOperator) are not config of the mesh's traffic, security or telemetry.
+pub const ISTIO_API_GROUPS: [&str; 3] = ["networking.istio.io", "security.istio.io", "telemetry.istio.io"];
+
+/// Whether `group` is one of Istio's config API groups.
+pub fn is_istio_api_group(group: &str) -> bool {
+    ISTIO_API_GROUPS.contains(&group)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::core::inventory::is_istio_api_group;
+use crate::core::names::is_istio_api_group;
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
 pub const ISTIO_PROXY: &str = "istio-proxy";

@@ -254,6 +254,15 @@ fn every_template_is_rendered_by_some_step_and_can_be_overridden() {
             repo.apply(&step);
         }
     }
+    // `init` renders the plan and, with --wire, an Argo CD Application or a Flux Kustomization.
+    let templates = overrides.path().to_str().expect("UTF-8");
+    for fixture in ["bookinfo-argocd", "podinfo-flux"] {
+        let repo = Repo::fixture(fixture);
+        let args = ["--templates", templates, "init", "--force", "--wire", "--asm-context", "asm-prod", "-o", "json"];
+        let report: serde_json::Value = serde_json::from_str(&repo.run(&args).success().stdout).expect("JSON");
+        seen.push_str(&repo.read("migration.yaml"));
+        seen.push_str(&repo.read(report["wiring"]["asmApplier"]["path"].as_str().expect("a file written")));
+    }
     for name in &names {
         assert!(seen.contains(&format!("# rendered-from {name}\n")), "template {name} is never rendered");
     }

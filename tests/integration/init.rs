@@ -172,46 +172,37 @@ fn issue_9_init_on_bookinfo_in_an_argo_cd_repository_and_wire() {
     assert!(!repo.exists("istio/operator.yaml"), "finished removes Istio's install path");
 }
 
-/// Flux's reference repository, with Istio added as a team would: HelmReleases of Istio's charts, and podinfo's
-/// namespace labelled for injection.
-fn flux_reference_with_istio() -> Repo {
-    let repo = Repo::fixture("flux2-kustomize-helm-example");
-    let istio = crate::support::manifest_dir().join("fixtures/repos/bookinfo-flux/infrastructure/controllers/istio");
-    for entry in std::fs::read_dir(&istio).expect("bookinfo-flux's Istio") {
-        let path = entry.expect("an entry").path();
-        let name = path.file_name().expect("a name").to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).expect("a file");
-        repo.write(&format!("infrastructure/controllers/istio/{name}"), &text);
-    }
-    repo.edited("infrastructure/controllers/kustomization.yaml", "resources:\n", "resources:\n  - istio\n")
-        .edited("apps/base/podinfo/namespace.yaml", "  labels:\n", "  labels:\n    istio-injection: enabled\n")
-        .committed("Istio, and podinfo in the mesh")
-}
-
 #[test]
 fn issue_9_init_on_flux_s_reference_repository_with_helm_releases() {
-    let repo = flux_reference_with_istio();
+    // Flux's reference repository with Istio added as a team would (fixtures/repos/podinfo-flux/NOTICE).
+    let repo = unseen_repository("podinfo-flux");
     let plan = init_and_check_what_is_left(&repo, &[]);
     for expected in [
         "engine: flux  # Flux Kustomization flux-system/apps (clusters/production/apps.yaml)",
-        "version: \"1.22.3\"  # HelmRelease istiod of the istiod chart (infrastructure/controllers/istio/istiod.yaml)",
+        "version: \"1.22.3\"  # HelmRelease istiod of the istiod chart (infrastructure/controllers/istio/istio.yaml)",
         "kind: HelmValues",
-        "path: infrastructure/controllers/istio/istiod-values.yaml",
+        "path: infrastructure/controllers/istio/istio.yaml",
+        "release: istiod",
         "- infrastructure/controllers/istio  # HelmRelease istiod",
-        "- name: production",
+        "- name: production  # 0 workload(s), 0 Istio-injected, and 1 Helm release(s)",
         "source: apps/production  # Flux Kustomization flux-system/apps (clusters/production/apps.yaml)",
         "- name: staging",
         "source: apps/staging  # Flux Kustomization flux-system/apps (clusters/staging/apps.yaml)",
         "syncedBy: {namespace: flux-system, name: apps}",
+        "workloads: [HelmRelease/podinfo/podinfo]",
     ] {
         assert!(plan.contains(expected), "the plan lacks `{expected}`:\n{plan}");
     }
     assert!(!plan.contains("source: infrastructure"), "Flux's infrastructure is not a cluster source:\n{plan}");
-    decide(&repo, &[]);
+    assert!(!plan.lines().any(|line| line.trim_start().starts_with("# decide:")), "nothing to decide:\n{plan}");
     repo.run(&["validate"]).success();
-    let repo = repo.committed("the plan init wrote, decided");
+    let repo = repo.committed("the plan init wrote");
     every_step_applies_and_builds(&repo, &["apps/production", "apps/staging"]);
-    assert!(!repo.exists("infrastructure/controllers/istio/istiod.yaml"), "finished removes Istio's HelmReleases");
+    // podinfo's release is restarted and moved through its post renderers.
+    let release = repo.kustomize("apps/production").get("HelmRelease", Some("podinfo"), "podinfo").clone();
+    let renderers = release["spec"]["postRenderers"].to_string();
+    assert!(renderers.contains("sidecar.asm.aliyun.com/inject") && renderers.contains("restartedAt"), "{renderers}");
+    assert!(!repo.exists("infrastructure/controllers/istio/istio.yaml"), "finished removes Istio's HelmReleases");
 }
 
 #[test]

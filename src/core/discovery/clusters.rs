@@ -395,24 +395,20 @@ pub fn inventories(
     kept
 }
 
-/// The Helm releases a source deploys into a namespace its build labels for Istio's injection: their workloads are
-/// Istio's too, though asm-migrate cannot see them.
-pub fn injected_releases(inventory: &ClusterInventory) -> Vec<&str> {
-    inventory
-        .delivery
-        .unseen
+/// The Helm releases and charts a source deploys into a namespace its build labels for Istio's injection, as the
+/// plan names them: their workloads are Istio's too, and the steps patch them.
+pub fn injected_releases(inventory: &ClusterInventory) -> Vec<(&str, &str)> {
+    let releases = inventory
+        .helm_releases
         .iter()
-        .filter(|unseen| {
-            let namespace =
-                unseen.id.strip_prefix("HelmRelease/").and_then(|rest| rest.split_once('/')).map(|(ns, _)| ns);
-            namespace.and_then(|namespace| inventory.namespaces.get(namespace)).is_some_and(|namespace| {
-                let labels = namespace.value.pointer("/metadata/labels");
-                let label = |key: &str| labels.and_then(|labels| labels.get(key)).and_then(Value::as_str);
-                label("istio-injection") == Some("enabled") || label("istio.io/rev").is_some()
-            })
-        })
-        .map(|unseen| unseen.id.as_str())
-        .collect()
+        .filter(|release| release.injected && !release.istio_own)
+        .map(|release| (release.id.as_str(), &*release.workload_namespace));
+    let charts = inventory
+        .helm_charts
+        .iter()
+        .filter(|charts| charts.injected)
+        .map(|charts| (charts.id.as_str(), &*charts.namespace));
+    releases.chain(charts).collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! clusters and their sources, how Istio is installed and configured, the traffic through Istio's gateways and the
 //! injected workloads, and what it could not decide.
 
-mod clusters;
+pub mod clusters;
 mod istio;
 mod traffic;
 mod waves;
@@ -69,6 +69,8 @@ pub struct ClusterFound {
     pub unseen: Vec<Found<String>>,
     pub workloads: usize,
     pub injected: usize,
+    /// Helm releases and chart kustomizations the steps patch (their workloads are not in the repository).
+    pub helm_rendered: usize,
 }
 
 /// Everything `init` found, ready to be written as a plan.
@@ -150,6 +152,7 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
                 .collect(),
             workloads: inventory.workloads.len(),
             injected: inventory.workloads.iter().filter(|workload| workload.injected).count(),
+            helm_rendered: clusters::injected_releases(inventory).len(),
             source: source.clone(),
         })
         .collect();

@@ -46,7 +46,14 @@ fn context(discovery: &Discovery) -> Value {
         .map(|cluster| {
             json!({
                 "name": cluster.source.name,
-                "summary": format!("{} workload(s), {} Istio-injected", cluster.workloads, cluster.injected),
+                "summary": match cluster.helm_rendered {
+                    0 => format!("{} workload(s), {} Istio-injected", cluster.workloads, cluster.injected),
+                    rendered => format!(
+                        "{} workload(s), {} Istio-injected, and {rendered} Helm release(s) or chart kustomization(s) \
+                         rendering into injected namespaces",
+                        cluster.workloads, cluster.injected
+                    ),
+                },
                 "source": cluster.source.source,
                 "from": cluster.source.from,
                 "context": cluster.source.context,
