@@ -93,6 +93,17 @@ impl Object {
         }
     }
 
+    /// The string values of the map at `pointer` (a selector, labels), others left out.
+    pub fn string_map(&self, pointer: &str) -> BTreeMap<String, String> {
+        let map = self.value.pointer(pointer).and_then(Value::as_object).into_iter().flatten();
+        map.filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned()))).collect()
+    }
+
+    /// The strings of the list at `pointer` (a VirtualService's `gateways`), others left out.
+    pub fn strings(&self, pointer: &str) -> impl Iterator<Item = &str> {
+        self.value.pointer(pointer).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    }
+
     /// An error about this object, in its file.
     pub fn error(&self, message: impl std::fmt::Display) -> Diagnostic {
         Diagnostic::in_file(Path::new(&*self.file), format!("{}: {message}", self.describe()))

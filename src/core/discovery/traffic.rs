@@ -44,15 +44,7 @@ pub fn egress_routes(sources: &[(&SourceFound, &ClusterInventory)]) -> Vec<Egres
     let mut routes: Vec<EgressFound> = Vec::new();
     for (source, inventory) in sources {
         for virtual_service in inventory.istio_objects.iter().filter(|object| &*object.kind == "VirtualService") {
-            let gateways: Vec<&str> = virtual_service
-                .value
-                .pointer("/spec/gateways")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            if !gateways.contains(&"mesh") {
+            if !virtual_service.strings("/spec/gateways").any(|gateway| gateway == "mesh") {
                 continue;
             }
             let Ok(gateway) = istio_egress_gateway(inventory, virtual_service) else { continue };
@@ -91,14 +83,7 @@ pub fn ingress_gateways(sources: &[(&SourceFound, &ClusterInventory)]) -> Vec<In
     let mut found: Vec<(BTreeMap<String, String>, IngressFound)> = Vec::new();
     for (source, inventory) in sources {
         for gateway in inventory.istio_objects.iter().filter(|object| &*object.kind == "Gateway") {
-            let selector: BTreeMap<String, String> = gateway
-                .value
-                .pointer("/spec/selector")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
-                .collect();
+            let selector = gateway.string_map("/spec/selector");
             if !selector.values().any(|value| value.contains("ingress")) {
                 continue;
             }

@@ -434,14 +434,7 @@ pub fn istio_egress_gateway<'i>(
     virtual_service: &Object,
 ) -> Result<&'i Object, Diagnostic> {
     let namespace = virtual_service.namespace.clone().unwrap_or_default();
-    let reference = virtual_service
-        .value
-        .pointer("/spec/gateways")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .find(|gateway| *gateway != "mesh");
+    let reference = virtual_service.strings("/spec/gateways").find(|gateway| *gateway != "mesh");
     let in_its_file = |message: String| Diagnostic::in_file(Path::new(&*virtual_service.file), message);
     let Some(reference) = reference else {
         return Err(in_its_file(format!(

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use crate::core::component::{AsmGateway, Rendering};
@@ -34,14 +33,7 @@ impl Ingress {
         let mut served = Served { gateways: Vec::new(), pod_labels: BTreeMap::new() };
         for cluster in inventory.clusters.values() {
             for gateway in cluster.istio_objects.iter().filter(|object| &*object.kind == "Gateway") {
-                let selector: BTreeMap<String, String> = gateway
-                    .value
-                    .pointer("/spec/selector")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
-                    .collect();
+                let selector = gateway.string_map("/spec/selector");
                 let selects_istios =
                     selector.iter().all(|(key, value)| self.istio_gateway_labels.get(key) == Some(value));
                 let known =
