@@ -15,6 +15,7 @@ use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::discovery::wiring::{wiring, Wiring};
 use crate::core::discovery::written::{plan_text, DECIDE_MARKER};
 use crate::core::discovery::{discover, dns_label, Discovery, Found};
+use crate::core::settings::Engine;
 use crate::output::{json, ReportFormat};
 
 /// What `init` is asked to do besides writing the plan.
@@ -72,8 +73,8 @@ pub fn run(
     if options.wire {
         if let Some((missing, help)) = &wired.missing {
             let what = format!(
-                "--wire cannot write the {} that applies the ASM control plane's part: {missing}",
-                applier_kind(&discovery)
+                "--wire cannot write {} that applies the ASM control plane's part: {missing}",
+                applier(&discovery)
             );
             return Err(Diagnostics::from(Diagnostic::in_file(&shown, what).with_help(help.clone())).into());
         }
@@ -137,8 +138,9 @@ pub fn run(
     Ok(0)
 }
 
-fn applier_kind(discovery: &Discovery) -> &'static str {
-    discovery.engine.found().map_or("Application", |found| found.value.applier_kind())
+/// The object that would apply the ASM control plane's part, with its article: `an Argo CD Application`.
+fn applier(discovery: &Discovery) -> &'static str {
+    discovery.engine.found().map_or(Engine::ArgoCd, |found| found.value).applier_with_article()
 }
 
 fn read(root: &Path, path: &str) -> Option<String> {
@@ -180,11 +182,11 @@ fn report(
     let names: Vec<&str> = discovery.clusters.iter().map(|cluster| cluster.source.name.as_str()).collect();
     writeln!(
         out,
-        "wrote {}: plan {}, {} cluster(s) ({}), {} wave(s), {} egress route(s), {} ingress gateway(s)",
+        "wrote {}: plan {}, {} cluster(s){}, {} wave(s), {} egress route(s), {} ingress gateway(s)",
         written.join(", "),
         discovery.name,
         names.len(),
-        names.join(", "),
+        if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) },
         discovery.waves.len(),
         discovery.egress.len(),
         discovery.ingress.len()
@@ -220,9 +222,9 @@ fn report(
         )?,
         (None, Some((missing, help))) => writeln!(
             out,
-            "  the ASM control plane's part ({}/asm) needs an {} aimed at it: {missing}; {help}",
+            "  the ASM control plane's part ({}/asm) needs {} aimed at it: {missing}; {help}",
             discovery.output,
-            applier_kind(discovery)
+            applier(discovery)
         )?,
         (None, None) => {
             if let Some(from) = discovery.asm_context.as_ref().map(|found| found.from.as_str()) {

@@ -57,6 +57,14 @@ impl Engine {
         }
     }
 
+    /// The object that applies a directory, as a sentence names it: `an Argo CD Application`, `a Flux Kustomization`.
+    pub fn applier_with_article(self) -> &'static str {
+        match self {
+            Engine::ArgoCd => "an Argo CD Application",
+            Engine::Flux => "a Flux Kustomization",
+        }
+    }
+
     /// How the plan spells it: `argocd`, `flux`.
     pub fn plan_name(self) -> &'static str {
         match self {

@@ -118,6 +118,7 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
             !istio_only
         })
         .collect();
+    let sources_seen = candidates.len();
     let engine_value = engine.found().map_or(Engine::ArgoCd, |found| found.value);
     let inventories = clusters::inventories(repository, engine_value, &install_paths, candidates, &mut notes);
     for (_, inventory) in &inventories {
@@ -158,11 +159,17 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
         .collect();
     let waves = waves::proposed(&sources);
     if clusters.is_empty() {
-        notes.push(
+        notes.push(if sources_seen == 0 {
             "no cluster source found: no Argo CD Application or Flux Kustomization builds a kustomization of this \
              repository, and no directory under clusters/ holds one"
-                .to_owned(),
-        );
+                .to_owned()
+        } else {
+            format!(
+                "no cluster source: none of the {sources_seen} source(s) found builds an Istio-injected workload \
+                 (a namespace labelled istio-injection: enabled or istio.io/rev, or a pod template with \
+                 sidecar.istio.io/inject: \"true\", in this repository)"
+            )
+        });
     }
     Discovery {
         name,

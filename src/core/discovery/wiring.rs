@@ -134,7 +134,7 @@ pub fn wiring(
                 components,
                 asm_applier: None,
                 missing: Some((
-                    "no Argo CD Application or Flux Kustomization to take the repository and the namespace from"
+                    "no cluster source's Argo CD Application or Flux Kustomization to take the repository and the namespace from"
                         .to_owned(),
                     "write it by hand (README, \"Adopting an existing repository\")".to_owned(),
                 )),

@@ -905,6 +905,26 @@ pub static COMMANDS: &[Scenario] = &[
         setup: || Case::new(Repo::fixture("bookinfo-argocd"), &["init", "--wire"]),
     },
     Scenario {
+        name: "init-without-injected-workloads",
+        about: "init where Flux builds sources but none holds an Istio-injected workload (podinfo's namespace is \
+                not labelled): no cluster, and no Kustomization to copy for the ASM control plane",
+        setup: || {
+            let repo = Repo::fixture("podinfo-flux").edited(
+                "apps/base/podinfo/namespace.yaml",
+                "    istio-injection: enabled\n",
+                "",
+            );
+            // What `flux bootstrap` writes there: the repository's URL, which names the plan.
+            repo.write(
+                "clusters/production/flux-system/gotk-sync.yaml",
+                "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  \
+                 namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  secretRef:\n    \
+                 name: flux-system\n  url: ssh://git@github.com/example/podinfo-gitops\n",
+            );
+            Case::new(repo.committed("no namespace labelled for injection"), &["init", "--force"])
+        },
+    },
+    Scenario {
         name: "init-cannot-write",
         about: "init where a directory holds the schema file's name: nothing is written",
         setup: || {
