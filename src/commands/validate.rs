@@ -12,6 +12,7 @@ use crate::core::diagnostic::{Diagnostic, Severity};
 use crate::core::inventory::Inventory;
 use crate::core::migration::Migration;
 use crate::core::paths::relative_path;
+use crate::core::settings::IncludeAs;
 use crate::output::{colour, json, ReportFormat};
 
 pub fn run(workplace: &Workplace, format: ReportFormat, out: &mut dyn Write) -> anyhow::Result<i32> {
@@ -199,7 +200,9 @@ fn repository_remarks(migration: &Migration, inventory: &Inventory) -> Vec<Diagn
         let Some(found) = inventory.clusters.get(&cluster.name) else { continue };
         let component = settings.component_dir(&cluster.name);
         let reference = relative_path(&cluster.source.value, &component);
-        if !found.includes_component && cluster.include_component {
+        let listing = &found.lists_output;
+        let complete = listing.is_complete(cluster.include_as);
+        if !complete && cluster.include_component && cluster.include_as == IncludeAs::Component {
             remarks.push(
                 Diagnostic::in_file(
                     Path::new(&found.kustomization_file),
@@ -212,7 +215,21 @@ fn repository_remarks(migration: &Migration, inventory: &Inventory) -> Vec<Diagn
                 .weighed(Severity::Note),
             );
         }
-        if !found.includes_component && !cluster.include_component {
+        if !complete && cluster.include_as == IncludeAs::Transformers {
+            let transformers = relative_path(&cluster.source.value, &settings.transformers_dir(&cluster.name));
+            remarks.push(
+                Diagnostic::in_file(
+                    Path::new(&found.kustomization_file),
+                    format!(
+                        "cluster `{}`: the source does not list asm-migrate's objects and transformers yet",
+                        cluster.name
+                    ),
+                )
+                .with_help(format!("`apply` adds `resources: [{reference}]` and `transformers: [{transformers}]`"))
+                .weighed(Severity::Note),
+            );
+        }
+        if listing.component_dir_in.is_none() && listing.component_dir_below.is_none() && !cluster.include_component {
             remarks.push(
                 Diagnostic::in_file(
                     Path::new(&found.kustomization_file),

@@ -10,12 +10,12 @@ use serde_json::Value;
 use crate::core::delivery::{delivery_of, Delivery, Unseen};
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::core::helm::{HelmCharts, HelmRelease, HELM_RELEASE_GROUP};
-use crate::core::names::{is_istio_api_group, ISTIO_API_GROUPS};
+use crate::core::names::{exact_name_pattern, is_istio_api_group, ISTIO_API_GROUPS};
 use crate::core::paths::is_within;
 use crate::core::repository::{
     included_entries, patch_texts, resolve_entry, EntryTarget, PatchText, Repository, INCLUDING_FIELDS,
 };
-use crate::core::settings::{Cluster, Settings};
+use crate::core::settings::{Cluster, IncludeAs, Settings};
 use crate::core::value::str_at;
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
@@ -122,13 +122,42 @@ pub struct Workload {
     pub replicas: Option<u64>,
 }
 
+/// Where a cluster's source kustomization lists asm-migrate's part of its build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputListing {
+    /// The including field (`components`, `resources`, `bases`) that names the component directory.
+    pub component_dir_in: Option<&'static str>,
+    /// Whether `transformers:` names the directory of transformer configurations (`includeAs: transformers`).
+    pub transformers_dir: bool,
+    /// The file of a kustomization the source includes that lists the component (the source then needs no entry
+    /// of its own for a Component).
+    pub component_dir_below: Option<String>,
+}
+
+impl OutputListing {
+    /// Whether the source lists what `include_as` needs, and nothing else of the output.
+    pub fn is_complete(&self, include_as: IncludeAs) -> bool {
+        match include_as {
+            IncludeAs::Component => {
+                (self.component_dir_in == Some("components") || self.component_dir_below.is_some())
+                    && !self.transformers_dir
+            }
+            IncludeAs::Transformers => {
+                self.component_dir_in == Some("resources")
+                    && self.transformers_dir
+                    && self.component_dir_below.is_none()
+            }
+        }
+    }
+}
+
 /// What one cluster's source builds, as far as the migration is concerned.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterInventory {
     /// Repository-relative path of the source's kustomization file.
     pub kustomization_file: String,
-    /// Whether the source already lists the tool's component.
-    pub includes_component: bool,
+    /// Where the source lists asm-migrate's part of its build already.
+    pub lists_output: OutputListing,
     /// Sorted by `workload`.
     pub workloads: Vec<Workload>,
     /// Namespace objects by name.
@@ -236,6 +265,29 @@ impl ClusterNaming {
     }
 }
 
+impl ClusterNaming {
+    /// A kustomize selector of the component (its `namespace` and `name` patterns as the bases write them) as it
+    /// must read to select the same objects after the source's own `namespace:`, `namePrefix:` and `nameSuffix:`
+    /// (and Flux's `targetNamespace`), which kustomize applies before the transformers a source lists. (A selector
+    /// also matches the name an object has in its file, but not one an intermediate kustomization gave it.)
+    pub fn selector_after_source(&self, selector: &Value) -> Value {
+        let mut selector = selector.clone();
+        let Some(fields) = selector.as_object_mut() else { return selector };
+        if let (Some(namespace), true) =
+            (self.target_namespace.as_ref().or(self.namespace.as_ref()), fields.contains_key("namespace"))
+        {
+            fields.insert("namespace".to_owned(), Value::String(exact_name_pattern(namespace)));
+        }
+        if let (Some(name), false) =
+            (fields.get("name").and_then(Value::as_str), self.prefix.is_empty() && self.suffix.is_empty())
+        {
+            let renamed = format!("{}(?:{name}){}", exact_name_pattern(&self.prefix), exact_name_pattern(&self.suffix));
+            fields.insert("name".to_owned(), Value::String(renamed));
+        }
+        selector
+    }
+}
+
 /// Workloads split by whether their whole kind is concerned.
 pub struct KindSplit {
     pub whole: Vec<WorkloadKind>,
@@ -275,6 +327,7 @@ impl Inventory {
                 output: &settings.output.value,
                 excluded,
                 own_component: settings.component_dir(&cluster.name),
+                own_transformers: settings.transformers_dir(&cluster.name),
                 visited: BTreeSet::new(),
                 cluster: ClusterInventory { kustomization_file, delivery, ..ClusterInventory::default() },
                 objects: Vec::new(),
@@ -452,6 +505,7 @@ struct Walk<'a> {
     output: &'a str,
     excluded: &'a [&'a str],
     own_component: String,
+    own_transformers: String,
     visited: BTreeSet<String>,
     cluster: ClusterInventory,
     objects: Vec<Object>,
@@ -503,6 +557,7 @@ impl Walk<'_> {
         let own_namespace = Some(own("namespace")).filter(|namespace| !namespace.is_empty()).map(Rc::from);
         self.unseen_and_patches(dir, &file, &document);
         let transforms = if self.visited.len() == 1 {
+            self.cluster.lists_output = self.output_listing(dir, &document);
             let transforms = NameTransforms::default().with_labels_of(&document, outer);
             self.root = NameTransforms {
                 namespace: own_namespace,
@@ -539,6 +594,24 @@ impl Walk<'_> {
             .collect();
         pending.extend(first_on_top.into_iter().rev());
         Ok(())
+    }
+
+    /// Where the cluster source's kustomization (`document`, in `dir`) lists asm-migrate's directories.
+    fn output_listing(&self, dir: &str, document: &Value) -> OutputListing {
+        let names = |field: &str, target: &str| {
+            document
+                .get(field)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|entry| resolve_entry(dir, entry) == EntryTarget::Path(target.to_owned()))
+        };
+        OutputListing {
+            component_dir_in: INCLUDING_FIELDS.into_iter().find(|field| names(field, &self.own_component)),
+            transformers_dir: names("transformers", &self.own_transformers),
+            component_dir_below: None,
+        }
     }
 
     /// What a kustomization includes that asm-migrate cannot see (Helm charts, remote bases), and patches that
@@ -619,9 +692,8 @@ impl Walk<'_> {
             }
             EntryTarget::Path(target) => target,
         };
-        if target == self.own_component {
-            self.cluster.includes_component = true;
-            return Ok(None);
+        if target == self.own_component && dir != crate::core::paths::parent(&self.cluster.kustomization_file) {
+            self.cluster.lists_output.component_dir_below = Some(file.to_owned());
         }
         if is_within(&target, self.output) || self.excluded.iter().any(|excluded| is_within(&target, excluded)) {
             return Ok(None);

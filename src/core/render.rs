@@ -13,14 +13,15 @@ use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::import::render_import;
 use crate::core::inventory::ClusterInventory;
 use crate::core::migration::Migration;
-use crate::core::paths::{join, relative_path};
-use crate::core::settings::{Cluster, Engine};
+use crate::core::paths::{join, parent, relative_path};
+use crate::core::repository::{resolve_entry, EntryTarget};
+use crate::core::settings::{Cluster, Engine, IncludeAs};
 use crate::core::step_id::Phase;
 use crate::core::steps::PendingStep;
 use crate::core::steps::StepContext;
 use crate::core::templates::Templates;
 use crate::core::value::str_at;
-use crate::core::yaml_edit::{add_list_item, document_ranges, set_scalar, with_newline, EditError};
+use crate::core::yaml_edit::{add_list_item, document_ranges, remove_list_items, set_scalar, with_newline, EditError};
 
 /// Everything the pending step renders, after checking the plan against the repository.
 pub fn render_step(
@@ -61,22 +62,77 @@ pub fn render_step(
     Ok(RenderedStep { writes: rendering.writes, removals: rendering.removals })
 }
 
-/// The cluster's source lists the component once (unless the plan leaves that to Argo CD or Flux).
+/// The cluster's source lists asm-migrate's part of its build as `includeAs` says, once (unless the plan leaves
+/// that to Argo CD or Flux): a Component in `components:`, or the kustomization of new objects in `resources:` and
+/// the transformer configurations in `transformers:`. Entries of the other way go, so `includeAs` can change
+/// between two steps.
 fn list_component_in_source(
     context: &StepContext<'_>,
     cluster: &Cluster,
     inventory: &ClusterInventory,
     rendering: &mut Rendering<'_>,
 ) -> Result<(), Diagnostics> {
-    if !cluster.include_component || inventory.includes_component {
+    let listing = &inventory.lists_output;
+    if !cluster.include_component || listing.is_complete(cluster.include_as) {
         return Ok(());
     }
     let file = &inventory.kustomization_file;
-    let text = rendering.current_text(file)?.unwrap_or_default();
-    let reference = relative_path(&cluster.source.value, &context.settings.component_dir(&cluster.name));
-    let edited = add_list_item(&text, "components", &reference)
-        .map_err(|reason| Diagnostic::in_file(Path::new(file), format!("cannot list the component: {reason}")))?;
-    rendering.writes.insert(file.clone(), edited);
+    let settings = context.settings;
+    let (component_dir, transformers_dir) =
+        (settings.component_dir(&cluster.name), settings.transformers_dir(&cluster.name));
+    if let (IncludeAs::Transformers, Some(below)) = (cluster.include_as, &listing.component_dir_below) {
+        return Err(Diagnostic::in_file(
+            Path::new(below),
+            format!(
+                "cluster `{}`: this kustomization lists {component_dir} as a component, and with includeAs: \
+                 transformers that is a kustomization of new objects, which the source {file} lists itself",
+                cluster.name
+            ),
+        )
+        .with_help(format!("remove the entry from {below}"))
+        .into());
+    }
+    let source_dir = parent(file);
+    let names = |target: &str| {
+        let target = EntryTarget::Path(target.to_owned());
+        move |entry: &str| resolve_entry(source_dir, entry) == target
+    };
+    // The fields that must name each directory, and those that must not.
+    let wanted: Vec<(&str, &str)> = match cluster.include_as {
+        IncludeAs::Component => vec![("components", &component_dir)],
+        IncludeAs::Transformers => vec![("resources", &component_dir), ("transformers", &transformers_dir)],
+    };
+    let misplaced: Vec<(&[&str], &str)> = match cluster.include_as {
+        IncludeAs::Component => {
+            vec![(&["resources", "bases"], &component_dir), (&["transformers"], &transformers_dir)]
+        }
+        IncludeAs::Transformers => vec![(&["components", "bases"], &component_dir)],
+    };
+    let what = match cluster.include_as {
+        IncludeAs::Component => "the component",
+        IncludeAs::Transformers => "asm-migrate's objects and transformers",
+    };
+    let cannot = |reason: EditError| Diagnostic::in_file(Path::new(file), format!("cannot list {what}: {reason}"));
+    let mut text = rendering.current_text(file)?.unwrap_or_default();
+    for (fields, target) in misplaced {
+        if let Some(edited) = remove_list_items(&text, fields, names(target)).map_err(cannot)? {
+            text = edited;
+        }
+    }
+    for (field, target) in wanted {
+        let document: serde_json::Value = crate::core::yaml::document(&text).unwrap_or_default();
+        let listed = document
+            .get(field)
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .any(names(target));
+        if !listed {
+            text = add_list_item(&text, field, &relative_path(source_dir, target)).map_err(cannot)?;
+        }
+    }
+    rendering.writes.insert(file.clone(), text);
     Ok(())
 }
 
@@ -233,16 +289,20 @@ fn render_asm(context: &StepContext<'_>, desired: &Desired, rendering: &mut Rend
     Ok(())
 }
 
-/// The files of `<output>/clusters/<name>/`: a kustomize Component with what the kinds put into it.
+/// The files of `<output>/clusters/<name>/`: a kustomize Component with what the kinds put into it, or, with
+/// `includeAs: transformers`, the same as a kustomization of objects and one of transformer configurations.
 fn render_component(
     context: &StepContext<'_>,
     cluster: &Cluster,
     inventory: &ClusterInventory,
     rendering: &mut Rendering<'_>,
 ) -> Result<(), Diagnostics> {
-    let ComponentParts { files, mut resources, transformers, restart_targets, patches } =
-        rendering.components.remove(&cluster.name).unwrap_or_default();
-    resources.sort();
+    let mut parts = rendering.components.remove(&cluster.name).unwrap_or_default();
+    parts.resources.sort();
+    if cluster.include_as == IncludeAs::Transformers {
+        return render_transformers(context, cluster, inventory, parts, rendering);
+    }
+    let ComponentParts { files, resources, transformers, restart_targets, patches } = parts;
     let kustomization = rendering.template(
         "cluster/kustomization.yaml.j2",
         context! {
@@ -256,4 +316,88 @@ fn render_component(
         rendering.writes.insert(join(&dir, &file), text);
     }
     Ok(())
+}
+
+/// `includeAs: transformers`: the component's resources in a kustomization of their own, and what it changes as
+/// transformer configurations in kustomize's order for a kustomization (patches, replacements, then the listed
+/// transformers), each patch written into a PatchTransformer (a transformer configuration cannot name a file
+/// outside the source's directory), its target as it reads after the source's own renaming.
+fn render_transformers(
+    context: &StepContext<'_>,
+    cluster: &Cluster,
+    inventory: &ClusterInventory,
+    parts: ComponentParts,
+    rendering: &mut Rendering<'_>,
+) -> Result<(), Diagnostics> {
+    let ComponentParts { mut files, resources, transformers, restart_targets, patches } = parts;
+    let settings = context.settings;
+    let (plan, source) = (&settings.name, &inventory.kustomization_file);
+    let (objects_dir, transformers_dir) =
+        (settings.component_dir(&cluster.name), settings.transformers_dir(&cluster.name));
+    let objects = rendering.template(
+        "cluster/objects-kustomization.yaml.j2",
+        context! { plan, cluster => cluster.name, source, resources },
+    )?;
+    rendering.writes.insert(join(&objects_dir, "kustomization.yaml"), objects);
+    for file in &resources {
+        if let Some(text) = files.remove(file) {
+            rendering.writes.insert(join(&objects_dir, file), text);
+        }
+    }
+    // One file per patch file, a PatchTransformer per target of it, in the order the component lists them.
+    let mut configs: Vec<String> = Vec::new();
+    let mut documents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for patch in &patches {
+        let Some(file) = patch.get("path").and_then(serde_json::Value::as_str) else { continue };
+        let text = files.get(file).map(String::as_str).unwrap_or_default();
+        let (header, body) = split_header(text);
+        let stem = file.trim_end_matches(".yaml");
+        let of_file = documents.entry(file.to_owned()).or_default();
+        let name = match of_file.len() {
+            0 => format!("asm-migrate-{stem}"),
+            index => format!("asm-migrate-{stem}-{}", index + 1),
+        };
+        let mut values = context! { header, name, patch => body };
+        if let Some(target) = patch.get("target") {
+            let target = inventory.naming.selector_after_source(target);
+            values = context! { target => minijinja::Value::from_serialize(&target), ..values };
+        }
+        of_file.push(rendering.template("cluster/patch-transformer.yaml.j2", values)?);
+        if !configs.iter().any(|listed| listed == file) {
+            configs.push(file.to_owned());
+        }
+    }
+    for (file, texts) in documents {
+        files.remove(&file);
+        rendering.writes.insert(join(&transformers_dir, &file), texts.join("---\n"));
+    }
+    if !restart_targets.is_empty() {
+        let text = rendering.template("cluster/restart-replacement.yaml.j2", context! { restart_targets })?;
+        rendering.writes.insert(join(&transformers_dir, "restart-replacement.yaml"), text);
+        configs.push("restart-replacement.yaml".to_owned());
+    }
+    for file in transformers {
+        if let Some(text) = files.remove(&file) {
+            rendering.writes.insert(join(&transformers_dir, &file), text);
+        }
+        configs.push(file);
+    }
+    let kustomization = rendering.template(
+        "cluster/transformers-kustomization.yaml.j2",
+        context! { plan, cluster => cluster.name, source, configs },
+    )?;
+    rendering.writes.insert(join(&transformers_dir, "kustomization.yaml"), kustomization);
+    Ok(())
+}
+
+/// A rendered file's leading comment lines (without their `#`) and the rest.
+fn split_header(text: &str) -> (Vec<String>, String) {
+    let mut lines = text.lines().peekable();
+    let mut header = Vec::new();
+    while let Some(comment) = lines.peek().and_then(|line| line.strip_prefix('#')) {
+        header.push(comment.strip_prefix(' ').unwrap_or(comment).to_owned());
+        lines.next();
+    }
+    let body: Vec<&str> = lines.collect();
+    (header, format!("{}\n", body.join("\n")))
 }

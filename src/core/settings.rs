@@ -144,11 +144,35 @@ pub struct Cluster {
     pub cluster_id: Option<String>,
     /// Whether `apply` lists the component in the source kustomization (false: Argo CD or Flux includes it).
     pub include_component: bool,
+    /// How the source includes asm-migrate's part of its build.
+    pub include_as: IncludeAs,
     /// What the source deploys that asm-migrate cannot see, acknowledged: its workloads are restarted and moved by
     /// hand (`HelmRelease/<namespace>/<name>`, `helmChart/<name>`, `remote/<url>`, `Application/<name>`).
     pub unseen: Vec<Located<String>>,
     /// The object that applies the cluster's source, when the plan names it.
     pub synced_by: Option<SyncedBy>,
+}
+
+/// How a cluster's source includes asm-migrate's part of its build (`clusters[].includeAs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeAs {
+    /// A kustomize Component, listed in the source's `components:` (or by Argo CD or Flux).
+    Component,
+    /// A kustomization of the new objects, listed in the source's `resources:`, and one of transformer
+    /// configurations, listed in its `transformers:`. No Component: kustomize copies every object of a build once
+    /// more for each Component it includes, which costs a large source more than the changes themselves.
+    Transformers,
+}
+
+impl IncludeAs {
+    /// The file whose targets say what the patches and replacements of a cluster's part apply to, as their
+    /// comments name it.
+    pub fn targets_file(self, component: &'static str, transformers: &'static str) -> &'static str {
+        match self {
+            IncludeAs::Component => component,
+            IncludeAs::Transformers => transformers,
+        }
+    }
 }
 
 impl Settings {
@@ -161,9 +185,15 @@ impl Settings {
         self.clusters.iter().map(|cluster| cluster.network.as_str()).collect::<BTreeSet<_>>().len() > 1
     }
 
-    /// The directory of the component `apply` renders for a cluster.
+    /// The directory of the component `apply` renders for a cluster (with `includeAs: transformers`, the
+    /// kustomization of its new objects).
     pub fn component_dir(&self, cluster: &str) -> String {
         crate::core::paths::join(&self.output.value, &format!("clusters/{cluster}"))
+    }
+
+    /// With `includeAs: transformers`, the kustomization of the cluster's transformer configurations.
+    pub fn transformers_dir(&self, cluster: &str) -> String {
+        crate::core::paths::join(&self.component_dir(cluster), "transformers")
     }
 
     /// Istio's install paths, as written.
@@ -213,6 +243,7 @@ pub struct RawCluster {
     source: Spanned<String>,
     cluster_id: Option<Spanned<String>>,
     include_component: Option<bool>,
+    include_as: Option<Spanned<String>>,
     #[serde(default)]
     unseen: Vec<Spanned<String>>,
     synced_by: Option<RawSyncedBy>,
@@ -508,6 +539,32 @@ impl<'a> Checker<'a> {
                     }
                 }
                 let source = check.repo_path(&cluster.source, "source");
+                let include_component = cluster.include_component.unwrap_or(true);
+                let include_as = match &cluster.include_as {
+                    None => IncludeAs::Component,
+                    Some(written) => match written.value.as_str() {
+                        "component" => IncludeAs::Component,
+                        "transformers" if include_component => IncludeAs::Transformers,
+                        "transformers" => {
+                            check.fail(
+                                pos(written),
+                                "includeAs: transformers needs the source's kustomization to list them, and \
+                                 includeComponent is false: Argo CD and Flux can include a Component, not transformers",
+                            );
+                            IncludeAs::Transformers
+                        }
+                        other => {
+                            check.fail(
+                                pos(written),
+                                format!(
+                                    "unknown includeAs `{}`: expected `component` or `transformers`",
+                                    quoted(other)
+                                ),
+                            );
+                            IncludeAs::Component
+                        }
+                    },
+                };
                 Cluster {
                     name_pos: pos(&cluster.name),
                     name: cluster.name.value,
@@ -516,7 +573,8 @@ impl<'a> Checker<'a> {
                     east_west_gateway: cluster.east_west_gateway,
                     source,
                     cluster_id: cluster.cluster_id.map(|id| id.value),
-                    include_component: cluster.include_component.unwrap_or(true),
+                    include_component,
+                    include_as,
                     unseen: cluster
                         .unseen
                         .iter()

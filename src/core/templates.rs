@@ -29,6 +29,7 @@ impl Templates {
         environment.add_filter("to_yaml", to_yaml);
         environment.add_filter("comment", comment);
         environment.add_filter("flow", flow);
+        environment.add_filter("literal", literal);
         environment.set_loader(move |name| {
             Ok(overrides
                 .get(name)
@@ -101,6 +102,21 @@ fn to_yaml(value: TemplateValue, indent: usize) -> Result<TemplateValue, minijin
     let text = serde_saphyr::to_string(&json).map_err(|error| invalid(error.to_string()))?;
     let pad = " ".repeat(indent);
     Ok(TemplateValue::from_safe_string(text.lines().map(|line| format!("{pad}{line}")).collect::<Vec<_>>().join("\n")))
+}
+
+/// `{{ text | literal }}`: a string as a YAML block literal (`|`), for the value of a top-level key: its lines as
+/// they are, indented under the key. The serializer writes it, and it is read back: a text a block literal cannot
+/// hold as it is fails the rendering rather than become something else.
+fn literal(text: String) -> Result<TemplateValue, minijinja::Error> {
+    let written = serde_saphyr::to_string(&serde_saphyr::LitStr(&text)).map_err(|error| invalid(error.to_string()))?;
+    let read: String = crate::core::yaml::document(&format!("key: {written}"))
+        .ok()
+        .and_then(|document: serde_json::Value| document.get("key").and_then(|value| value.as_str().map(str::to_owned)))
+        .unwrap_or_default();
+    if read != text {
+        return Err(invalid("a text that a YAML block literal does not hold as it is"));
+    }
+    Ok(TemplateValue::from_safe_string(written.trim_end_matches('\n').to_owned()))
 }
 
 /// `{{ value | flow }}`: a list or mapping as one line of flow-style YAML (`[a, b]`, `{name: http, port: 80}`), every

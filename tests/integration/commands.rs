@@ -240,8 +240,13 @@ fn every_template_is_rendered_by_some_step_and_can_be_overridden() {
     }
     let mut seen = String::new();
     // The shop renders every template but those of Helm releases and charts, which podinfo-flux and a shop whose
-    // Argo CD Application builds a chart kustomization have.
-    let repos = [Repo::fixture("shop"), Repo::fixture("podinfo-flux"), crate::helm::shop_with_a_chart_kustomization()];
+    // Argo CD Application builds a chart kustomization have, and those of `includeAs: transformers`.
+    let repos = [
+        Repo::fixture("shop"),
+        Repo::fixture("podinfo-flux"),
+        crate::helm::shop_with_a_chart_kustomization(),
+        crate::transformers::shop_with_hz_as_transformers(),
+    ];
     for repo in repos {
         for step in repo.step_ids() {
             let rendered = tempfile::tempdir().expect("a temporary directory");

@@ -23,5 +23,6 @@ mod rerun;
 mod review;
 mod safety;
 mod support;
+mod transformers;
 mod walk;
 mod write_path;

@@ -65,7 +65,7 @@ fn unknown_field() {
     assert_eq!(
         validate_stderr(&[("      eastWestGateway: true\n", "      eastWestGateways: true\n")]),
         concat!(
-            "error: unknown field `eastWestGateways`, expected one of name, context, network, eastWestGateway, source, clusterId, includeComponent, unseen, syncedBy\n",
+            "error: unknown field `eastWestGateways`, expected one of name, context, network, eastWestGateway, source, clusterId, includeComponent, includeAs, unseen, syncedBy\n",
             "  --> migration.yaml:24:7\n",
             "   |\n",
             "24 |       eastWestGateways: true\n",

@@ -16,7 +16,8 @@ use crate::core::diagnostic::Pos;
 use crate::core::inventory::{ClusterInventory, Inventory};
 use crate::core::repository::Repository;
 use crate::core::settings::{
-    AsmSettings, Cluster, Engine, IstioSettings, Located, MeshConfigKind, PlanSource, Settings, DEFAULT_ASM_API_VERSION,
+    AsmSettings, Cluster, Engine, IncludeAs, IstioSettings, Located, MeshConfigKind, PlanSource, Settings,
+    DEFAULT_ASM_API_VERSION,
 };
 
 pub use clusters::SourceFound;
@@ -224,6 +225,7 @@ fn reading_settings(engine: Engine, install_paths: &[&str], sources: &[(String, 
                 source: at(source),
                 cluster_id: None,
                 include_component: true,
+                include_as: IncludeAs::Component,
                 unseen: Vec::new(),
                 synced_by: None,
             })

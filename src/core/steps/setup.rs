@@ -81,7 +81,10 @@ impl StepKind for Setup {
                 context! { restarted_at => stamp },
             )?;
             if !split.rest.is_empty() {
-                let text = rendering.template("cluster/restart-values.yaml.j2", context! { restarted_at => stamp })?;
+                let replacements_in =
+                    cluster.include_as.targets_file("kustomization.yaml", "transformers/restart-replacement.yaml");
+                let text = rendering
+                    .template("cluster/restart-values.yaml.j2", context! { restarted_at => stamp, replacements_in })?;
                 let component = rendering.component(&cluster.name);
                 component.resource("restart-values.yaml", text);
                 component.restart_targets = replacement_targets(&split.rest, inventory);

@@ -192,7 +192,8 @@ impl StepKind for Waves {
             let transformer = ("cluster/asm-proxy-transformer.yaml.j2", "asm-proxy-transformer.yaml");
             rendering.whole_kinds_transformer(&cluster.name, &split, transformer, context! {})?;
             if !split.rest.is_empty() {
-                let text = rendering.template("cluster/asm-proxy-patch.yaml.j2", context! {})?;
+                let targets_in = cluster.include_as.targets_file("kustomization.yaml", "this file");
+                let text = rendering.template("cluster/asm-proxy-patch.yaml.j2", context! { targets_in })?;
                 let component = rendering.component(&cluster.name);
                 component.files.insert("asm-proxy-patch.yaml".to_owned(), text);
                 component.patches.extend(grouped_targets("asm-proxy-patch.yaml", &split.rest, inventory));
