@@ -10,7 +10,10 @@ fn golden_path(case: &str, index: usize, step: &str) -> PathBuf {
 }
 
 fn check_golden(case: &str) {
-    let repo = Repo::fixture(case);
+    check_golden_of(case, Repo::fixture(case));
+}
+
+fn check_golden_of(case: &str, repo: Repo) {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
     for (index, step) in repo.step_ids().iter().enumerate() {
@@ -48,4 +51,11 @@ fn bookinfo_flux() {
 #[test]
 fn podinfo_flux() {
     check_golden("podinfo-flux");
+}
+
+/// The shop with cluster hz's part included as transformers (issue 10): what the source lists, and the PatchTransformer,
+/// ReplacementTransformer and builtin transformer configurations in place of the Component.
+#[test]
+fn shop_with_hz_as_transformers() {
+    check_golden_of("shop-transformers", crate::transformers::shop_with_hz_as_transformers());
 }
