@@ -100,6 +100,36 @@ pub static PLAN: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "include-as-transformers",
+        about: "a cluster takes asm-migrate's part as transformers, which its source does not list yet",
+        setup: || {
+            validate(plan_with(&[(
+                "      source: clusters/hz\n",
+                "      source: clusters/hz\n      includeAs: transformers\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "include-as-unknown",
+        about: "includeAs names no way of including",
+        setup: || {
+            validate(plan_with(&[(
+                "      source: clusters/hz\n",
+                "      source: clusters/hz\n      includeAs: patches\n",
+            )]))
+        },
+    },
+    Scenario {
+        name: "include-as-transformers-from-the-engine",
+        about: "includeAs: transformers with includeComponent: false, which Argo CD and Flux cannot include",
+        setup: || {
+            validate(plan_with(&[(
+                "      source: clusters/hz\n",
+                "      source: clusters/hz\n      includeComponent: false\n      includeAs: transformers\n",
+            )]))
+        },
+    },
+    Scenario {
         name: "plan-name-empty",
         about: "the plan's name is empty",
         setup: || validate(plan_with(&[("name: shop-prod", "name: \"\"")])),
@@ -751,6 +781,24 @@ pub static REPOSITORY: &[Scenario] = &[
                 "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: istio-base\n  namespace: istio-system\nspec:\n  chart: {spec: {chart: base}}\n",
                 Some("istiod"),
             ))
+        },
+    },
+    Scenario {
+        name: "component-listed-below-with-transformers",
+        about: "a kustomization the source includes lists the component, and the plan takes it as transformers",
+        setup: || {
+            let repo = shop()
+                .edited(
+                    "apps/payments/kustomization.yaml",
+                    "resources:\n",
+                    "components:\n  - ../../gitops/asm-migration/clusters/hz\nresources:\n",
+                )
+                .edited(
+                    "migration.yaml",
+                    "      source: clusters/hz\n",
+                    "      source: clusters/hz\n      includeAs: transformers\n",
+                );
+            take(repo.committed("payments lists hz's component"), "init")
         },
     },
     Scenario {
