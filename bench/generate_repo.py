@@ -113,6 +113,8 @@ def main():
                         help="a fleet: this many clusters c00, c01, ... whose sources all include the same apps "
                              "(every third with a replica patch, every fifth with a cluster label); 0: the one "
                              "cluster `big`")
+    parser.add_argument("--include-as", choices=["component", "transformers"], default="component",
+                        help="how the plan has each cluster's source include asm-migrate's part (includeAs)")
     args = parser.parse_args()
     root = args.dir
     if os.path.exists(root) and os.listdir(root):
@@ -210,8 +212,9 @@ spec:
 """)
 
     first = namespaces[: (len(namespaces) + 1) // 2]
+    include_as = "" if args.include_as == "component" else f", includeAs: {args.include_as}"
     cluster_entries = "".join(
-        f"    - {{name: {name}, context: ack-{name}, network: network-1, source: clusters/{name}}}\n"
+        f"    - {{name: {name}, context: ack-{name}, network: network-1, source: clusters/{name}{include_as}}}\n"
         for name in names)
     write(root, "migration.yaml", f"""\
 apiVersion: asm-migrate/v1alpha1
