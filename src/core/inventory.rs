@@ -266,6 +266,12 @@ impl ClusterNaming {
 }
 
 impl ClusterNaming {
+    /// The namespace kustomize puts everything the source builds into: the source's own `namespace:`, or Flux's
+    /// `targetNamespace` (which Flux writes there). kustomize gives Namespace objects that name too.
+    pub fn namespace_of_everything(&self) -> Option<&str> {
+        self.target_namespace.as_deref().or(self.namespace.as_deref())
+    }
+
     /// A kustomize selector of the component (its `namespace` and `name` patterns as the bases write them) as it
     /// must read to select the same objects after the source's own `namespace:`, `namePrefix:` and `nameSuffix:`
     /// (and Flux's `targetNamespace`), which kustomize applies before the transformers a source lists. (A selector
@@ -273,9 +279,7 @@ impl ClusterNaming {
     pub fn selector_after_source(&self, selector: &Value) -> Value {
         let mut selector = selector.clone();
         let Some(fields) = selector.as_object_mut() else { return selector };
-        if let (Some(namespace), true) =
-            (self.target_namespace.as_ref().or(self.namespace.as_ref()), fields.contains_key("namespace"))
-        {
+        if let (Some(namespace), true) = (self.namespace_of_everything(), fields.contains_key("namespace")) {
             fields.insert("namespace".to_owned(), Value::String(exact_name_pattern(namespace)));
         }
         if let (Some(name), false) =

@@ -150,6 +150,27 @@ fn render_istio_system(
     if !desired.release_istio_system && (declared || !desired.finished) {
         return Ok(());
     }
+    if let (false, Some(namespace)) = (declared, inventory.naming.namespace_of_everything()) {
+        // kustomize's namespace transformer renames every Namespace object the source builds: istio-system would
+        // become `namespace`. Such a source never built istio-system, so at `finished` it has none to keep.
+        if !desired.release_istio_system {
+            return Ok(());
+        }
+        return Err(Diagnostic::in_file(
+            Path::new(&inventory.kustomization_file),
+            format!(
+                "cluster `{}`: the source puts everything it builds into namespace {namespace}, and kustomize renames \
+                 every Namespace object of it, so asm-migrate cannot declare istio-system there to remove ASM's \
+                 istio-injection: disable label",
+                cluster.name
+            ),
+        )
+        .with_help(
+            "declare istio-system in a source without a namespace of its own that the cluster builds (Istio's \
+             install path, say), and name that one as the cluster's source",
+        )
+        .into());
+    }
     let engine_name = engine.display_name();
     let takeover_label = (engine == Engine::Flux && desired.release_istio_system && desired.phase == Some(Phase::Init))
         .then_some("asm-migrate-takeover");

@@ -802,6 +802,20 @@ pub static REPOSITORY: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "istio-system-in-a-source-with-a-namespace-of-its-own",
+        about: "an east-west gateway's label removal, in a source whose namespace: would rename istio-system",
+        setup: || {
+            let repo = Repo::fixture("bookinfo-flux").edited(
+                "migration.yaml",
+                "      source: apps/production\n",
+                "      source: apps/production\n      eastWestGateway: true\n",
+            );
+            let source = repo.read("apps/production/kustomization.yaml");
+            repo.write("apps/production/kustomization.yaml", &format!("{source}namespace: prod-bookinfo\n"));
+            take(repo.committed("production puts everything into prod-bookinfo"), "init")
+        },
+    },
+    Scenario {
         name: "component-not-listed-safely",
         about: "a cluster source lists a component with its entry on the line below the dash",
         setup: || {
