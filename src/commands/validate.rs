@@ -12,7 +12,7 @@ use crate::core::diagnostic::{Diagnostic, Severity};
 use crate::core::inventory::Inventory;
 use crate::core::migration::Migration;
 use crate::core::paths::relative_path;
-use crate::core::settings::IncludeAs;
+use crate::core::settings::{IncludeAs, LARGE_SOURCE_OBJECTS};
 use crate::output::{colour, json, ReportFormat};
 
 pub fn run(workplace: &Workplace, format: ReportFormat, out: &mut dyn Write) -> anyhow::Result<i32> {
@@ -213,6 +213,27 @@ fn repository_remarks(migration: &Migration, inventory: &Inventory) -> Vec<Diagn
                      {component} from Argo CD's spec.source.kustomize.components or Flux's spec.components"
                 ))
                 .weighed(Severity::Note),
+            );
+        }
+        if cluster.include_as == IncludeAs::Component
+            && cluster.include_component
+            && found.object_count >= LARGE_SOURCE_OBJECTS
+        {
+            remarks.push(
+                settings
+                    .error_at(
+                        cluster.name_pos,
+                        format!(
+                            "cluster `{}`: its source builds {} objects, and kustomize copies every one of them once \
+                             more for a Component",
+                            cluster.name, found.object_count
+                        ),
+                    )
+                    .with_help(
+                        "`includeAs: transformers` on the cluster gives kustomize the same changes without a \
+                         Component (README, \"A large source\")",
+                    )
+                    .weighed(Severity::Note),
             );
         }
         if !complete && cluster.include_as == IncludeAs::Transformers {

@@ -164,6 +164,11 @@ pub enum IncludeAs {
     Transformers,
 }
 
+/// From this many objects in a cluster's build, `init` takes asm-migrate's part as transformers and `validate`
+/// suggests them: the copy kustomize makes of a build for a Component is about 5% of the build at 500 objects and
+/// 10 to 13% from 2,000 on (kubectl's CPU profile, bench/component-overhead.sh).
+pub const LARGE_SOURCE_OBJECTS: usize = 1_000;
+
 impl IncludeAs {
     /// The file whose targets say what the patches and replacements of a cluster's part apply to, as their
     /// comments name it.

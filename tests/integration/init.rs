@@ -19,7 +19,7 @@ fn unseen_repository(fixture: &str) -> Repo {
 /// Each `# decide:` line of the plan replaced by the commented line under it, its value taken from `values` by its
 /// key when given there (a key given twice is used in turn); returns the keys decided, in order.
 #[track_caller]
-fn decide(repo: &Repo, values: &[(&str, &str)]) -> Vec<String> {
+pub fn decide(repo: &Repo, values: &[(&str, &str)]) -> Vec<String> {
     let plan = repo.read("migration.yaml");
     let mut lines: Vec<String> = Vec::new();
     let mut decided = Vec::new();

@@ -70,6 +70,8 @@ pub struct ClusterFound {
     pub unseen: Vec<Found<String>>,
     pub workloads: usize,
     pub injected: usize,
+    /// Objects the source builds (as far as asm-migrate reads them).
+    pub objects: usize,
     /// Helm releases and chart kustomizations the steps patch (their workloads are not in the repository).
     pub helm_rendered: usize,
 }
@@ -153,6 +155,7 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
                 .map(|unseen| Found::new(unseen.id.clone(), format!("{} ({})", unseen.what, unseen.file)))
                 .collect(),
             workloads: inventory.workloads.len(),
+            objects: inventory.object_count,
             injected: inventory.workloads.iter().filter(|workload| workload.injected).count(),
             helm_rendered: clusters::injected_releases(inventory).len(),
             source: source.clone(),

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::{Discovery, Finding, Found};
 use crate::core::diagnostic::Diagnostics;
+use crate::core::settings::LARGE_SOURCE_OBJECTS;
 use crate::core::templates::Templates;
 
 /// The line that marks a field `init` could not decide; `plan::parse` names each one until it is gone.
@@ -60,6 +61,10 @@ fn context(discovery: &Discovery) -> Value {
                 "network": finding(&cluster.network),
                 "east_west_gateway": cluster.east_west_gateway,
                 "needs_cluster_id": cluster.needs_cluster_id,
+                "transformers": (cluster.objects >= LARGE_SOURCE_OBJECTS).then(|| format!(
+                    "{} objects: kustomize builds them without the copy a Component costs (README, \"A large source\")",
+                    cluster.objects
+                )),
                 "synced_by": cluster.source.synced_by.as_ref().map(|(namespace, name)| json!({"namespace": namespace, "name": name})),
                 "unseen": cluster.unseen.iter().map(found).collect::<Vec<_>>(),
             })
