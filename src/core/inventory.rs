@@ -222,6 +222,62 @@ impl ClusterInventory {
     }
 }
 
+/// A cluster whose build reads the source of another, in which `apply` lists that other cluster's part: it would
+/// take the other cluster's changes (its waves, its egress weights) as its own. The same source for two clusters,
+/// or one cluster's source including another's, is an error unless Argo CD or Flux includes each cluster's part.
+fn sources_built_by_other_clusters(
+    settings: &Settings,
+    inventory: &Inventory,
+    builds: &[(&Cluster, BTreeSet<String>)],
+) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    for (index, (cluster, read)) in builds.iter().enumerate() {
+        for (other_index, (other, _)) in builds.iter().enumerate() {
+            let Some(found) = inventory.clusters.get(&other.name) else { continue };
+            let same_source = cluster.source.value == other.source.value;
+            // The same source for two clusters is said once, at the second, whichever lists its part there.
+            let listed = match same_source {
+                true => other_index < index && (other.include_component || cluster.include_component),
+                false => other_index != index && other.include_component,
+            };
+            if !listed {
+                continue;
+            }
+            if !read.contains(&found.kustomization_file) {
+                continue;
+            }
+            let (message, help) = match same_source {
+                true => (
+                    format!(
+                        "clusters `{}` and `{}` both name the source `{}`, where `apply` lists a cluster's part of \
+                         the migration: each cluster would take the other's changes as its own",
+                        other.name, cluster.name, cluster.source.value
+                    ),
+                    "give each cluster a kustomization of its own that includes what they share, or set \
+                     includeComponent: false on both and include each one's component from its own Argo CD \
+                     Application (spec.source.kustomize.components) or Flux Kustomization (spec.components)"
+                        .to_owned(),
+                ),
+                false => (
+                    format!(
+                        "cluster `{}` builds `{}`, the source of cluster `{}`, where `apply` lists cluster `{}`'s part \
+                         of the migration: cluster `{}` would take cluster `{}`'s changes as its own",
+                        cluster.name, other.source.value, other.name, other.name, cluster.name, other.name
+                    ),
+                    format!(
+                        "give cluster `{}` a kustomization of its own that includes what they share, or set \
+                         includeComponent: false on it and include its component from its Argo CD Application \
+                         (spec.source.kustomize.components) or Flux Kustomization (spec.components)",
+                        other.name
+                    ),
+                ),
+            };
+            problems.push(settings.error_at(cluster.source.pos, message).with_help(help));
+        }
+    }
+    problems
+}
+
 /// Where the cluster puts what its source builds, after everything the component changed: the source's own
 /// `namespace:`, `namePrefix:` and `nameSuffix:` (kustomize applies them after the component), then the GitOps
 /// engine's namespace (Flux's `targetNamespace` for every object, Argo CD's destination for those without one).
@@ -316,6 +372,8 @@ impl Inventory {
         let mut inventory = Inventory::default();
         let mut problems = Vec::new();
         let mut declared = DeclaredFiles::default();
+        // The kustomization files each cluster's build reads.
+        let mut builds: Vec<(&Cluster, BTreeSet<String>)> = Vec::new();
         for cluster in &settings.clusters {
             let Some(kustomization_file) = repository.kustomization_in(&cluster.source.value) else {
                 problems.push(settings.error_at(
@@ -341,6 +399,7 @@ impl Inventory {
                 problems.push(problem);
                 continue;
             }
+            builds.push((cluster, walk.visited));
             let mut cluster_inventory = walk.cluster;
             let releases = classify(walk.objects, &walk.root, &mut cluster_inventory);
             helm_releases(releases, settings, cluster, &mut cluster_inventory);
@@ -350,6 +409,7 @@ impl Inventory {
             }
             inventory.clusters.insert(cluster.name.clone(), cluster_inventory);
         }
+        problems.extend(sources_built_by_other_clusters(settings, &inventory, &builds));
         if problems.is_empty() {
             Ok(inventory)
         } else {

@@ -641,3 +641,25 @@ fn issue_12_istio_system_is_never_pruned_with_istios_install() {
         &hz.get("Namespace", None, "istio-system")["metadata"]["annotations"]["argocd.argoproj.io/sync-options"];
     assert_eq!(options, "Prune=false,Replace=true", "kept through the release of ASM's label too");
 }
+
+/// Two clusters may build the same source only when neither lists its part there: each Argo CD Application then
+/// includes its own cluster's component, and the shared kustomization is never edited.
+#[test]
+fn clusters_share_a_source_only_when_each_engine_includes_its_own_component() {
+    let repo = Repo::fixture("shop")
+        .edited("migration.yaml", "      source: clusters/sh\n", "      source: clusters/hz\n")
+        .committed("sh deploys what hz deploys");
+    let refused = repo.run(&["validate"]).failure(2);
+    assert!(refused.stderr.contains("clusters `hz` and `sh` both name the source `clusters/hz`"), "{}", refused.stderr);
+    let shared = repo.read("clusters/hz/kustomization.yaml");
+    let plan = repo
+        .read("migration.yaml")
+        .replace("      source: clusters/hz\n", "      source: clusters/hz\n      includeComponent: false\n");
+    repo.write("migration.yaml", &plan);
+    let repo = repo.committed("each Application includes its cluster's component");
+    repo.run(&["validate"]).success();
+    repo.apply("init");
+    assert_eq!(repo.read("clusters/hz/kustomization.yaml"), shared, "the shared source lists no cluster's part");
+    assert!(repo.exists("gitops/asm-migration/clusters/hz/kustomization.yaml"));
+    assert!(repo.exists("gitops/asm-migration/clusters/sh/kustomization.yaml"));
+}

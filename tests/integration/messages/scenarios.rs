@@ -816,6 +816,19 @@ pub static REPOSITORY: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "clusters-share-a-source",
+        about: "two clusters name the same source, in which apply would list both clusters' components",
+        setup: || validate(plan_with(&[("      source: clusters/sh\n", "      source: clusters/hz\n")])),
+    },
+    Scenario {
+        name: "cluster-builds-another-clusters-source",
+        about: "a cluster's source includes another cluster's source, in which apply lists that cluster's component",
+        setup: || {
+            let repo = shop_with(&[("clusters/sh/kustomization.yaml", "resources:\n", "resources:\n  - ../hz\n")]);
+            validate(repo)
+        },
+    },
+    Scenario {
         name: "component-not-listed-safely",
         about: "a cluster source lists a component with its entry on the line below the dash",
         setup: || {
