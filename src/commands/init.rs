@@ -162,6 +162,7 @@ fn wiring_json(wired: &Wiring, wire: bool) -> serde_json::Value {
     json!({
         "components": wired.components.iter().map(|c| json!({
             "cluster": c.cluster, "kustomization": c.kustomization, "reference": c.reference, "throughEngine": c.through_engine,
+            "sharedSource": c.shared_source,
         })).collect::<Vec<_>>(),
         "asmApplier": wired.asm_applier.as_ref().map(|applier| json!({"path": applier.path, "written": wire})),
         "missing": wired.missing.as_ref().map(|(missing, _)| missing),
@@ -202,6 +203,14 @@ fn report(
     }
     writeln!(out, "wiring:")?;
     for component in &wired.components {
+        if let (true, Some(through)) = (component.shared_source, &component.through_engine) {
+            writeln!(
+                out,
+                "  cluster {}: its source is another cluster's too, so {through} (includeComponent: false)",
+                component.cluster
+            )?;
+            continue;
+        }
         writeln!(
             out,
             "  cluster {}: {} lists `components: [{}]` (apply adds it with the first step, when the component exists)",

@@ -251,3 +251,48 @@ fn issue_9_init_is_deterministic_and_reports_as_json() {
     assert_eq!(document["clusters"].as_array().map(Vec::len), Some(2));
     assert_eq!(document["undecided"].as_array().map(Vec::len), Some(2), "{document}");
 }
+
+#[test]
+fn two_applications_of_one_directory_are_two_clusters_each_including_its_own_component() {
+    // A disaster-recovery cluster deploys what prod deploys, from the same directory: as an ApplicationSet of one
+    // path over two clusters would.
+    let repo = unseen_repository("bookinfo-argocd");
+    let application = repo.read("argocd/bookinfo.yaml");
+    let dr = application.replace("name: bookinfo\n", "name: bookinfo-dr\n").replace("name: ack-prod", "name: ack-dr");
+    repo.write("argocd/bookinfo-dr.yaml", &dr);
+    let repo = repo.committed("a disaster-recovery cluster");
+    let plan = init_and_check_what_is_left(&repo, &["--asm-context", "asm-prod"]);
+    for expected in [
+        "    - name: ack-dr  # 6 workload(s), 6 Istio-injected\n      source: clusters/prod  # Application \
+         argocd/bookinfo-dr (argocd/bookinfo-dr.yaml)\n      includeComponent: false  # clusters/prod is the source \
+         of cluster(s) ack-prod too",
+        "    - name: ack-prod  # 6 workload(s), 6 Istio-injected\n      source: clusters/prod  # Application \
+         argocd/bookinfo (argocd/bookinfo.yaml)\n      includeComponent: false  # clusters/prod is the source of \
+         cluster(s) ack-dr too",
+    ] {
+        assert!(plan.contains(expected), "the plan lacks `{expected}`:\n{plan}");
+    }
+    let wiring = repo.run(&["init", "--force", "--asm-context", "asm-prod"]).success().stdout;
+    assert!(
+        wiring.contains(
+            "  cluster ack-dr: its source is another cluster's too, so Application argocd/bookinfo-dr: \
+             spec.source.kustomize.components: [../../gitops/asm-migration/clusters/ack-dr] (includeComponent: false)"
+        ),
+        "{wiring}"
+    );
+    decide(
+        &repo,
+        &[
+            ("network", "network-1"),
+            ("clusterId", "ca82a4dac39a740d62d77081e3a1c040d"),
+            ("network", "network-2"),
+            ("clusterId", "c5a6509b77b9a987ab78ea504689414e4"),
+        ],
+    );
+    repo.run(&["validate"]).success();
+    let repo = repo.committed("the plan init wrote, decided");
+    let source = repo.read("clusters/prod/kustomization.yaml");
+    every_step_applies_and_builds(&repo, &["clusters/prod"]);
+    assert_eq!(repo.read("clusters/prod/kustomization.yaml"), source, "the shared source lists no cluster's part");
+    assert!(repo.exists("gitops/asm-migration/clusters/ack-dr/kustomization.yaml"));
+}

@@ -1,7 +1,7 @@
 //! The data-plane clusters and their sources: what Argo CD Applications and ApplicationSets, or Flux
 //! Kustomizations, build from the repository, else the kustomizations under `clusters/`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -345,15 +345,26 @@ fn layout_sources(repository: &Repository) -> Vec<SourceFound> {
 
 /// Each (cluster, source) once; cluster names made unique.
 fn deduplicated(sources: Vec<SourceFound>) -> Vec<SourceFound> {
-    let mut seen: Vec<(String, String)> = Vec::new();
+    // The same directory built for the same destination is one cluster; for another destination, another, and a
+    // name that several destinations would share gives way to each destination's own.
+    let mut destinations: BTreeMap<&str, BTreeSet<Option<&str>>> = BTreeMap::new();
+    for source in &sources {
+        destinations.entry(&source.name).or_default().insert(source.context.as_deref());
+    }
+    let shared: BTreeSet<String> =
+        destinations.into_iter().filter(|(_, contexts)| contexts.len() > 1).map(|(name, _)| name.to_owned()).collect();
+    let mut seen: Vec<(String, String, Option<String>)> = Vec::new();
     let mut taken: BTreeMap<String, usize> = BTreeMap::new();
     let mut unique = Vec::new();
     for mut source in sources {
-        let key = (source.name.clone(), source.source.clone());
+        let key = (source.name.clone(), source.source.clone(), source.context.clone());
         if seen.contains(&key) {
             continue;
         }
         seen.push(key);
+        if let (true, Some(context)) = (shared.contains(&source.name), &source.context) {
+            source.name = dns_label(context);
+        }
         source.name = unique_name(&source.name, &taken);
         taken.insert(source.name.clone(), unique.len());
         unique.push(source);

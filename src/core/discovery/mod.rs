@@ -17,7 +17,7 @@ use crate::core::inventory::{ClusterInventory, Inventory};
 use crate::core::repository::Repository;
 use crate::core::settings::{
     AsmSettings, Cluster, Engine, IncludeAs, IstioSettings, Located, MeshConfigKind, PlanSource, Settings,
-    DEFAULT_ASM_API_VERSION,
+    DEFAULT_ASM_API_VERSION, LARGE_SOURCE_OBJECTS,
 };
 
 pub use clusters::SourceFound;
@@ -74,6 +74,16 @@ pub struct ClusterFound {
     pub objects: usize,
     /// Helm releases and chart kustomizations the steps patch (their workloads are not in the repository).
     pub helm_rendered: usize,
+    /// The other clusters whose source is this one's too: none may list its part there, so each one's Argo CD
+    /// Application or Flux Kustomization includes its component (`includeComponent: false`).
+    pub shares_source_with: Vec<String>,
+}
+
+impl ClusterFound {
+    /// Whether `init` takes asm-migrate's part of this cluster as transformers (a large source of its own).
+    pub fn as_transformers(&self) -> bool {
+        self.objects >= LARGE_SOURCE_OBJECTS && self.shares_source_with.is_empty()
+    }
 }
 
 /// Everything `init` found, ready to be written as a plan.
@@ -158,6 +168,11 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
             objects: inventory.object_count,
             injected: inventory.workloads.iter().filter(|workload| workload.injected).count(),
             helm_rendered: clusters::injected_releases(inventory).len(),
+            shares_source_with: inventories
+                .iter()
+                .filter(|(other, _)| other.name != source.name && other.source == source.source)
+                .map(|(other, _)| other.name.clone())
+                .collect(),
             source: source.clone(),
         })
         .collect();

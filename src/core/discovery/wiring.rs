@@ -20,6 +20,8 @@ pub struct ComponentReference {
     pub reference: String,
     /// The same through the engine instead (`includeComponent: false`), in words.
     pub through_engine: Option<String>,
+    /// Whether the source is another cluster's too, so that only the engine can include the component.
+    pub shared_source: bool,
 }
 
 /// A new file: the object that applies `<output>/asm`.
@@ -69,6 +71,7 @@ pub fn wiring(
                 kustomization,
                 reference: relative_path(&source.source, &component),
                 through_engine,
+                shared_source: !cluster.shares_source_with.is_empty(),
             }
         })
         .collect();

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{Discovery, Finding, Found};
 use crate::core::diagnostic::Diagnostics;
-use crate::core::settings::LARGE_SOURCE_OBJECTS;
+use crate::core::settings::Engine;
 use crate::core::templates::Templates;
 
 /// The line that marks a field `init` could not decide; `plan::parse` names each one until it is gone.
@@ -61,7 +61,14 @@ fn context(discovery: &Discovery) -> Value {
                 "network": finding(&cluster.network),
                 "east_west_gateway": cluster.east_west_gateway,
                 "needs_cluster_id": cluster.needs_cluster_id,
-                "transformers": (cluster.objects >= LARGE_SOURCE_OBJECTS).then(|| format!(
+                "engine_includes": (!cluster.shares_source_with.is_empty()).then(|| format!(
+                    "{} is the source of cluster(s) {} too: none lists its part there, each one's {} includes its \
+                     component (init's wiring says how)",
+                    cluster.source.source,
+                    cluster.shares_source_with.join(", "),
+                    discovery.engine.found().map_or(Engine::ArgoCd, |found| found.value).applier_kind()
+                )),
+                "transformers": cluster.as_transformers().then(|| format!(
                     "{} objects: kustomize builds them without the copy a Component costs (README, \"A large source\")",
                     cluster.objects
                 )),
