@@ -112,19 +112,6 @@ fn check_import(repo: &Repo, schemas: &IstioSchemas, sources: &[&str], step: &st
     asm
 }
 
-/// The destinations of the mesh route of an egress VirtualService: host and weight.
-fn mesh_route(built: &Built, namespace: &str, name: &str) -> Vec<(String, Option<i64>)> {
-    let service = built.get("VirtualService", Some(namespace), name);
-    let routes = service["spec"]["http"].as_array().expect("http routes");
-    let mesh = routes.iter().find(|route| route["match"][0]["gateways"] == json!(["mesh"])).expect("a mesh route");
-    mesh["route"]
-        .as_array()
-        .expect("destinations")
-        .iter()
-        .map(|d| (d["destination"]["host"].as_str().unwrap_or_default().to_owned(), d["weight"].as_i64()))
-        .collect()
-}
-
 /// What the egress steps leave on the mesh route at `step` (`egress` names the entry).
 fn expected_route(step: &str, egress: &str, weights_done: &mut Option<i64>) -> Vec<(String, Option<i64>)> {
     if let Some(weight) = step.strip_prefix(&format!("egress/{egress}/")) {
@@ -221,7 +208,7 @@ fn issue_9_the_shop_imports_istios_config_at_every_step_from_migrating_to_finish
 
         let asm = check_import(&repo, &schemas, &["clusters/hz", "clusters/sh"], &step);
         assert_eq!(
-            mesh_route(&asm, "payments", "stripe-through-egress-gateway"),
+            asm.mesh_route("payments", "stripe-through-egress-gateway"),
             expected_route(&step, "stripe", &mut weight),
             "{step}"
         );
@@ -274,7 +261,7 @@ fn issue_9_bookinfo_on_flux_imports_its_config_with_the_egress_weights() {
         }
         let asm = check_import(&repo, &schemas, &["apps/production"], &step);
         assert_eq!(
-            mesh_route(&asm, "bookinfo", "direct-cnn-through-egress-gateway"),
+            asm.mesh_route("bookinfo", "direct-cnn-through-egress-gateway"),
             expected_route(&step, "cnn", &mut weight),
             "{step}"
         );
@@ -299,7 +286,7 @@ fn issue_9_the_import_follows_the_namespace_and_names_the_source_gives() {
     repo.apply_through("egress/cnn/10");
     let asm = check_import(&repo, &schemas, &["apps/production"], "egress/cnn/10");
     assert_eq!(
-        mesh_route(&asm, "prod-bookinfo", "prod-direct-cnn-through-egress-gateway"),
+        asm.mesh_route("prod-bookinfo", "prod-direct-cnn-through-egress-gateway"),
         [(ISTIO_EGRESS.to_owned(), Some(90)), (ASM_EGRESS.to_owned(), Some(10))]
     );
     let gateway = asm.get("Gateway", Some("prod-bookinfo"), "prod-asm-egressgateway");

@@ -327,6 +327,24 @@ pub struct Built {
 }
 
 impl Built {
+    /// The destinations of the mesh route of an egress VirtualService (the http route matching `gateways:
+    /// [mesh]`): host and weight.
+    #[track_caller]
+    pub fn mesh_route(&self, namespace: &str, name: &str) -> Vec<(String, Option<i64>)> {
+        let service = self.get("VirtualService", Some(namespace), name);
+        let routes = service["spec"]["http"].as_array().expect("http routes");
+        let mesh = routes
+            .iter()
+            .find(|route| route["match"][0]["gateways"] == serde_json::json!(["mesh"]))
+            .expect("a mesh route");
+        mesh["route"]
+            .as_array()
+            .expect("destinations")
+            .iter()
+            .map(|d| (d["destination"]["host"].as_str().unwrap_or_default().to_owned(), d["weight"].as_i64()))
+            .collect()
+    }
+
     #[track_caller]
     pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> &Value {
         self.objects

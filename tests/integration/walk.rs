@@ -52,22 +52,6 @@ fn apply_step(
     Builds { asm, clusters }
 }
 
-fn egress_route(built: &Built, namespace: &str, name: &str) -> Vec<(String, Option<i64>)> {
-    let service = built.get("VirtualService", Some(namespace), name);
-    let mesh = service["spec"]["http"]
-        .as_array()
-        .expect("http routes")
-        .iter()
-        .find(|route| route["match"][0]["gateways"] == json!(["mesh"]))
-        .expect("a mesh route");
-    mesh["route"]
-        .as_array()
-        .expect("destinations")
-        .iter()
-        .map(|d| (d["destination"]["host"].as_str().unwrap_or_default().to_owned(), d["weight"].as_i64()))
-        .collect()
-}
-
 fn sorted(names: &[&str]) -> Vec<String> {
     let mut names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
     names.sort();
@@ -166,7 +150,7 @@ fn shop_every_step_builds_and_shows_its_state() {
                 let weight: i64 = weighted.rsplit('/').next().unwrap().parse().unwrap();
                 for cluster in [hz, sh] {
                     assert_eq!(
-                        egress_route(cluster, "payments", "stripe-through-egress-gateway"),
+                        cluster.mesh_route("payments", "stripe-through-egress-gateway"),
                         [(ISTIO_EGRESS.to_owned(), Some(100 - weight)), (ASM_EGRESS.to_owned(), Some(weight))]
                     );
                     let gateway = cluster.get("Gateway", Some("payments"), "asm-egressgateway");
@@ -193,7 +177,7 @@ fn shop_every_step_builds_and_shows_its_state() {
                 }
                 for cluster in [hz, sh] {
                     assert_eq!(
-                        egress_route(cluster, "payments", "stripe-through-egress-gateway"),
+                        cluster.mesh_route("payments", "stripe-through-egress-gateway"),
                         [(ASM_EGRESS.to_owned(), None)]
                     );
                     let service = cluster.get("VirtualService", Some("payments"), "stripe-through-egress-gateway");
@@ -258,7 +242,7 @@ fn bookinfo_flux_every_step_builds_and_shows_its_state() {
                 )
             }
             "egress/cnn/10" => assert_eq!(
-                egress_route(production, "bookinfo", "direct-cnn-through-egress-gateway"),
+                production.mesh_route("bookinfo", "direct-cnn-through-egress-gateway"),
                 [(ISTIO_EGRESS.to_owned(), Some(90)), (ASM_EGRESS.to_owned(), Some(10))]
             ),
             "finished" => {
