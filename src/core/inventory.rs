@@ -1007,3 +1007,32 @@ fn template_inject(workload: &Value) -> Option<&str> {
     let template = |field: &str| str_at(workload, &["spec", "template", "metadata", field, INJECT]);
     template("labels").or(template("annotations"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naming(namespace: Option<&str>, prefix: &str, suffix: &str) -> ClusterNaming {
+        ClusterNaming {
+            namespace: namespace.map(Rc::from),
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            ..ClusterNaming::default()
+        }
+    }
+
+    #[test]
+    fn a_selector_follows_the_source_s_own_renaming() {
+        let selector =
+            serde_json::json!({"group": "apps", "kind": "Deployment", "namespace": "payments", "name": "api|web\\.v2"});
+        assert_eq!(naming(None, "", "").selector_after_source(&selector), selector, "a source that renames nothing");
+        let renamed = naming(Some("prod.shop"), "hz-", "-v2").selector_after_source(&selector);
+        assert_eq!(
+            renamed,
+            serde_json::json!({"group": "apps", "kind": "Deployment", "namespace": "prod\\.shop", "name": "hz-(?:api|web\\.v2)-v2"})
+        );
+        // A selector without a namespace or a name (a whole kind) is left as it is.
+        let kind = serde_json::json!({"group": "apps", "kind": "StatefulSet"});
+        assert_eq!(naming(Some("prod"), "p-", "").selector_after_source(&kind), kind);
+    }
+}

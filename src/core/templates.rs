@@ -142,3 +142,24 @@ fn flow_text(value: &serde_json::Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_literal_is_a_block_scalar_that_reads_back_as_the_text() {
+        let text = "- op: add\n  path: /spec/template/metadata/labels/x\n  value: \"true\"\n".to_owned();
+        let written = literal(text.clone()).expect("a literal");
+        let document: serde_json::Value =
+            crate::core::yaml::document(&format!("patch: {}\n", written.as_str().unwrap())).expect("YAML");
+        assert_eq!(document["patch"], serde_json::Value::String(text));
+        assert!(written.as_str().unwrap().starts_with('|'), "{written}");
+        // A new document or key inside the text stays inside the string.
+        let hostile = "a: 1\n---\nkind: ClusterRoleBinding\n".to_owned();
+        let written = literal(hostile.clone()).expect("a literal");
+        let document: serde_json::Value =
+            crate::core::yaml::document(&format!("patch: {}\n", written.as_str().unwrap())).expect("one document");
+        assert_eq!(document["patch"], serde_json::Value::String(hostile));
+    }
+}
