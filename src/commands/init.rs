@@ -15,7 +15,6 @@ use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::discovery::wiring::{wiring, Wiring};
 use crate::core::discovery::written::{plan_text, DECIDE_MARKER};
 use crate::core::discovery::{discover, dns_label, Discovery, Found};
-use crate::core::settings::Engine;
 use crate::output::{json, ReportFormat};
 
 /// What `init` is asked to do besides writing the plan.
@@ -140,7 +139,7 @@ pub fn run(
 
 /// The object that would apply the ASM control plane's part, with its article: `an Argo CD Application`.
 fn applier(discovery: &Discovery) -> &'static str {
-    discovery.engine.found().map_or(Engine::ArgoCd, |found| found.value).applier_with_article()
+    discovery.engine.or_argo_cd().applier_with_article()
 }
 
 fn read(root: &Path, path: &str) -> Option<String> {

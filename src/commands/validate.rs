@@ -250,7 +250,7 @@ fn repository_remarks(migration: &Migration, inventory: &Inventory) -> Vec<Diagn
                 .weighed(Severity::Note),
             );
         }
-        if listing.component_dir_in.is_none() && listing.component_dir_below.is_none() && !cluster.include_component {
+        if listing.component_dir_in.is_empty() && listing.component_dir_below.is_none() && !cluster.include_component {
             remarks.push(
                 Diagnostic::in_file(
                     Path::new(&found.kustomization_file),

@@ -125,8 +125,8 @@ pub struct Workload {
 /// Where a cluster's source kustomization lists asm-migrate's part of its build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutputListing {
-    /// The including field (`components`, `resources`, `bases`) that names the component directory.
-    pub component_dir_in: Option<&'static str>,
+    /// The including fields (`components`, `resources`, `bases`) that name the component directory.
+    pub component_dir_in: BTreeSet<&'static str>,
     /// Whether `transformers:` names the directory of transformer configurations (`includeAs: transformers`).
     pub transformers_dir: bool,
     /// The file of a kustomization the source includes that lists the component (the source then needs no entry
@@ -139,11 +139,13 @@ impl OutputListing {
     pub fn is_complete(&self, include_as: IncludeAs) -> bool {
         match include_as {
             IncludeAs::Component => {
-                (self.component_dir_in == Some("components") || self.component_dir_below.is_some())
+                (self.component_dir_in.contains("components") || self.component_dir_below.is_some())
+                    && !self.component_dir_in.contains("resources")
                     && !self.transformers_dir
             }
             IncludeAs::Transformers => {
-                self.component_dir_in == Some("resources")
+                self.component_dir_in.contains("resources")
+                    && !self.component_dir_in.contains("components")
                     && self.transformers_dir
                     && self.component_dir_below.is_none()
             }
@@ -319,9 +321,7 @@ impl ClusterNaming {
         };
         (Rc::clone(namespace.unwrap_or(&self.fallback_namespace)), name)
     }
-}
 
-impl ClusterNaming {
     /// The namespace kustomize puts everything the source builds into: the source's own `namespace:`, or Flux's
     /// `targetNamespace` (which Flux writes there). kustomize gives Namespace objects that name too.
     pub fn namespace_of_everything(&self) -> Option<&str> {
@@ -672,7 +672,7 @@ impl Walk<'_> {
                 .any(|entry| resolve_entry(dir, entry) == EntryTarget::Path(target.to_owned()))
         };
         OutputListing {
-            component_dir_in: INCLUDING_FIELDS.into_iter().find(|field| names(field, &self.own_component)),
+            component_dir_in: INCLUDING_FIELDS.into_iter().filter(|field| names(field, &self.own_component)).collect(),
             transformers_dir: names("transformers", &self.own_transformers),
             component_dir_below: None,
         }

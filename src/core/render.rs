@@ -97,10 +97,15 @@ fn list_component_in_source(
         let target = EntryTarget::Path(target.to_owned());
         move |entry: &str| resolve_entry(source_dir, entry) == target
     };
-    // The fields that must name each directory, and those that must not.
-    let wanted: Vec<(&str, &str)> = match cluster.include_as {
-        IncludeAs::Component => vec![("components", &component_dir)],
-        IncludeAs::Transformers => vec![("resources", &component_dir), ("transformers", &transformers_dir)],
+    // The fields that must name each directory (and whether they do), and those that must not.
+    let wanted: Vec<(&str, &str, bool)> = match cluster.include_as {
+        IncludeAs::Component => {
+            vec![("components", &component_dir, listing.component_dir_in.contains("components"))]
+        }
+        IncludeAs::Transformers => vec![
+            ("resources", &component_dir, listing.component_dir_in.contains("resources")),
+            ("transformers", &transformers_dir, listing.transformers_dir),
+        ],
     };
     let misplaced: Vec<(&[&str], &str)> = match cluster.include_as {
         IncludeAs::Component => {
@@ -119,15 +124,7 @@ fn list_component_in_source(
             text = edited;
         }
     }
-    for (field, target) in wanted {
-        let document: serde_json::Value = crate::core::yaml::document(&text).unwrap_or_default();
-        let listed = document
-            .get(field)
-            .and_then(serde_json::Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(serde_json::Value::as_str)
-            .any(names(target));
+    for (field, target, listed) in wanted {
         if !listed {
             text = add_list_item(&text, field, &relative_path(source_dir, target)).map_err(cannot)?;
         }

@@ -57,6 +57,13 @@ impl<T> Finding<T> {
     }
 }
 
+impl Finding<Engine> {
+    /// The engine found, else Argo CD: what reading and wiring assume while the plan leaves the engine to decide.
+    pub fn or_argo_cd(&self) -> Engine {
+        self.found().map_or(Engine::ArgoCd, |found| found.value)
+    }
+}
+
 /// A data-plane cluster as `init` found it.
 #[derive(Debug, Clone)]
 pub struct ClusterFound {
@@ -132,7 +139,7 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
         })
         .collect();
     let sources_seen = candidates.len();
-    let engine_value = engine.found().map_or(Engine::ArgoCd, |found| found.value);
+    let engine_value = engine.or_argo_cd();
     let inventories = clusters::inventories(repository, engine_value, &install_paths, candidates, &mut notes);
     for (_, inventory) in &inventories {
         for (file, warning) in &inventory.delivery.warnings {

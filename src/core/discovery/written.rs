@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 
 use super::{Discovery, Finding, Found};
 use crate::core::diagnostic::Diagnostics;
-use crate::core::settings::Engine;
 use crate::core::templates::Templates;
 
 /// The line that marks a field `init` could not decide; `plan::parse` names each one until it is gone.
@@ -66,7 +65,7 @@ fn context(discovery: &Discovery) -> Value {
                      component (init's wiring says how)",
                     cluster.source.source,
                     cluster.shares_source_with.join(", "),
-                    discovery.engine.found().map_or(Engine::ArgoCd, |found| found.value).applier_kind()
+                    discovery.engine.or_argo_cd().applier_kind()
                 )),
                 "transformers": cluster.as_transformers().then(|| format!(
                     "{} objects: kustomize builds them without the copy a Component costs (README, \"A large source\")",
