@@ -1,23 +1,17 @@
-//! asm-migrate: moves Kubernetes clusters from open-source Istio to Alibaba Cloud Service Mesh through GitOps.
-
-mod adapters;
-mod cli;
-mod commands;
-mod core;
-mod output;
-#[cfg(test)]
-mod properties;
+//! asm-migrate: moves Kubernetes clusters from open-source Istio to Alibaba Cloud Service Mesh through GitOps. The
+//! command line's dispatch; everything else is the library (`lib.rs`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::adapters::cluster::Connections;
-use crate::cli::{Cli, ClusterArgs, Command};
-use crate::commands::advance::AdvanceOptions;
-use crate::commands::status::{Observer, Progress};
-use crate::core::diagnostic::Diagnostics;
+use asm_migrate::adapters::cluster::Connections;
+use asm_migrate::cli::{self, Cli, ClusterArgs, Command};
+use asm_migrate::commands::advance::AdvanceOptions;
+use asm_migrate::commands::status::{Observer, Progress};
+use asm_migrate::core::diagnostic::Diagnostics;
+use asm_migrate::{commands, output};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(cli::with_flags_after_the_command(std::env::args_os().collect()));
