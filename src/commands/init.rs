@@ -114,20 +114,21 @@ pub fn run(
         .collect();
     let written: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
     match format {
-        ReportFormat::Json => json::print(
-            out,
-            json!({
+        ReportFormat::Json => {
+            let mut document = json!({
                 "plan": plan_path,
                 "written": written,
                 "clusters": discovery.clusters.iter().map(|c| json!({"name": c.source.name, "source": c.source.source, "workloads": c.workloads, "injected": c.injected})).collect::<Vec<_>>(),
-                "waves": discovery.waves.len(),
-                "egress": discovery.egress.len(),
-                "ingress": discovery.ingress.len(),
-                "undecided": undecided.iter().map(|(line, what)| json!({"line": line, "what": what})).collect::<Vec<_>>(),
-                "wiring": wiring_json(&wired, options.wire),
-                "found": notes,
-            }),
-        )?,
+            });
+            for proposal in &discovery.proposals {
+                document[proposal.section] = json!(proposal.entries.len());
+            }
+            document["undecided"] =
+                undecided.iter().map(|(line, what)| json!({"line": line, "what": what})).collect::<Vec<_>>().into();
+            document["wiring"] = wiring_json(&wired, options.wire);
+            document["found"] = json!(notes);
+            json::print(out, document)?
+        }
         ReportFormat::Text => {
             let mut sink = std::io::sink();
             let out = lines_for(format, out, &mut sink);
@@ -180,16 +181,19 @@ fn report(
     wire: bool,
 ) -> std::io::Result<()> {
     let names: Vec<&str> = discovery.clusters.iter().map(|cluster| cluster.source.name.as_str()).collect();
+    let proposed: Vec<String> = discovery
+        .proposals
+        .iter()
+        .map(|proposal| format!(", {} {}", proposal.entries.len(), proposal.counted))
+        .collect();
     writeln!(
         out,
-        "wrote {}: plan {}, {} cluster(s){}, {} wave(s), {} egress route(s), {} ingress gateway(s)",
+        "wrote {}: plan {}, {} cluster(s){}{}",
         written.join(", "),
         discovery.name,
         names.len(),
         if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) },
-        discovery.waves.len(),
-        discovery.egress.len(),
-        discovery.ingress.len()
+        proposed.concat()
     )?;
     for note in notes {
         writeln!(out, "found: {note}")?;

@@ -60,21 +60,7 @@ fn summary(migration: &Migration, inventory: &Inventory) -> Value {
             }))
         })
         .collect();
-    let egress: Vec<Value> = plan
-        .egress
-        .0
-        .iter()
-        .map(|entry| {
-            json!({
-                "name": entry.name,
-                "virtualService": {"namespace": entry.virtual_service_namespace, "name": entry.virtual_service_name},
-                "asmGateway": entry.asm_gateway.value,
-                "host": entry.asm_host(),
-                "weights": entry.weights,
-            })
-        })
-        .collect();
-    json!({
+    let mut summary = json!({
         "name": settings.name,
         "file": settings.source.file.display().to_string(),
         "currentStep": migration.current_step().map(|step| step.as_str()),
@@ -87,8 +73,11 @@ fn summary(migration: &Migration, inventory: &Inventory) -> Value {
             "path": settings.istio.mesh_config_path.value,
         })),
         "clusters": clusters,
-        "egress": egress,
-    })
+    });
+    for part in plan.kinds().iter().filter_map(|kind| kind.summary()) {
+        summary[part.key] = part.json;
+    }
+    summary
 }
 
 /// The plan and what was found, in lines.
@@ -153,17 +142,10 @@ fn write_summary(migration: &Migration, inventory: &Inventory, out: &mut dyn Wri
             )?;
         }
     }
-    for entry in &plan.egress.0 {
-        writeln!(
-            out,
-            "  egress {}: VirtualService {}/{} sends mesh traffic to ASM's egress gateway {} at {}, weights {}",
-            entry.name,
-            entry.virtual_service_namespace,
-            entry.virtual_service_name,
-            entry.asm_gateway.value,
-            entry.asm_host(),
-            entry.weights.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
-        )?;
+    for part in plan.kinds().iter().filter_map(|kind| kind.summary()) {
+        for line in part.lines {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(())
 }

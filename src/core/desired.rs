@@ -46,10 +46,25 @@ pub struct Desired {
     pub helm_asm_proxy: ReleasesByCluster,
     /// ASM's egress and ingress gateways exist (from `migrating` on), before any traffic moves to them.
     pub asm_gateways: bool,
-    /// Per egress name: the percentage sent to ASM's egress gateway.
-    pub egress_weights: BTreeMap<String, u32>,
-    /// Ingress names whose traffic moved to ASM's ingress gateway.
-    pub ingress: BTreeSet<String>,
+    /// Per step kind and plan entry, the percentage of the entry's traffic sent to ASM's gateways (an egress
+    /// route's weight; 100 for an ingress whose traffic moved): the kinds that shift traffic keep it here and say
+    /// its changes as their effects.
+    pub traffic: BTreeMap<(&'static str, String), u32>,
     /// Istio is uninstalled: its install paths are gone, and its egress gateway out of every route.
     pub finished: bool,
+}
+
+impl Desired {
+    /// The entries of `kind` whose traffic moves, with the percentage sent to ASM.
+    pub fn traffic_of(&self, kind: &'static str) -> impl Iterator<Item = (&str, u32)> + '_ {
+        self.traffic
+            .iter()
+            .filter(move |((owner, _), _)| *owner == kind)
+            .map(|((_, name), share)| (name.as_str(), *share))
+    }
+
+    /// The percentage of `kind`'s entry `name` sent to ASM, when the entry has moved any.
+    pub fn traffic(&self, kind: &'static str, name: &str) -> Option<u32> {
+        self.traffic.get(&(kind, name.to_owned())).copied()
+    }
 }

@@ -1,4 +1,5 @@
-//! What a step does, as data: the phase change, the workloads that restart or move, egress shifts, removals.
+//! What a step does, as data: the phase change, the workloads that restart or move, what each kind says of its own
+//! part (traffic shifted), ASM's gateways, removals.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -41,13 +42,15 @@ pub struct StepEffects {
     pub helm_to_asm_proxy: Vec<ReleaseEffect>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub helm_off_asm_proxy: Vec<ReleaseEffect>,
-    pub egress: Vec<EgressEffect>,
+    /// What the step kinds say of their own parts (`StepKind::effects`), field by field, in the registry's order.
+    #[serde(flatten)]
+    pub kinds: serde_json::Map<String, serde_json::Value>,
+    /// The same, in words.
+    #[serde(skip)]
+    pub kind_lines: Vec<String>,
     /// ASM gateways this step creates or removes, as `name (type)`.
     pub gateways_created: Vec<String>,
     pub gateways_removed: Vec<String>,
-    /// Ingress entries whose traffic this step moves to ASM's ingress gateway, or back.
-    pub ingress_added: Vec<String>,
-    pub ingress_removed: Vec<String>,
     /// Files of the repository (outside the tool's output) this step removes.
     pub removed_files: Vec<String>,
     /// What the operator must do by hand around this step.
@@ -71,17 +74,6 @@ pub struct WorkloadEffect {
 pub struct ReleaseEffect {
     pub cluster: String,
     pub release: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EgressEffect {
-    pub name: String,
-    /// Percent of the route's mesh traffic sent to ASM's egress gateway, before and after.
-    pub from_percent: u32,
-    pub to_percent: u32,
-    /// Istio's egress gateway is out of the routes.
-    pub istio_removed: bool,
 }
 
 /// The workloads in `to` and not in `from`, with their replicas.
@@ -140,20 +132,6 @@ fn gateways(planned: &[PlannedGateway], changed: bool) -> Vec<String> {
     names
 }
 
-fn egress_shifts(before: &Desired, after: &Desired) -> Vec<EgressEffect> {
-    let mut egress = Vec::new();
-    let names: BTreeSet<&String> = before.egress_weights.keys().chain(after.egress_weights.keys()).collect();
-    for name in names {
-        let from = before.egress_weights.get(name).copied().unwrap_or(0);
-        let to = after.egress_weights.get(name).copied().unwrap_or(0);
-        let istio_removed = after.finished && !before.finished && after.egress_weights.contains_key(name);
-        if from != to || istio_removed {
-            egress.push(EgressEffect { name: name.clone(), from_percent: from, to_percent: to, istio_removed });
-        }
-    }
-    egress
-}
-
 impl StepEffects {
     /// What taking the pending step from the current one does.
     pub fn of(migration: &Migration, pending: &PendingStep<'_>, changes: &[FileChange]) -> StepEffects {
@@ -173,6 +151,12 @@ impl StepEffects {
             false => releases(&ReleasesByCluster::new(), &after.helm_restarts),
         };
         let (index, total) = plan.position(&pending.step);
+        let (mut kinds, mut kind_lines) = (serde_json::Map::new(), Vec::new());
+        for kind in plan.kinds() {
+            let part = kind.effects(from, after);
+            kinds.extend(part.fields.into_iter().map(|(key, value)| (key.to_owned(), value)));
+            kind_lines.extend(part.lines);
+        }
         StepEffects {
             plan: plan.settings.name.clone(),
             step: pending.step.to_string(),
@@ -187,11 +171,10 @@ impl StepEffects {
             helm_restarts,
             helm_to_asm_proxy: releases(&from.helm_asm_proxy, &after.helm_asm_proxy),
             helm_off_asm_proxy: releases(&after.helm_asm_proxy, &from.helm_asm_proxy),
-            egress: egress_shifts(from, after),
+            kinds,
+            kind_lines,
             gateways_created: gateways(&pending.context.asm_gateways, !from.asm_gateways && after.asm_gateways),
             gateways_removed: gateways(&pending.context.asm_gateways, from.asm_gateways && !after.asm_gateways),
-            ingress_added: after.ingress.difference(&from.ingress).cloned().collect(),
-            ingress_removed: from.ingress.difference(&after.ingress).cloned().collect(),
             removed_files: changes
                 .iter()
                 .filter(|change| change.after.is_none() && !is_within(&change.path, &plan.settings.output.value))
@@ -240,19 +223,7 @@ impl StepEffects {
                 ));
             }
         }
-        for egress in &self.egress {
-            if egress.istio_removed {
-                lines.push(format!(
-                    "egress {}: Istio's egress gateway out of the routes, all traffic through ASM's",
-                    egress.name
-                ));
-            } else {
-                lines.push(format!(
-                    "egress {}: {}% -> {}% of mesh traffic through ASM's egress gateway",
-                    egress.name, egress.from_percent, egress.to_percent
-                ));
-            }
-        }
+        lines.extend(self.kind_lines.iter().cloned());
         if !self.gateways_created.is_empty() {
             lines.push(format!(
                 "create ASM's gateways {}: no traffic moves to them before they are rolled out and a later step shifts it",
@@ -261,14 +232,6 @@ impl StepEffects {
         }
         if !self.gateways_removed.is_empty() {
             lines.push(format!("remove ASM's gateways {}", self.gateways_removed.join(", ")));
-        }
-        for name in &self.ingress_added {
-            lines.push(format!(
-                "ingress {name}: move its traffic to ASM's ingress gateway (DNS or load-balancer weights), then confirm"
-            ));
-        }
-        for name in &self.ingress_removed {
-            lines.push(format!("ingress {name}: move its traffic back to Istio's ingress gateway"));
         }
         if !self.removed_files.is_empty() {
             lines.push(format!(

@@ -187,6 +187,22 @@ pub struct ClusterInventory {
 }
 
 impl ClusterInventory {
+    /// The Helm releases and charts the source deploys into a namespace its build labels for Istio's injection, as
+    /// the plan names them: their workloads are Istio's too, and the steps patch them.
+    pub fn injected_releases(&self) -> Vec<(&str, &str)> {
+        let releases = self
+            .helm_releases
+            .iter()
+            .filter(|release| release.injected && !release.istio_own)
+            .map(|release| (release.id.as_str(), &*release.workload_namespace));
+        let charts = self
+            .helm_charts
+            .iter()
+            .filter(|charts| charts.injected)
+            .map(|charts| (charts.id.as_str(), &*charts.namespace));
+        releases.chain(charts).collect()
+    }
+
     pub fn istio_object(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
         self.istio_objects.iter().find(|object| {
             &*object.kind == kind && &*object.name == name && object.namespace.as_deref() == Some(namespace)

@@ -137,9 +137,49 @@ pub fn is_istio_api_group(group: &str) -> bool {
     ISTIO_API_GROUPS.contains(&group)
 }
 
+/// A DNS-1123 label made of `text`: lowercase, other characters as `-`, at most 63 characters.
+pub fn dns_label(text: &str) -> String {
+    let mut label: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    label.truncate(63);
+    let label = label.trim_end_matches('-').to_owned();
+    if label.is_empty() {
+        "migration".to_owned()
+    } else {
+        label
+    }
+}
+
+/// Names unique among `taken`: `name`, else `name-2`, `name-3`...
+pub fn unique_name(name: &str, taken: &std::collections::BTreeMap<String, usize>) -> String {
+    if !taken.contains_key(name) {
+        return name.to_owned();
+    }
+    (2..)
+        .map(|n| dns_label(&format!("{name}-{n}")))
+        .find(|candidate| !taken.contains_key(candidate))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_made_labels() {
+        assert_eq!(dns_label("Shop_GitOps.repo"), "shop-gitops-repo");
+        assert_eq!(dns_label("--"), "migration");
+        assert_eq!(dns_label(&"a".repeat(70)).len(), 63);
+        let taken = std::collections::BTreeMap::from([("hz".to_owned(), 0), ("hz-2".to_owned(), 1)]);
+        assert_eq!(unique_name("hz", &taken), "hz-3");
+        assert_eq!(unique_name("sh", &taken), "sh");
+    }
 
     #[test]
     fn names_follow_kubernetes_rules() {

@@ -11,14 +11,7 @@ use crate::core::discovery::written::DECIDE_MARKER;
 use crate::core::settings::{pos, Checker, Located, RawAsm, RawCluster, RawIstio, RawSettings, Settings};
 use crate::core::state::PLAN_API_VERSION;
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::egress::{EgressRoutes, RawEgress};
-use crate::core::steps::finished::Finished;
-use crate::core::steps::ingress::{Ingresses, RawIngress};
-use crate::core::steps::init::Init;
-use crate::core::steps::migrating::Migrating;
-use crate::core::steps::setup::Setup;
-use crate::core::steps::wave::{RawWave, Waves};
-use crate::core::steps::{rank, StepKind};
+use crate::core::steps::{rank, step_kinds, Kinds, ReadKind, StepKind};
 
 // ---- What the user wrote ----
 
@@ -37,34 +30,77 @@ struct RawMetadata {
     name: Spanned<String>,
 }
 
-/// `spec`: the settings, then one section per step kind that reads one, then the explicit step order.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawSpec {
-    engine: Spanned<String>,
-    output: Spanned<String>,
-    #[serde(default)]
-    asm: RawAsm,
-    istio: RawIstio,
-    clusters: Vec<RawCluster>,
-    #[serde(default)]
-    waves: Vec<RawWave>,
-    #[serde(default)]
-    egress: Vec<RawEgress>,
-    #[serde(default)]
-    ingress: Vec<RawIngress>,
-    #[serde(default)]
-    steps: Vec<Spanned<String>>,
+/// `spec` as written, and how each kind reads its part: the settings, then one section per step kind that reads one
+/// (in the registry's order), then the explicit step order.
+macro_rules! raw_spec {
+    ($( $module:ident :: $kind:ident $( [$section:ident] )? ),+ $(,)?) => {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        struct RawSpec {
+            engine: Spanned<String>,
+            output: Spanned<String>,
+            #[serde(default)]
+            asm: RawAsm,
+            istio: RawIstio,
+            clusters: Vec<RawCluster>,
+            $( $(
+                #[serde(default)]
+                $section: <crate::core::steps::$module::$kind as ReadKind>::Raw,
+            )? )+
+            #[serde(default)]
+            steps: Vec<Spanned<String>>,
+        }
+
+        /// The kind sections of `spec`, taken out of it.
+        struct RawSections {
+            $( $( $section: <crate::core::steps::$module::$kind as ReadKind>::Raw, )? )+
+        }
+
+        impl RawSpec {
+            /// The settings and the kind sections, apart.
+            fn split(self, name: Spanned<String>) -> (RawSettings, RawSections, Vec<Spanned<String>>) {
+                let settings = RawSettings {
+                    name,
+                    engine: self.engine,
+                    output: self.output,
+                    asm: self.asm,
+                    istio: self.istio,
+                    clusters: self.clusters,
+                };
+                (settings, RawSections { $( $( $section: self.$section, )? )+ }, self.steps)
+            }
+        }
+
+        /// Each kind read from its section (a kind without one reads `()`).
+        fn read_kinds(sections: RawSections, settings: &Settings, check: &mut Checker<'_>) -> Kinds {
+            // A kind without a section of its own reads nothing.
+            let _ = &sections;
+            Kinds {
+                $( $module: ReadKind::read(section!($( sections.$section )?), settings, check), )+
+            }
+        }
+    };
 }
+
+/// A kind's section, or `()` for a kind without one.
+macro_rules! section {
+    () => {
+        ()
+    };
+    ($section:expr) => {
+        $section
+    };
+}
+
+step_kinds!(raw_spec);
 
 // ---- The validated plan ----
 
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub settings: Settings,
-    pub waves: Waves,
-    pub egress: EgressRoutes,
-    pub ingress: Ingresses,
+    /// Every step kind, as the plan configures it.
+    kinds: Kinds,
     /// Every step, in the order they are taken.
     pub steps: Vec<StepId>,
     /// The JSON Schema the plan's `# yaml-language-server: $schema=` line names, for editors.
@@ -74,18 +110,19 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The step kinds, in the default order of their steps: the one registry of kinds. A new kind is a file in
-    /// `steps/` and a line here (and, when it reads a section of the plan, a field of `RawSpec` and `Plan`).
-    pub fn kinds(&self) -> [&dyn StepKind; 7] {
-        [&Init, &Setup, &Migrating, &self.waves, &self.egress, &self.ingress, &Finished]
+    /// The step kinds, in the default order of their steps, as the registry (`steps::step_kinds`) lists them.
+    pub fn kinds(&self) -> Vec<&dyn StepKind> {
+        self.kinds.all()
     }
 
-    /// The kind a step of the plan belongs to.
+    /// The kind a step of the plan belongs to. Every step of the plan was made by one of its kinds, and a step id
+    /// from outside (`--step`, `state.yaml`) is checked against the plan's steps before it is used; an id of no kind
+    /// is a bug, said as one, never taken for another kind's.
     pub fn kind_of(&self, step: &StepId) -> &dyn StepKind {
-        let kinds = self.kinds();
-        let found = kinds.into_iter().find(|kind| kind.name() == step.kind());
-        // Every id of the plan was made by one of its kinds.
-        found.unwrap_or(kinds[0])
+        match self.kinds().into_iter().find(|kind| kind.name() == step.kind()) {
+            Some(kind) => kind,
+            None => panic!("step `{step}` is of no step kind: only the plan's steps reach Plan::kind_of"),
+        }
     }
 
     pub fn phase_of(&self, step: &StepId) -> Phase {
@@ -155,27 +192,17 @@ pub fn parse(file: &Path, source: &str) -> Result<Plan, Diagnostics> {
     if raw.kind.value != "MigrationPlan" {
         check.fail(pos(&raw.kind), format!("unsupported kind `{}`: expected `MigrationPlan`", raw.kind.value));
     }
-    let spec = raw.spec;
-    let settings = check.settings(RawSettings {
-        name: raw.metadata.name,
-        engine: spec.engine,
-        output: spec.output,
-        asm: spec.asm,
-        istio: spec.istio,
-        clusters: spec.clusters,
-    });
-    let cluster_names: Vec<String> = settings.clusters.iter().map(|cluster| cluster.name.clone()).collect();
+    let (settings, sections, steps) = raw.spec.split(raw.metadata.name);
+    let settings = check.settings(settings);
     let mut plan = Plan {
-        waves: Waves::read(spec.waves, &cluster_names, &mut check),
-        egress: EgressRoutes::read(spec.egress, &mut check),
-        ingress: Ingresses::read(spec.ingress, &mut check),
+        kinds: read_kinds(sections, &settings, &mut check),
         settings,
         steps: Vec::new(),
         schema_reference: None,
         remarks: Vec::new(),
     };
     let default_order: Vec<StepId> = plan.kinds().iter().flat_map(|kind| kind.steps()).collect();
-    plan.steps = explicit_order(&plan, spec.steps, default_order, &mut check);
+    plan.steps = explicit_order(&plan, steps, default_order, &mut check);
     plan.schema_reference = schema_reference(source);
     if plan.schema_reference.is_none() {
         check.suggest(

@@ -129,3 +129,69 @@ fn nothing_reads_outside_the_repository() {
     }
     assert!(leaving.is_empty(), "paths outside the repository (copy the data into fixtures/):\n{}", leaving.join("\n"));
 }
+
+/// A step kind as the registry in `src/core/steps/mod.rs` lists it: `module::Type`, `[section]` when it reads one.
+struct RegisteredKind {
+    module: String,
+    section: Option<String>,
+}
+
+fn registered_kinds() -> Vec<RegisteredKind> {
+    let text = std::fs::read_to_string(manifest_dir().join("src/core/steps/mod.rs")).expect("steps/mod.rs");
+    let start = text.find("macro_rules! step_kinds").expect("the registry");
+    let body = &text[start..text[start..].find("};").map(|end| start + end).expect("its end")];
+    body.lines()
+        .filter_map(|line| {
+            let (module, rest) = line.trim().trim_end_matches(',').split_once("::")?;
+            let section = rest.split_once(" [").map(|(_, section)| section.trim_end_matches(']').to_owned());
+            Some(RegisteredKind { module: module.to_owned(), section })
+        })
+        .collect()
+}
+
+/// The code of a source file: without comments and without its unit tests (`#[cfg(test)]` to the end).
+fn code_of(text: &str) -> String {
+    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+    text.lines().filter(|line| !line.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+}
+
+/// Where code outside the kinds may name one, and why.
+const NAMING_A_KIND_ALLOWED: [(&str, &str, &str); 1] = [(
+    "src/commands/demo.rs",
+    "\"setup\"",
+    "the demo walks its built-in example, whose snapshot of the clusters was taken after that example's `setup`",
+)];
+
+/// Only a kind's own file says what the kind is: code elsewhere goes through `StepKind`, `ReadKind` and the
+/// registry, so that a new kind is one file and one registry line (README, "Architecture"). A kind's type can only
+/// be reached through its module (`steps::<kind>`); its name, its section and its step ids are string literals.
+#[test]
+fn no_file_outside_the_step_kinds_names_a_particular_kind() {
+    let kinds = registered_kinds();
+    assert_eq!(
+        kinds.iter().map(|kind| kind.module.as_str()).collect::<Vec<_>>(),
+        ["init", "setup", "migrating", "wave", "egress", "ingress", "finished"],
+        "the registry is read"
+    );
+    let steps_dir = manifest_dir().join("src/core/steps");
+    let mut named = Vec::new();
+    for path in rust_files(&manifest_dir().join("src")).into_iter().filter(|path| !path.starts_with(&steps_dir)) {
+        let code = code_of(&std::fs::read_to_string(&path).expect("a source file"));
+        let shown = path.strip_prefix(manifest_dir()).expect("inside").display().to_string().replace('\\', "/");
+        for kind in &kinds {
+            let mut needles = vec![format!("steps::{}", kind.module), format!("\"{}\"", kind.module)];
+            needles.extend(kind.section.iter().map(|section| format!("\"{section}\"")));
+            let mut found: Vec<String> = needles.into_iter().filter(|needle| code.contains(needle.as_str())).collect();
+            // A step id of the kind (`"wave/canary"`), not a template's path (`"init/migration.yaml.j2"`).
+            let prefix = format!("\"{}/", kind.module);
+            let literal = |at: usize| code[at + 1..].split('"').next().unwrap_or_default().to_owned();
+            found.extend(code.match_indices(&prefix).map(|(at, _)| literal(at)).filter(|text| !text.ends_with(".j2")));
+            for needle in found {
+                if !NAMING_A_KIND_ALLOWED.iter().any(|(file, allowed, _)| *file == shown && *allowed == needle) {
+                    named.push(format!("{shown} names kind `{}`: {needle}", kind.module));
+                }
+            }
+        }
+    }
+    assert!(named.is_empty(), "code outside src/core/steps/ names a particular kind:\n{}", named.join("\n"));
+}

@@ -393,7 +393,7 @@ pub fn inventories(
             .workloads
             .iter()
             .any(|workload| workload.injected && &*workload.workload.namespace != "istio-system");
-        workloads || !injected_releases(inventory).is_empty()
+        workloads || !inventory.injected_releases().is_empty()
     };
     let any_injected = read.iter().any(|(_, inventory)| injected(inventory));
     let (kept, left): (Vec<_>, Vec<_>) = read.into_iter().partition(|(source, inventory)| {
@@ -404,22 +404,6 @@ pub fn inventories(
         notes.push(format!("{} ({}) is left out: it builds no Istio-injected workload", source.source, source.from));
     }
     kept
-}
-
-/// The Helm releases and charts a source deploys into a namespace its build labels for Istio's injection, as the
-/// plan names them: their workloads are Istio's too, and the steps patch them.
-pub fn injected_releases(inventory: &ClusterInventory) -> Vec<(&str, &str)> {
-    let releases = inventory
-        .helm_releases
-        .iter()
-        .filter(|release| release.injected && !release.istio_own)
-        .map(|release| (release.id.as_str(), &*release.workload_namespace));
-    let charts = inventory
-        .helm_charts
-        .iter()
-        .filter(|charts| charts.injected)
-        .map(|charts| (charts.id.as_str(), &*charts.namespace));
-    releases.chain(charts).collect()
 }
 
 #[cfg(test)]

@@ -1,15 +1,12 @@
 //! What `init` finds in a repository it has never seen, each finding with the file and object it came from: the
-//! clusters and their sources, how Istio is installed and configured, the traffic through Istio's gateways and the
-//! injected workloads, and what it could not decide.
+//! clusters and their sources, how Istio is installed and configured, what each step kind proposes for its section
+//! of the plan (the waves of injected workloads, the traffic through Istio's gateways), and what it could not decide.
 
 pub mod clusters;
 mod istio;
-mod traffic;
-mod waves;
 pub mod wiring;
 pub mod written;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::core::diagnostic::Pos;
@@ -19,11 +16,11 @@ use crate::core::settings::{
     AsmSettings, Cluster, Engine, IncludeAs, IstioSettings, Located, MeshConfigKind, PlanSource, Settings,
     DEFAULT_ASM_API_VERSION, LARGE_SOURCE_OBJECTS,
 };
+use crate::core::steps::{self, FoundSource, Proposal};
 
+pub use crate::core::names::{dns_label, unique_name};
 pub use clusters::SourceFound;
 pub use istio::MeshConfigFound;
-pub use traffic::{EgressFound, IngressFound};
-pub use waves::{WaveFound, WaveSelects};
 
 /// Where `init` puts the tool's output (the default of the plan's documentation).
 pub const DEFAULT_OUTPUT: &str = "gitops/asm-migration";
@@ -109,9 +106,8 @@ pub struct Discovery {
     pub mesh_config: Finding<MeshConfigFound>,
     pub install_paths: Vec<Found<String>>,
     pub clusters: Vec<ClusterFound>,
-    pub waves: Vec<WaveFound>,
-    pub egress: Vec<EgressFound>,
-    pub ingress: Vec<IngressFound>,
+    /// What each step kind with a section of the plan proposes for it, in the registry's order.
+    pub proposals: Vec<Proposal>,
     /// What was seen and left out, in words: printed by `init`, not written into the plan.
     pub notes: Vec<String>,
 }
@@ -149,16 +145,11 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
             }
         }
     }
-    let sources: Vec<(&SourceFound, &ClusterInventory)> =
-        inventories.iter().map(|(source, inventory)| (source, inventory)).collect();
-    let egress = traffic::egress_routes(&sources);
-    let ingress = traffic::ingress_gateways(&sources);
-    let gateway_clusters: Vec<&str> = egress
-        .iter()
-        .flat_map(|entry| entry.clusters.iter())
-        .chain(ingress.iter().flat_map(|entry| entry.clusters.iter()))
-        .map(String::as_str)
-        .collect();
+    let sources: Vec<FoundSource<'_>> =
+        inventories.iter().map(|(source, inventory)| FoundSource { cluster: &source.name, inventory }).collect();
+    let proposals = steps::proposals(&sources);
+    let gateway_clusters: Vec<&str> =
+        proposals.iter().flat_map(|proposal| &proposal.gateway_clusters).map(String::as_str).collect();
     let clusters: Vec<ClusterFound> = inventories
         .iter()
         .map(|(source, inventory)| ClusterFound {
@@ -174,7 +165,7 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
             workloads: inventory.workloads.len(),
             objects: inventory.object_count,
             injected: inventory.workloads.iter().filter(|workload| workload.injected).count(),
-            helm_rendered: clusters::injected_releases(inventory).len(),
+            helm_rendered: inventory.injected_releases().len(),
             shares_source_with: inventories
                 .iter()
                 .filter(|(other, _)| other.name != source.name && other.source == source.source)
@@ -183,7 +174,6 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
             source: source.clone(),
         })
         .collect();
-    let waves = waves::proposed(&sources);
     if clusters.is_empty() {
         notes.push(if sources_seen == 0 {
             "no cluster source found: no Argo CD Application or Flux Kustomization builds a kustomization of this \
@@ -210,9 +200,7 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
         mesh_config: istio.mesh_config,
         install_paths: istio.install_paths.into_iter().map(|path| Found::new(path.value, path.from)).collect(),
         clusters,
-        waves,
-        egress,
-        ingress,
+        proposals,
         notes,
     }
 }
@@ -222,7 +210,7 @@ fn reading_settings(engine: Engine, install_paths: &[&str], sources: &[(String, 
     let at = |value: &str| Located { value: value.to_owned(), pos: Pos::default() };
     Settings {
         source: PlanSource { file: PathBuf::from("migration.yaml"), text: String::new() },
-        name: "init".to_owned(),
+        name: "discovery".to_owned(),
         engine,
         output: at(DEFAULT_OUTPUT),
         asm: AsmSettings {
@@ -264,50 +252,5 @@ fn read_source(repository: &Repository, engine: Engine, name: &str, source: &str
     match Inventory::build(repository, &settings, &[]) {
         Ok(mut inventory) => inventory.clusters.remove(name).ok_or_else(|| format!("{source} builds nothing")),
         Err(problems) => Err(problems.to_string().trim_end().to_owned()),
-    }
-}
-
-/// A DNS-1123 label made of `text`: lowercase, other characters as `-`, at most 63 characters.
-pub fn dns_label(text: &str) -> String {
-    let mut label: String = text
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-        .collect::<String>()
-        .split('-')
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    label.truncate(63);
-    let label = label.trim_end_matches('-').to_owned();
-    if label.is_empty() {
-        "migration".to_owned()
-    } else {
-        label
-    }
-}
-
-/// Names unique among `taken`: `name`, else `name-2`, `name-3`...
-fn unique_name(name: &str, taken: &BTreeMap<String, usize>) -> String {
-    if !taken.contains_key(name) {
-        return name.to_owned();
-    }
-    (2..)
-        .map(|n| dns_label(&format!("{name}-{n}")))
-        .find(|candidate| !taken.contains_key(candidate))
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_made_labels() {
-        assert_eq!(dns_label("Shop_GitOps.repo"), "shop-gitops-repo");
-        assert_eq!(dns_label("--"), "migration");
-        assert_eq!(dns_label(&"a".repeat(70)).len(), 63);
-        let taken = BTreeMap::from([("hz".to_owned(), 0), ("hz-2".to_owned(), 1)]);
-        assert_eq!(unique_name("hz", &taken), "hz-3");
-        assert_eq!(unique_name("sh", &taken), "sh");
     }
 }

@@ -76,43 +76,12 @@ fn context(discovery: &Discovery) -> Value {
             })
         })
         .collect();
-    let waves: Vec<Value> = discovery
-        .waves
+    let proposals: Vec<Value> = discovery
+        .proposals
         .iter()
-        .map(|wave| {
-            let mut entry = json!({"name": wave.name, "from": wave.from, "clusters": wave.clusters});
-            match &wave.selects {
-                super::WaveSelects::Workloads(workloads) => entry["workloads"] = json!(workloads),
-                super::WaveSelects::Namespaces(namespaces) => entry["namespaces"] = json!(namespaces),
-                super::WaveSelects::All => {}
-            }
-            entry
-        })
-        .collect();
-    let egress: Vec<Value> = discovery
-        .egress
-        .iter()
-        .map(|route| {
-            json!({
-                "name": route.name, "from": route.from, "virtual_service": route.virtual_service,
-                "asm_gateway": route.asm_gateway, "weights": super::traffic::EGRESS_WEIGHTS,
-            })
-        })
-        .collect();
-    let ingress: Vec<Value> = discovery
-        .ingress
-        .iter()
-        .map(|gateway| {
-            let ports: Vec<Value> = gateway
-                .ports
-                .iter()
-                .map(|(name, number)| json!({"name": name, "port": number, "targetPort": number}))
-                .collect();
-            json!({
-                "name": gateway.name, "from": gateway.from, "asm_gateway": gateway.asm_gateway, "ports": ports,
-                "istio_gateway_labels": gateway.istio_gateway_labels,
-            })
-        })
+        .map(
+            |proposal| json!({"section": proposal.section, "template": proposal.template, "entries": proposal.entries}),
+        )
         .collect();
     json!({
         "name": discovery.name,
@@ -125,8 +94,6 @@ fn context(discovery: &Discovery) -> Value {
         "mesh_config": mesh_config,
         "install_paths": discovery.install_paths.iter().map(found).collect::<Vec<_>>(),
         "clusters": clusters,
-        "waves": waves,
-        "egress": egress,
-        "ingress": ingress,
+        "proposals": proposals,
     })
 }

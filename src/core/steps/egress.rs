@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use minijinja::context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use serde_saphyr::Spanned;
 
@@ -15,11 +15,16 @@ use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::gate::Gate;
 use crate::core::inventory::{ClusterInventory, Inventory, Object};
 use crate::core::json_patch;
-use crate::core::names::{asm_gateway_workload, check_dns_label, check_dns_subdomain, exact_name_pattern};
+use crate::core::names::{
+    asm_gateway_workload, check_dns_label, check_dns_subdomain, dns_label, exact_name_pattern, unique_name,
+};
 use crate::core::observe::Observation;
-use crate::core::settings::{pos, Checker, Located};
+use crate::core::settings::{pos, Checker, Located, Settings};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
+use crate::core::steps::{
+    gateways_rolled_out, FoundSource, KindEffects, KindInfo, KindSummary, PendingStep, PlannedGateway, Proposal, ReadKind,
+    StepContext, StepKind,
+};
 use crate::core::yaml::quoted;
 
 /// An egress entry as written in the plan.
@@ -61,9 +66,6 @@ pub struct EgressRoutes(pub Vec<Egress>);
 impl EgressRoutes {
     pub const KIND: &'static str = "egress";
 
-    pub fn read(raw: Vec<RawEgress>, check: &mut Checker<'_>) -> EgressRoutes {
-        EgressRoutes(check.named_entries(raw, "egress", |entry| &entry.name, read_egress))
-    }
 
     /// The entry and weight of one of the kind's steps (`egress/<name>/<weight>`).
     fn step(&self, step: &StepId) -> Option<(&Egress, u32)> {
@@ -142,6 +144,34 @@ fn weights(raw: &Spanned<Vec<Spanned<i64>>>, name: &str, check: &mut Checker<'_>
         check.fail(at, format!("the last weight is {last}: it must be 100, so that all egress traffic ends on ASM"));
     }
     raw.value.iter().map(|weight| weight.value.clamp(0, 100) as u32).collect()
+}
+
+impl ReadKind for EgressRoutes {
+    type Raw = Vec<RawEgress>;
+
+    fn propose(sources: &[FoundSource<'_>]) -> Option<Proposal> {
+        let routes = proposed_routes(sources);
+        let entries = routes
+            .iter()
+            .map(|route| {
+                json!({
+                    "name": route.name, "from": route.from, "virtual_service": route.virtual_service,
+                    "asm_gateway": route.asm_gateway, "weights": EGRESS_WEIGHTS,
+                })
+            })
+            .collect();
+        Some(Proposal {
+            section: Self::KIND,
+            template: "init/plan-egress.yaml.j2",
+            entries,
+            counted: "egress route(s)",
+            gateway_clusters: routes.into_iter().flat_map(|route| route.clusters).collect(),
+        })
+    }
+
+    fn read(raw: Vec<RawEgress>, _settings: &Settings, check: &mut Checker<'_>) -> EgressRoutes {
+        EgressRoutes(check.named_entries(raw, "egress", |entry| &entry.name, read_egress))
+    }
 }
 
 impl StepKind for EgressRoutes {
@@ -267,9 +297,70 @@ impl StepKind for EgressRoutes {
         problems
     }
 
+    /// The share of each entry's mesh traffic that moves, and Istio's egress gateway out of the routes at `finished`.
+    fn effects(&self, before: &Desired, after: &Desired) -> KindEffects {
+        let mut shifts = Vec::new();
+        let names: BTreeSet<&str> =
+            before.traffic_of(Self::KIND).chain(after.traffic_of(Self::KIND)).map(|(name, _)| name).collect();
+        for name in names {
+            let from = before.traffic(Self::KIND, name).unwrap_or(0);
+            let to = after.traffic(Self::KIND, name).unwrap_or(0);
+            let istio_removed = after.finished && !before.finished && after.traffic(Self::KIND, name).is_some();
+            if from != to || istio_removed {
+                shifts.push(EgressShift { name: name.to_owned(), from_percent: from, to_percent: to, istio_removed });
+            }
+        }
+        let lines = shifts
+            .iter()
+            .map(|shift| match shift.istio_removed {
+                true => {
+                    format!("egress {}: Istio's egress gateway out of the routes, all traffic through ASM's", shift.name)
+                }
+                false => format!(
+                    "egress {}: {}% -> {}% of mesh traffic through ASM's egress gateway",
+                    shift.name, shift.from_percent, shift.to_percent
+                ),
+            })
+            .collect();
+        KindEffects { fields: vec![(Self::KIND, json!(shifts))], lines }
+    }
+
+    /// Each entry's route and the gateway it shifts to, with its weights.
+    fn summary(&self) -> Option<KindSummary> {
+        let json = self
+            .0
+            .iter()
+            .map(|entry| {
+                json!({
+                    "name": entry.name,
+                    "virtualService": {"namespace": entry.virtual_service_namespace, "name": entry.virtual_service_name},
+                    "asmGateway": entry.asm_gateway.value,
+                    "host": entry.asm_host(),
+                    "weights": entry.weights,
+                })
+            })
+            .collect();
+        let lines = self
+            .0
+            .iter()
+            .map(|entry| {
+                format!(
+                    "  egress {}: VirtualService {}/{} sends mesh traffic to ASM's egress gateway {} at {}, weights {}",
+                    entry.name,
+                    entry.virtual_service_namespace,
+                    entry.virtual_service_name,
+                    entry.asm_gateway.value,
+                    entry.asm_host(),
+                    entry.weights.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        Some(KindSummary { key: Self::KIND, json: Value::Array(json), lines })
+    }
+
     fn add_to_desired(&self, step: &StepId, _context: &StepContext<'_>, desired: &mut Desired) {
         if let Some((entry, weight)) = self.step(step) {
-            desired.egress_weights.insert(entry.name.clone(), weight);
+            desired.traffic.insert((Self::KIND, entry.name.clone()), weight);
         }
     }
 
@@ -346,12 +437,12 @@ impl EgressRoutes {
                     servers_so_far.push(server.clone());
                 }
             }
-            let Some(weight) = desired.egress_weights.get(&entry.name) else { continue };
+            let Some(weight) = desired.traffic(Self::KIND, &entry.name) else { continue };
             let spec = virtual_service.value.get("spec").cloned().unwrap_or(Value::Null);
             let operations =
-                route_operations(&spec, &entry.asm_gateway.value, &entry.asm_host(), *weight, desired.finished)
+                route_operations(&spec, &entry.asm_gateway.value, &entry.asm_host(), weight, desired.finished)
                     .map_err(|reason| virtual_service.error(reason))?;
-            let text = route_patch(entry, virtual_service, &operations, *weight, desired.finished, rendering)?;
+            let text = route_patch(entry, virtual_service, &operations, weight, desired.finished, rendering)?;
             // The VirtualService as the cluster builds it, patched: what ASM imports in its place.
             let mut routed = virtual_service.value.as_ref().clone();
             json_patch::apply(&mut routed, &operations)
@@ -387,6 +478,18 @@ impl EgressRoutes {
         }
         Ok(())
     }
+}
+
+/// A step's shift of one egress route, as `--output json` reports it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EgressShift {
+    name: String,
+    /// Percent of the route's mesh traffic sent to ASM's egress gateway, before and after.
+    from_percent: u32,
+    to_percent: u32,
+    /// Istio's egress gateway is out of the routes.
+    istio_removed: bool,
 }
 
 /// The patch of a VirtualService that splits its mesh route (or, at `finished`, sends it all to ASM): its
@@ -587,6 +690,63 @@ impl MeshRoute<'_> {
             json!({"op": "add", "path": format!("{path}/1"), "value": asm}),
         ])
     }
+}
+
+// ---- What `init` proposes ----
+
+/// The weights `init` proposes for each egress route: a small share first, then larger ones.
+const EGRESS_WEIGHTS: [u32; 4] = [1, 10, 50, 100];
+
+/// A VirtualService that sends mesh traffic through Istio's egress gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProposedEgress {
+    name: String,
+    /// `namespace/name`.
+    virtual_service: String,
+    asm_gateway: String,
+    clusters: Vec<String>,
+    from: String,
+}
+
+/// The name `init` gives ASM's egress gateway.
+const ASM_EGRESS_GATEWAY: &str = "asm-egressgateway";
+
+/// Each VirtualService that sends mesh traffic through an Istio egress gateway, once, with the clusters defining it.
+fn proposed_routes(sources: &[FoundSource<'_>]) -> Vec<ProposedEgress> {
+    let mut routes: Vec<ProposedEgress> = Vec::new();
+    for source in sources {
+        let inventory = source.inventory;
+        for virtual_service in inventory.istio_objects.iter().filter(|object| &*object.kind == "VirtualService") {
+            if !virtual_service.strings("/spec/gateways").any(|gateway| gateway == "mesh") {
+                continue;
+            }
+            let Ok(gateway) = istio_egress_gateway(inventory, virtual_service) else { continue };
+            let selector = gateway.value.pointer("/spec/selector").and_then(Value::as_object);
+            let egress =
+                selector.into_iter().flatten().any(|(_, value)| value.as_str().is_some_and(|v| v.contains("egress")));
+            if !egress {
+                continue;
+            }
+            let reference =
+                format!("{}/{}", virtual_service.namespace.as_deref().unwrap_or("default"), virtual_service.name);
+            match routes.iter_mut().find(|route| route.virtual_service == reference) {
+                Some(route) => route.clusters.push(source.cluster.to_owned()),
+                None => routes.push(ProposedEgress {
+                    name: dns_label(&virtual_service.name),
+                    virtual_service: reference,
+                    asm_gateway: ASM_EGRESS_GATEWAY.to_owned(),
+                    clusters: vec![source.cluster.to_owned()],
+                    from: virtual_service.describe(),
+                }),
+            }
+        }
+    }
+    let mut taken = BTreeMap::new();
+    for route in &mut routes {
+        route.name = unique_name(&route.name, &taken);
+        taken.insert(route.name.clone(), 0);
+    }
+    routes
 }
 
 #[cfg(test)]

@@ -12,14 +12,23 @@ use crate::core::gate::{helm_owner, named_confirmation, pods, Gate, GateOutcome}
 use crate::core::observe::{IstioObjectObservation, Observation};
 use crate::core::paths::{is_within, join, normalize_repo_path_lossy, parent};
 use crate::core::repository::INCLUDING_FIELDS;
-use crate::core::settings::MeshConfigKind;
+use crate::core::settings::{Checker, MeshConfigKind, Settings};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{proxy_judge, KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, ReadKind, StepContext, StepKind, proxy_judge};
 use crate::core::value::str_at;
 use crate::core::workload::WorkloadRef;
 use crate::core::yaml_edit::remove_list_items;
 
+#[derive(Debug, Clone)]
 pub struct Finished;
+
+impl ReadKind for Finished {
+    type Raw = ();
+
+    fn read(_raw: (), _settings: &Settings, _check: &mut Checker<'_>) -> Finished {
+        Finished
+    }
+}
 
 impl StepKind for Finished {
     fn info(&self) -> KindInfo {

@@ -1,9 +1,10 @@
 //! `ingress/<name>`: ASM's ingress gateway, created beside Istio's until traffic has moved; gated on a
 //! confirmation that it did. The plan's `spec.ingress`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
+use serde_json::{json, Value};
 use serde_saphyr::Spanned;
 
 use crate::core::component::{AsmGateway, Rendering};
@@ -11,11 +12,14 @@ use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{confirmation, Gate, GateOutcome};
 use crate::core::inventory::{Inventory, Object};
-use crate::core::names::asm_gateway_workload;
+use crate::core::names::{asm_gateway_workload, dns_label};
 use crate::core::observe::Observation;
-use crate::core::settings::{pos, Checker, Located};
+use crate::core::settings::{pos, Checker, Located, Settings};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
+use crate::core::steps::{
+    gateways_rolled_out, FoundSource, KindEffects, KindInfo, PendingStep, PlannedGateway, Proposal, ReadKind,
+    StepContext, StepKind,
+};
 use crate::core::yaml::quoted;
 
 /// The `networking.istio.io` Gateways Istio's ingress gateway serves, in every cluster, and the pod labels that
@@ -120,9 +124,6 @@ pub struct Ingresses(pub Vec<Ingress>);
 impl Ingresses {
     pub const KIND: &'static str = "ingress";
 
-    pub fn read(raw: Vec<RawIngress>, check: &mut Checker<'_>) -> Ingresses {
-        Ingresses(check.named_entries(raw, "ingress", |entry| &entry.name, read_ingress))
-    }
 }
 
 fn read_ingress(entry: RawIngress, check: &mut Checker<'_>) -> Ingress {
@@ -177,6 +178,39 @@ fn port_number(raw: &Spanned<i64>, check: &mut Checker<'_>) -> u32 {
         check.fail(pos(raw), format!("port {} is outside 1..65535", raw.value));
     }
     raw.value.clamp(0, 65535) as u32
+}
+
+impl ReadKind for Ingresses {
+    type Raw = Vec<RawIngress>;
+
+    fn propose(sources: &[FoundSource<'_>]) -> Option<Proposal> {
+        let gateways = proposed_gateways(sources);
+        let entries = gateways
+            .iter()
+            .map(|gateway| {
+                let ports: Vec<Value> = gateway
+                    .ports
+                    .iter()
+                    .map(|(name, number)| json!({"name": name, "port": number, "targetPort": number}))
+                    .collect();
+                json!({
+                    "name": gateway.name, "from": gateway.from, "asm_gateway": gateway.asm_gateway, "ports": ports,
+                    "istio_gateway_labels": gateway.istio_gateway_labels,
+                })
+            })
+            .collect();
+        Some(Proposal {
+            section: Self::KIND,
+            template: "init/plan-ingress.yaml.j2",
+            entries,
+            counted: "ingress gateway(s)",
+            gateway_clusters: gateways.into_iter().flat_map(|gateway| gateway.clusters).collect(),
+        })
+    }
+
+    fn read(raw: Vec<RawIngress>, _settings: &Settings, check: &mut Checker<'_>) -> Ingresses {
+        Ingresses(check.named_entries(raw, "ingress", |entry| &entry.name, read_ingress))
+    }
 }
 
 impl StepKind for Ingresses {
@@ -239,8 +273,29 @@ impl StepKind for Ingresses {
 
     fn add_to_desired(&self, step: &StepId, _context: &StepContext<'_>, desired: &mut Desired) {
         if let Some(name) = step.instance() {
-            desired.ingress.insert(name.to_owned());
+            desired.traffic.insert((Self::KIND, name.to_owned()), 100);
         }
+    }
+
+    /// The entries whose traffic the operator moves to ASM's ingress gateway, or back.
+    fn effects(&self, before: &Desired, after: &Desired) -> KindEffects {
+        let moved = |desired: &Desired| -> BTreeSet<String> {
+            desired.traffic_of(Self::KIND).map(|(name, _)| name.to_owned()).collect()
+        };
+        let (from, to) = (moved(before), moved(after));
+        let added: Vec<&String> = to.difference(&from).collect();
+        let removed: Vec<&String> = from.difference(&to).collect();
+        let mut lines: Vec<String> = added
+            .iter()
+            .map(|name| {
+                format!(
+                    "ingress {name}: move its traffic to ASM's ingress gateway (DNS or load-balancer weights), then \
+                     confirm"
+                )
+            })
+            .collect();
+        lines.extend(removed.iter().map(|name| format!("ingress {name}: move its traffic back to Istio's ingress gateway")));
+        KindEffects { fields: vec![("ingressAdded", json!(added)), ("ingressRemoved", json!(removed))], lines }
     }
 
     /// ASM's ingress gateways (from `migrating` on), on every cluster.
@@ -338,4 +393,83 @@ impl StepKind for Ingresses {
 /// Labels as a selector is written: `app: x, istio: y`.
 fn labels(labels: &BTreeMap<String, String>) -> String {
     labels.iter().map(|(key, value)| format!("{key}: {value}")).collect::<Vec<_>>().join(", ")
+}
+
+// ---- What `init` proposes ----
+
+/// Istio's ingress gateway, as the Gateways it serves select it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProposedIngress {
+    name: String,
+    asm_gateway: String,
+    /// The servers' ports: (name, number).
+    ports: Vec<(String, u64)>,
+    /// The pod labels the Gateways select, when they are not Istio's default ingress gateway's.
+    istio_gateway_labels: Option<BTreeMap<String, String>>,
+    clusters: Vec<String>,
+    from: String,
+}
+
+/// Istio's default ingress gateway pods' labels, which the plan's `istioGatewayLabels` default to.
+const DEFAULT_INGRESS_LABELS: [(&str, &str); 2] = [("app", "istio-ingressgateway"), ("istio", "ingressgateway")];
+
+/// Istio's ingress gateways, one per set of pod labels the Gateways select, with their ports and clusters.
+fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
+    let mut found: Vec<(BTreeMap<String, String>, ProposedIngress)> = Vec::new();
+    for source in sources {
+        let inventory = source.inventory;
+        for gateway in inventory.istio_objects.iter().filter(|object| &*object.kind == "Gateway") {
+            let selector = gateway.string_map("/spec/selector");
+            if !selector.values().any(|value| value.contains("ingress")) {
+                continue;
+            }
+            let ports: Vec<(String, u64)> = gateway
+                .value
+                .pointer("/spec/servers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|server| {
+                    let number = server.pointer("/port/number").and_then(Value::as_u64)?;
+                    let name = server.pointer("/port/name").and_then(Value::as_str).map(dns_label);
+                    Some((name.unwrap_or_else(|| format!("port-{number}")), number))
+                })
+                .collect();
+            let entry = match found.iter_mut().find(|(labels, _)| *labels == selector) {
+                Some((_, entry)) => entry,
+                None => {
+                    let value = selector.get("istio").or_else(|| selector.values().next()).cloned().unwrap_or_default();
+                    let defaults = selector
+                        .iter()
+                        .all(|(key, value)| DEFAULT_INGRESS_LABELS.iter().any(|(k, v)| k == key && v == value));
+                    let name = dns_label(&value);
+                    found.push((
+                        selector.clone(),
+                        ProposedIngress {
+                            asm_gateway: dns_label(&format!("{name}-asm")),
+                            name,
+                            ports: Vec::new(),
+                            istio_gateway_labels: (!defaults).then(|| selector.clone()),
+                            clusters: Vec::new(),
+                            from: gateway.describe(),
+                        },
+                    ));
+                    &mut found.last_mut().expect("just pushed").1
+                }
+            };
+            for (name, number) in ports {
+                if !entry.ports.iter().any(|(_, known)| *known == number) {
+                    entry.ports.push((name, number));
+                }
+            }
+            if !entry.clusters.iter().any(|cluster| cluster == source.cluster) {
+                entry.clusters.push(source.cluster.to_owned());
+            }
+        }
+    }
+    let mut entries: Vec<ProposedIngress> = found.into_iter().map(|(_, entry)| entry).collect();
+    for entry in &mut entries {
+        entry.ports.sort_by_key(|(_, number)| *number);
+    }
+    entries
 }

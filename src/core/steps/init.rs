@@ -1,10 +1,20 @@
 //! `init`: the ASMMigrateFromIstio resource at Init, and istio-system given back to Istio's injector for east-west gateways.
 
 use crate::core::desired::Desired;
+use crate::core::settings::{Checker, Settings};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{KindInfo, StepContext, StepKind};
+use crate::core::steps::{KindInfo, ReadKind, StepContext, StepKind};
 
+#[derive(Debug, Clone)]
 pub struct Init;
+
+impl ReadKind for Init {
+    type Raw = ();
+
+    fn read(_raw: (), _settings: &Settings, _check: &mut Checker<'_>) -> Init {
+        Init
+    }
+}
 
 impl StepKind for Init {
     fn info(&self) -> KindInfo {

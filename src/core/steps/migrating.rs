@@ -4,10 +4,20 @@
 use crate::core::desired::Desired;
 use crate::core::gate::{confirmation, Gate};
 use crate::core::observe::Observation;
+use crate::core::settings::{Checker, Settings};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{gateways_rolled_out, KindInfo, PendingStep, PlannedGateway, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, PlannedGateway, ReadKind, StepContext, StepKind, gateways_rolled_out};
 
+#[derive(Debug, Clone)]
 pub struct Migrating;
+
+impl ReadKind for Migrating {
+    type Raw = ();
+
+    fn read(_raw: (), _settings: &Settings, _check: &mut Checker<'_>) -> Migrating {
+        Migrating
+    }
+}
 
 impl StepKind for Migrating {
     fn info(&self) -> KindInfo {

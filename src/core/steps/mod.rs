@@ -1,27 +1,100 @@
 //! The step kinds: what each kind of step reads from the plan, checks against the repository, adds to the
-//! desired state, renders, gates and says. Each kind is one file; `plan::Plan::kinds` lists them in order.
+//! desired state, renders, gates and says. Each kind is one file; the registry below lists them, in order.
 
-pub mod egress;
-pub mod finished;
-pub mod ingress;
-pub mod init;
-pub mod migrating;
-pub mod setup;
-pub mod wave;
+/// The registry of step kinds, in the default order of their steps: `module::Type` for each kind, with `[section]`
+/// for a kind that reads a section of the plan's `spec`. A new kind is a file in this directory (implementing
+/// `StepKind` and `ReadKind`) and one line here; the module, the plan's field, its reading and `Plan::kinds` come
+/// from this list. The macro hands the list to `$then`, so each place that needs it expands it its own way.
+macro_rules! step_kinds {
+    ($then:ident) => {
+        $then! {
+            init::Init,
+            setup::Setup,
+            migrating::Migrating,
+            wave::Waves [waves],
+            egress::EgressRoutes [egress],
+            ingress::Ingresses [ingress],
+            finished::Finished,
+        }
+    };
+}
+pub(crate) use step_kinds;
+
+/// The kinds' modules, and `Kinds`: one value of each kind, as the plan configures it.
+macro_rules! declare_kinds {
+    ($( $module:ident :: $kind:ident $( [$section:ident] )? ),+ $(,)?) => {
+        $( pub mod $module; )+
+
+        /// Every step kind as the plan configures it (read from its section, when it has one).
+        #[derive(Debug, Clone)]
+        pub struct Kinds {
+            $( pub(in crate::core) $module: $module::$kind, )+
+        }
+
+        impl Kinds {
+            /// The kinds, in the default order of their steps.
+            pub fn all(&self) -> Vec<&dyn StepKind> {
+                vec![$( &self.$module as &dyn StepKind ),+]
+            }
+        }
+
+        /// What `init` proposes for each kind that proposes something, in the registry's order.
+        pub fn proposals(sources: &[FoundSource<'_>]) -> Vec<Proposal> {
+            [$( <$module::$kind as ReadKind>::propose(sources) ),+].into_iter().flatten().collect()
+        }
+    };
+}
+step_kinds!(declare_kinds);
 
 use crate::core::component::Rendering;
 use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::gate::{Gate, ProxyJudge};
-use crate::core::inventory::Inventory;
+use crate::core::inventory::{ClusterInventory, Inventory};
 use crate::core::mesh_config::MeshConfigEdit;
 use crate::core::names::{asm_gateway_workload, ASM_GATEWAY_NAMESPACE};
 use crate::core::observe::Observation;
 use crate::core::repository::Repository;
-use crate::core::settings::{Located, Settings};
+use crate::core::settings::{Checker, Located, Settings};
 use crate::core::state::State;
 use crate::core::step_id::{Phase, StepId};
 use crate::core::workload::{WorkloadKind, WorkloadRef};
+
+/// How a kind reads its section of the plan: the one signature every kind reads with. A kind without a section
+/// reads `()`.
+pub trait ReadKind: StepKind + Sized {
+    /// The section as written (a list of entries), with source positions; empty when the plan leaves it out.
+    type Raw: serde::de::DeserializeOwned + Default;
+
+    /// The kind as the plan configures it; each problem is said to `check`, positioned in the plan.
+    fn read(raw: Self::Raw, settings: &Settings, check: &mut Checker<'_>) -> Self;
+
+    /// What `init` writes into the kind's section from the cluster sources it found, when the kind has a section.
+    fn propose(_sources: &[FoundSource<'_>]) -> Option<Proposal> {
+        None
+    }
+}
+
+/// A cluster source `init` found: the plan's name for the cluster, and what its source builds.
+pub struct FoundSource<'a> {
+    pub cluster: &'a str,
+    pub inventory: &'a ClusterInventory,
+}
+
+/// What `init` proposes for a kind's section of the plan.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The section's key in `spec`, which also names the count in `init`'s JSON report.
+    pub section: &'static str,
+    /// The template that writes the section into the plan, with `proposal` in its context.
+    pub template: &'static str,
+    /// The entries, as that template reads them.
+    pub entries: Vec<serde_json::Value>,
+    /// How `init`'s report counts the entries: `egress route(s)`.
+    pub counted: &'static str,
+    /// The clusters an ASM gateway of the entries runs in: the plan needs their ACK cluster IDs.
+    pub gateway_clusters: Vec<String>,
+}
 
 /// What names a kind and places its steps in the order rules.
 pub struct KindInfo {
@@ -97,6 +170,32 @@ pub trait StepKind {
     fn notes(&self, _pending: &PendingStep<'_>) -> Vec<String> {
         Vec::new()
     }
+
+    /// What taking a step changes in the kind's own part of the desired state, from `before` to `after` (the
+    /// shared parts, the phase, restarts, moves and ASM's gateways, are said by `effects::StepEffects`).
+    fn effects(&self, _before: &Desired, _after: &Desired) -> KindEffects {
+        KindEffects::default()
+    }
+
+    /// The kind's part of `validate`'s summary of the plan, when it has one.
+    fn summary(&self) -> Option<KindSummary> {
+        None
+    }
+}
+
+/// A kind's part of a step's effects: fields of the JSON report, in order, and lines of text.
+#[derive(Default)]
+pub struct KindEffects {
+    pub fields: Vec<(&'static str, serde_json::Value)>,
+    pub lines: Vec<String>,
+}
+
+/// A kind's part of `validate`'s summary: a key of the JSON document's `plan`, and lines of its text.
+pub struct KindSummary {
+    pub key: &'static str,
+    pub json: serde_json::Value,
+    /// Each line as printed, indented under the plan's first line.
+    pub lines: Vec<String>,
 }
 
 /// An ASM gateway a kind creates, as the plan names it.

@@ -15,12 +15,22 @@ use crate::core::observe::Observation;
 use crate::core::observe::PodObservation;
 use crate::core::paths::is_within;
 use crate::core::state::State;
+use crate::core::settings::{Checker, Settings};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{proxy_judge, KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{KindInfo, PendingStep, ReadKind, StepContext, StepKind, proxy_judge};
 use crate::core::text::listed;
 use crate::core::workload::{WorkloadKind, WorkloadRef};
 
+#[derive(Debug, Clone)]
 pub struct Setup;
+
+impl ReadKind for Setup {
+    type Raw = ();
+
+    fn read(_raw: (), _settings: &Settings, _check: &mut Checker<'_>) -> Setup {
+        Setup
+    }
+}
 
 impl StepKind for Setup {
     fn info(&self) -> KindInfo {

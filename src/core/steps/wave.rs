@@ -13,12 +13,14 @@ use crate::core::desired::{add_to, in_clusters, ByCluster, Desired};
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{helm_owner, rollouts_of, Gate, ProxyJudge};
 use crate::core::helm::HelmRelease;
-use crate::core::inventory::ClusterInventory;
-use crate::core::names::{any_of, exact_name_pattern};
+use crate::core::inventory::{ClusterInventory, Workload};
+use crate::core::names::{any_of, dns_label, exact_name_pattern};
 use crate::core::observe::{Observation, PodObservation, RolloutObservation};
-use crate::core::settings::{pos, Checker, Located};
+use crate::core::settings::{pos, Checker, Located, Settings};
 use crate::core::step_id::{Phase, StepId};
-use crate::core::steps::{proxy_judge, KindInfo, PendingStep, StepContext, StepKind};
+use crate::core::steps::{
+    proxy_judge, FoundSource, KindInfo, PendingStep, Proposal, ReadKind, StepContext, StepKind,
+};
 use crate::core::workload::{WorkloadKind, WorkloadRef, WorkloadRefError};
 use crate::core::yaml::quoted;
 
@@ -62,7 +64,27 @@ pub struct Waves(pub Vec<Wave>);
 impl Waves {
     pub const KIND: &'static str = "wave";
 
-    pub fn read(raw: Vec<RawWave>, cluster_names: &[String], check: &mut Checker<'_>) -> Waves {
+    fn wave(&self, step: &StepId) -> Option<&Wave> {
+        self.0.iter().find(|wave| Some(wave.name.as_str()) == step.instance())
+    }
+}
+
+impl ReadKind for Waves {
+    type Raw = Vec<RawWave>;
+
+    fn propose(sources: &[FoundSource<'_>]) -> Option<Proposal> {
+        Some(Proposal {
+            section: "waves",
+            template: "init/plan-waves.yaml.j2",
+            entries: proposed(sources).iter().map(ProposedWave::entry).collect(),
+            counted: "wave(s)",
+            gateway_clusters: Vec::new(),
+        })
+    }
+
+    fn read(raw: Vec<RawWave>, settings: &Settings, check: &mut Checker<'_>) -> Waves {
+        let cluster_names: Vec<String> = settings.clusters.iter().map(|cluster| cluster.name.clone()).collect();
+        let cluster_names = cluster_names.as_slice();
         if let Some(first) = raw.first().filter(|wave| wave.all.as_ref().is_some_and(|all| all.value)) {
             if raw.len() == 1 && first.clusters.is_none() && cluster_names.len() > 1 {
                 check.warn(
@@ -85,10 +107,6 @@ impl Waves {
                 Wave { name: wave.name.value, clusters, selection }
             },
         ))
-    }
-
-    fn wave(&self, step: &StepId) -> Option<&Wave> {
-        self.0.iter().find(|wave| Some(wave.name.as_str()) == step.instance())
     }
 }
 
@@ -445,4 +463,140 @@ fn incomplete_rollout(cluster: &str, rollout: &RolloutObservation) -> String {
         "{cluster}: {}/{} ({} of {} updated, {} ready)",
         workload.namespace, workload.name, rollout.updated, rollout.desired, rollout.ready
     )
+}
+
+// ---- What `init` proposes ----
+
+/// What a proposed wave moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ProposedSelection {
+    /// `[Kind/]namespace/name` entries.
+    Workloads(Vec<String>),
+    Namespaces(Vec<String>),
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProposedWave {
+    name: String,
+    /// The clusters it moves workloads in; `None`: every cluster.
+    clusters: Option<Vec<String>>,
+    selects: ProposedSelection,
+    from: String,
+}
+
+impl ProposedWave {
+    /// The wave as the plan template writes it.
+    fn entry(&self) -> Value {
+        let mut entry = json!({"name": self.name, "from": self.from, "clusters": self.clusters});
+        match &self.selects {
+            ProposedSelection::Workloads(workloads) => entry["workloads"] = json!(workloads),
+            ProposedSelection::Namespaces(namespaces) => entry["namespaces"] = json!(namespaces),
+            ProposedSelection::All => {}
+        }
+        entry
+    }
+}
+
+fn movable(workload: &Workload) -> bool {
+    workload.injected && &*workload.workload.namespace != "istio-system"
+}
+
+/// The waves `init` proposes: one small canary first, then one wave per namespace, then the rest.
+fn proposed(sources: &[FoundSource<'_>]) -> Vec<ProposedWave> {
+    let mut waves = Vec::new();
+    let several_clusters = sources.len() > 1;
+    let canary_namespace = match canary(sources) {
+        Some((cluster, workload)) => {
+            let reference = match workload.workload.kind {
+                WorkloadKind::Deployment => format!("{}/{}", workload.workload.namespace, workload.workload.name),
+                _ => workload.workload.to_string(),
+            };
+            let replicas = workload.replicas.map_or("one pod per node".to_owned(), |n| format!("{n} replica(s)"));
+            waves.push(ProposedWave {
+                name: "canary".to_owned(),
+                clusters: several_clusters.then(|| vec![cluster.to_owned()]),
+                selects: ProposedSelection::Workloads(vec![reference]),
+                from: format!("the smallest Istio-injected workload of cluster {cluster} ({replicas})"),
+            });
+            workload.workload.namespace.to_string()
+        }
+        None => {
+            // Only Helm releases: the first Flux release of the first cluster, by name, is the canary.
+            let release = sources.iter().find_map(|source| {
+                let release =
+                    source.inventory.helm_releases.iter().find(|release| release.injected && !release.istio_own)?;
+                Some((source.cluster, release))
+            });
+            let Some((cluster, release)) = release else { return waves };
+            waves.push(ProposedWave {
+                name: "canary".to_owned(),
+                clusters: several_clusters.then(|| vec![cluster.to_owned()]),
+                selects: ProposedSelection::Workloads(vec![release.id.clone()]),
+                from: format!("a Helm release of cluster {cluster}: its workloads are not in the repository"),
+            });
+            String::new()
+        }
+    };
+    let canary_namespace = canary_namespace.as_str();
+    let releases: Vec<(&str, &str)> = sources.iter().flat_map(|source| source.inventory.injected_releases()).collect();
+    let namespaces: BTreeSet<&str> = sources
+        .iter()
+        .flat_map(|source| source.inventory.workloads.iter().filter(|w| movable(w)))
+        .map(|workload| &*workload.workload.namespace)
+        .chain(releases.iter().map(|(_, namespace)| *namespace))
+        .collect();
+    for namespace in namespaces {
+        let workloads = sources
+            .iter()
+            .flat_map(|source| source.inventory.workloads.iter())
+            .filter(|w| movable(w) && &*w.workload.namespace == namespace)
+            .count();
+        let rendered: BTreeSet<&str> =
+            releases.iter().filter(|(_, in_namespace)| *in_namespace == namespace).map(|(id, _)| *id).collect();
+        let canary_release = waves.first().and_then(|canary| match &canary.selects {
+            ProposedSelection::Workloads(references) => references.first().map(String::as_str),
+            _ => None,
+        });
+        let only_the_canary = (workloads == 1 && rendered.is_empty() && canary_namespace == namespace)
+            || (workloads == 0 && rendered.len() == 1 && rendered.iter().next().copied() == canary_release);
+        if only_the_canary {
+            continue;
+        }
+        let label = dns_label(namespace);
+        let name = if ["canary", "rest"].contains(&label.as_str()) { dns_label(&format!("ns-{label}")) } else { label };
+        waves.push(ProposedWave {
+            name,
+            clusters: None,
+            selects: ProposedSelection::Namespaces(vec![namespace.to_owned()]),
+            from: match rendered.is_empty() {
+                true => format!("{workloads} Istio-injected workload(s) in namespace {namespace}"),
+                false => format!(
+                    "{workloads} Istio-injected workload(s) and what {} render(s) in namespace {namespace}",
+                    rendered.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            },
+        });
+    }
+    waves.push(ProposedWave {
+        name: "rest".to_owned(),
+        clusters: None,
+        selects: ProposedSelection::All,
+        from: "whatever is Istio-injected and not moved yet when the step is taken".to_owned(),
+    });
+    waves
+}
+
+/// The canary: the Istio-injected Deployment (else workload) with the fewest replicas, in the first cluster that
+/// has one.
+fn canary<'i>(sources: &[FoundSource<'i>]) -> Option<(&'i str, &'i Workload)> {
+    sources.iter().find_map(|source| {
+        let inventory = source.inventory;
+        let movable: Vec<&Workload> = inventory.workloads.iter().filter(|w| movable(w)).collect();
+        let deployments = movable.iter().copied().filter(|w| w.workload.kind == WorkloadKind::Deployment);
+        let smallest = deployments
+            .min_by_key(|w| w.replicas.unwrap_or(1))
+            .or_else(|| movable.iter().copied().min_by_key(|w| w.replicas.unwrap_or(u64::MAX)))?;
+        Some((source.cluster, smallest))
+    })
 }
