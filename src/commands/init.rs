@@ -89,14 +89,14 @@ pub fn run(
     let schema_before = read(&root, &schema_path);
     let mut notes = discovery.notes.clone();
     match &schema_before {
-        Some(before) if before == PLAN_SCHEMA => {}
+        Some(before) if *before == *PLAN_SCHEMA => {}
         Some(_) if !options.force => notes.push(format!(
             "{schema_path} is not this asm-migrate's schema and was left as it is (`init --force` writes it)"
         )),
         _ => changes.push(FileChange {
             path: schema_path.clone(),
             before: schema_before,
-            after: Some(PLAN_SCHEMA.to_owned()),
+            after: Some(PLAN_SCHEMA.clone()),
         }),
     }
     if options.wire {

@@ -165,7 +165,7 @@ fn schema_file_remarks(migration: &Migration, root: &Path) -> Vec<Diagnostic> {
     };
     match std::fs::read_to_string(plan_dir.join(&reference.value)) {
         Err(_) => vec![remark(format!("the schema file {} the plan names does not exist", reference.value))],
-        Ok(text) if text != PLAN_SCHEMA => vec![remark(format!(
+        Ok(text) if text != *PLAN_SCHEMA => vec![remark(format!(
             "the schema file {} is not this asm-migrate's: editors check the plan against other rules",
             reference.value
         ))],

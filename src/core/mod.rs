@@ -20,6 +20,7 @@ pub mod names;
 pub mod observe;
 pub mod paths;
 pub mod plan;
+pub mod plan_reference;
 pub mod render;
 pub mod repository;
 pub mod settings;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::support::{manifest_dir, Repo};
+use crate::support::{manifest_dir, matches_golden, Repo};
 
 /// What the schema says of one property, found at a dotted path (`spec.clusters[].name`).
 struct Property {
@@ -97,6 +97,15 @@ fn every_schema_property_is_documented_with_its_default_and_values() {
         problems.push(format!("`{path}` is documented in docs/plan.md but is not in the schema"));
     }
     assert!(problems.is_empty(), "docs/plan.md and schema/plan.schema.json differ:\n{}", problems.join("\n"));
+}
+
+/// The published schema and reference page are stitched from their bases (`schema/plan.base.json`,
+/// `docs/plan.base.md`) and what each kind says beside it (`src/core/steps/<kind>.schema.json` and `<kind>.md`):
+/// edit those, then `UPDATE_GOLDEN=1 cargo test --test integration plan_doc` writes the published files again.
+#[test]
+fn the_published_schema_and_reference_are_stitched_from_the_kinds() {
+    matches_golden("schema/plan.schema.json", &asm_migrate::commands::schema::PLAN_SCHEMA);
+    matches_golden("docs/plan.md", &asm_migrate::commands::schema::plan_reference());
 }
 
 #[test]

@@ -54,6 +54,7 @@ use crate::core::inventory::{ClusterInventory, Inventory};
 use crate::core::mesh_config::MeshConfigEdit;
 use crate::core::names::{asm_gateway_workload, ASM_GATEWAY_NAMESPACE};
 use crate::core::observe::Observation;
+use crate::core::plan_reference::KindReference;
 use crate::core::repository::Repository;
 use crate::core::settings::{Checker, Located, Settings};
 use crate::core::state::State;
@@ -302,4 +303,32 @@ pub struct StepContext<'a> {
 pub fn rank(kind: &dyn StepKind) -> u8 {
     let info = kind.info();
     (info.phase as u8) * 2 + u8::from(!info.switches_phase)
+}
+
+/// What each kind says of itself in the plan's schema and reference page, in the kinds' order: the files beside it.
+pub fn references() -> Vec<KindReference> {
+    vec![
+        KindReference { name: "init", section: None, schema: None, page: include_str!("init.md") },
+        KindReference { name: "setup", section: None, schema: None, page: include_str!("setup.md") },
+        KindReference { name: "migrating", section: None, schema: None, page: include_str!("migrating.md") },
+        KindReference {
+            name: "wave",
+            section: Some("waves"),
+            schema: Some(include_str!("wave.schema.json")),
+            page: include_str!("wave.md"),
+        },
+        KindReference {
+            name: "egress",
+            section: Some("egress"),
+            schema: Some(include_str!("egress.schema.json")),
+            page: include_str!("egress.md"),
+        },
+        KindReference {
+            name: "ingress",
+            section: Some("ingress"),
+            schema: Some(include_str!("ingress.schema.json")),
+            page: include_str!("ingress.md"),
+        },
+        KindReference { name: "finished", section: None, schema: None, page: include_str!("finished.md") },
+    ]
 }
