@@ -38,12 +38,45 @@ macro_rules! declare_kinds {
             }
         }
 
+        /// What each kind says of itself in the plan's schema and reference page, in the registry's order: the files
+        /// beside it, `<kind>.md` and, for a kind with a section, `<kind>.schema.json`.
+        pub fn references() -> Vec<KindReference> {
+            vec![$(
+                KindReference {
+                    name: stringify!($module),
+                    section: section_name!($( $section )?),
+                    schema: section_schema!($module $( $section )?),
+                    page: include_str!(concat!(stringify!($module), ".md")),
+                }
+            ),+]
+        }
+
         /// What `init` proposes for each kind that proposes something, in the registry's order.
         pub fn proposals(sources: &[FoundSource<'_>]) -> Vec<Proposal> {
             [$( <$module::$kind as ReadKind>::propose(sources) ),+].into_iter().flatten().collect()
         }
     };
 }
+/// `Some("<section>")` for a kind with a section of the plan, else `None`.
+macro_rules! section_name {
+    () => {
+        None
+    };
+    ($section:ident) => {
+        Some(stringify!($section))
+    };
+}
+
+/// The schema fragment beside a kind with a section of the plan (`<kind>.schema.json`), else `None`.
+macro_rules! section_schema {
+    ($module:ident) => {
+        None
+    };
+    ($module:ident $section:ident) => {
+        Some(include_str!(concat!(stringify!($module), ".schema.json")))
+    };
+}
+
 step_kinds!(declare_kinds);
 
 use crate::core::component::Rendering;
@@ -303,32 +336,4 @@ pub struct StepContext<'a> {
 pub fn rank(kind: &dyn StepKind) -> u8 {
     let info = kind.info();
     (info.phase as u8) * 2 + u8::from(!info.switches_phase)
-}
-
-/// What each kind says of itself in the plan's schema and reference page, in the kinds' order: the files beside it.
-pub fn references() -> Vec<KindReference> {
-    vec![
-        KindReference { name: "init", section: None, schema: None, page: include_str!("init.md") },
-        KindReference { name: "setup", section: None, schema: None, page: include_str!("setup.md") },
-        KindReference { name: "migrating", section: None, schema: None, page: include_str!("migrating.md") },
-        KindReference {
-            name: "wave",
-            section: Some("waves"),
-            schema: Some(include_str!("wave.schema.json")),
-            page: include_str!("wave.md"),
-        },
-        KindReference {
-            name: "egress",
-            section: Some("egress"),
-            schema: Some(include_str!("egress.schema.json")),
-            page: include_str!("egress.md"),
-        },
-        KindReference {
-            name: "ingress",
-            section: Some("ingress"),
-            schema: Some(include_str!("ingress.schema.json")),
-            page: include_str!("ingress.md"),
-        },
-        KindReference { name: "finished", section: None, schema: None, page: include_str!("finished.md") },
-    ]
 }
