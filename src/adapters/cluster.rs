@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{verbs, Discovery};
@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use crate::core::names::ISTIO_API_GROUPS;
 use crate::core::observe::{
-    AsmObservation, ClusterObservation, IstioObjectObservation, Observation, PodObservation, RolloutObservation,
-    ServiceObservation, SyncObservation, VirtualServiceObservation,
+    AsmObservation, ClusterObservation, ClusterRead, IstioObjectObservation, Observation, PodObservation,
+    RolloutObservation, SyncObservation,
 };
 use crate::core::settings::{Engine, Settings, SyncedBy};
 use crate::core::workload::WorkloadKind;
@@ -110,8 +110,8 @@ impl Connections {
         })
     }
 
-    /// Reads the ASM control plane and every cluster of the plan.
-    pub fn observe(&self, plan: &Settings) -> Result<Observation, ClusterError> {
+    /// Reads the ASM control plane and every cluster of the plan, with the lists the plan's kinds read (`reads`).
+    pub fn observe(&self, plan: &Settings, reads: &[ClusterRead]) -> Result<Observation, ClusterError> {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ClusterError::Runtime)?;
         let asm_context =
@@ -137,7 +137,7 @@ impl Connections {
             let istio_objects = |client| async move { observe_istio_objects(&client).await };
             observation.asm_istio_objects = Some(self.within(&asm_context, istio_objects).await?);
             for (cluster, context) in contexts {
-                let observed = self.within(&context, observe_cluster).await?;
+                let observed = self.within(&context, |client| observe_cluster(client, reads)).await?;
                 observation.clusters.insert(cluster, observed);
             }
             for (synced_by, context) in appliers {
@@ -261,7 +261,7 @@ where
         .collect()
 }
 
-async fn observe_cluster(client: Client) -> Result<ClusterObservation, ReadFailure> {
+async fn observe_cluster(client: Client, reads: &[ClusterRead]) -> Result<ClusterObservation, ReadFailure> {
     let mut observed = ClusterObservation {
         pods: list_values::<Pod>(&client, "pods").await?.iter().map(PodObservation::from_object).collect(),
         ..ClusterObservation::default()
@@ -279,32 +279,30 @@ async fn observe_cluster(client: Client) -> Result<ClusterObservation, ReadFailu
     if let Some(namespace) = istio_system {
         observed.istio_system_labels = namespace.metadata.labels.unwrap_or_default().into_iter().collect();
     }
-    let services: Api<Service> = Api::namespaced(client.clone(), "istio-system");
-    let listed =
-        services.list(&ListParams::default()).await.map_err(|error| explain(error, "services in istio-system"))?;
-    observed.istio_system_services = Some(
-        listed
-            .items
-            .iter()
-            .map(|service| serde_json::to_value(service).map(|value| ServiceObservation::from_object(&value)))
-            .collect::<Result<_, _>>()
-            .map_err(|error| ReadFailure::Answer(error.to_string()))?,
-    );
-    // Where Istio's API is not served (yet, or any more), there is no VirtualService to see.
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("networking.istio.io", "v1beta1", "VirtualService"));
-    let virtual_services: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-    observed.virtual_services = Some(match virtual_services.list(&ListParams::default()).await {
+    for read in reads {
+        observed.lists.insert(read.name, list_read(&client, read).await?);
+    }
+    observed.istio_objects = Some(observe_istio_objects(&client).await?);
+    Ok(observed)
+}
+
+/// The objects of one of the kinds' reads, as JSON.
+async fn list_read(client: &Client, read: &ClusterRead) -> Result<Vec<Value>, ReadFailure> {
+    let gvk = GroupVersionKind::gvk(read.group, read.version, read.kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, read.plural);
+    let api: Api<DynamicObject> = match read.namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    match api.list(&ListParams::default()).await {
         Ok(listed) => listed
             .items
             .iter()
-            .map(|object| serde_json::to_value(object).map(|value| VirtualServiceObservation::from_object(&value)))
-            .collect::<Result<_, _>>()
-            .map_err(|error| ReadFailure::Answer(error.to_string()))?,
-        Err(kube::Error::Api(status)) if status.code == 404 => Vec::new(),
-        Err(error) => return Err(explain(error, "virtualservices.networking.istio.io")),
-    });
-    observed.istio_objects = Some(observe_istio_objects(&client).await?);
-    Ok(observed)
+            .map(|object| serde_json::to_value(object).map_err(|error| ReadFailure::Answer(error.to_string())))
+            .collect(),
+        Err(kube::Error::Api(status)) if status.code == 404 && read.unserved_is_empty => Ok(Vec::new()),
+        Err(error) => Err(explain(error, read.what)),
+    }
 }
 
 /// Every object of Istio's config API groups the server holds, of every kind it serves there (found by

@@ -2,7 +2,8 @@
 //!
 //! The layout, one file per command (README "Gates from a snapshot" gives the commands):
 //! `asm/asmmigratefromistio.yaml`, and for each cluster `clusters/<name>/{pods,deployments,statefulsets,daemonsets,istio-system}.yaml`,
-//! plus, read when present, `virtualservices.yaml` and `istio-system-services.yaml` (the egress and ingress gates),
+//! plus, read when present, `clusters/<name>/<read>.yaml` for each list the plan's kinds read (`ClusterRead`:
+//! `virtualservices.yaml` and `istio-system-services.yaml` today),
 //! `asm/istio-objects.yaml` and `clusters/<name>/istio-objects.yaml` (the import `finished` checks), and, where the
 //! plan names the object that applies them, `asm/synced-by.yaml` and `clusters/<name>/synced-by.yaml`.
 
@@ -12,8 +13,8 @@ use serde_json::Value;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::observe::{
-    items, AsmObservation, ClusterObservation, IstioObjectObservation, Observation, PodObservation, RolloutObservation,
-    ServiceObservation, SyncObservation, VirtualServiceObservation,
+    items, AsmObservation, ClusterObservation, ClusterRead, IstioObjectObservation, Observation, PodObservation,
+    RolloutObservation, SyncObservation,
 };
 use crate::core::settings::{Settings, SyncedBy};
 use crate::core::workload::WorkloadKind;
@@ -59,7 +60,7 @@ fn istio_objects(dir: &Path, relative: &str, problems: &mut Vec<Diagnostic>) -> 
 }
 
 /// Everything the gates need, from the snapshot directory `dir`.
-pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnostics> {
+pub fn read_snapshot(dir: &Path, plan: &Settings, reads: &[ClusterRead]) -> Result<Observation, Diagnostics> {
     let mut problems = Vec::new();
     let mut observation = Observation::default();
     match read(dir, "asm/asmmigratefromistio.yaml") {
@@ -110,19 +111,13 @@ pub fn read_snapshot(dir: &Path, plan: &Settings) -> Result<Observation, Diagnos
             }
             Err(problem) => problems.push(problem),
         }
-        // Added with the egress and ingress gates: a snapshot without them still serves the other gates.
-        observed.virtual_services = optional_list(
-            dir,
-            &format!("{base}/virtualservices.yaml"),
-            VirtualServiceObservation::from_object,
-            &mut problems,
-        );
-        observed.istio_system_services = optional_list(
-            dir,
-            &format!("{base}/istio-system-services.yaml"),
-            ServiceObservation::from_object,
-            &mut problems,
-        );
+        // What the kinds read besides: a snapshot without a read's file still serves the other gates.
+        for read in reads {
+            let file = format!("{base}/{}.yaml", read.name);
+            if let Some(listed) = optional_list(dir, &file, Value::clone, &mut problems) {
+                observed.lists.insert(read.name, listed);
+            }
+        }
         observed.istio_objects = istio_objects(dir, &format!("{base}/istio-objects.yaml"), &mut problems);
         observation.clusters.insert(cluster.name.clone(), observed);
     }

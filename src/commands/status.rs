@@ -27,9 +27,10 @@ pub enum Observer {
 
 impl Observer {
     pub fn observe(&self, migration: &Migration) -> anyhow::Result<Observation> {
+        let reads = migration.plan.cluster_reads();
         match self {
-            Observer::Snapshot(dir) => Ok(read_snapshot(dir, &migration.plan.settings)?),
-            Observer::Live(connections) => Ok(connections.observe(&migration.plan.settings)?),
+            Observer::Snapshot(dir) => Ok(read_snapshot(dir, &migration.plan.settings, &reads)?),
+            Observer::Live(connections) => Ok(connections.observe(&migration.plan.settings, &reads)?),
         }
     }
 

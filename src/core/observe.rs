@@ -163,51 +163,24 @@ impl RolloutObservation {
     }
 }
 
-/// A VirtualService as the cluster has it: what the GitOps engine last applied.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VirtualServiceObservation {
-    pub namespace: String,
-    pub name: String,
-    pub spec: Value,
-}
-
-impl VirtualServiceObservation {
-    pub fn from_object(object: &Value) -> VirtualServiceObservation {
-        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
-        VirtualServiceObservation {
-            namespace: text("/metadata/namespace"),
-            name: text("/metadata/name"),
-            spec: object.get("spec").cloned().unwrap_or(Value::Null),
-        }
-    }
-
-    /// The weight of the destinations to `host` in the routes that carry mesh traffic (`gateways: [mesh]`, or
-    /// no gateways named), as Istio reads it: a lone destination without a weight takes 100.
-    pub fn mesh_weight_to(&self, host: &str) -> Option<u64> {
-        let mut found = None;
-        for protocol in ["http", "tls", "tcp"] {
-            for route in self.spec.get(protocol).and_then(Value::as_array).into_iter().flatten() {
-                let matches: Vec<&Value> = route.get("match").and_then(Value::as_array).into_iter().flatten().collect();
-                let mesh = matches.is_empty()
-                    || matches.iter().any(|matched| {
-                        matched
-                            .get("gateways")
-                            .and_then(Value::as_array)
-                            .is_none_or(|gateways| gateways.iter().any(|gateway| gateway == "mesh"))
-                    });
-                let destinations = route.get("route").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-                for destination in destinations.iter().filter(|_| mesh) {
-                    if destination.pointer("/destination/host").and_then(Value::as_str) == Some(host) {
-                        let weight = destination.get("weight").and_then(Value::as_u64);
-                        let weight = weight.unwrap_or(if destinations.len() == 1 { 100 } else { 0 });
-                        found = Some(found.unwrap_or(0) + weight);
-                    }
-                }
-            }
-        }
-        found
-    }
+/// A list that a kind's gates read from every data-plane cluster, beyond what every gate reads (pods, rollouts,
+/// istio-system's labels, Istio's objects). The cluster adapter lists it at the API server and the snapshot adapter
+/// reads it from `clusters/<name>/<name of the read>.yaml`, alike for every kind (`StepKind::cluster_reads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterRead {
+    /// Its key in `ClusterObservation::lists`, and its snapshot file's stem: `virtualservices`.
+    pub name: &'static str,
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    /// The namespace it is listed in; None: every namespace.
+    pub namespace: Option<&'static str>,
+    /// How a failure to read it names it: `virtualservices.networking.istio.io`.
+    pub what: &'static str,
+    /// Whether a server that does not serve the kind (404) has none of it rather than failing: Istio's API is not
+    /// served before Istio is installed, or once it is gone.
+    pub unserved_is_empty: bool,
 }
 
 /// An object of Istio's config API groups, as a data-plane cluster or ASM's control plane has it: what `finished`
@@ -240,37 +213,6 @@ impl IstioObjectObservation {
     }
 }
 
-/// A Service of istio-system, with the address it is reached at when it has one.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceObservation {
-    pub namespace: String,
-    pub name: String,
-    /// A LoadBalancer's ingress IP or hostname; for the other types, the cluster IP.
-    pub address: Option<String>,
-}
-
-impl ServiceObservation {
-    pub fn from_object(object: &Value) -> ServiceObservation {
-        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
-        let address = match text("/spec/type").as_deref() {
-            Some("LoadBalancer") => object
-                .pointer("/status/loadBalancer/ingress")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find_map(|ingress| ingress.get("ip").or(ingress.get("hostname")).and_then(Value::as_str))
-                .map(str::to_owned),
-            _ => text("/spec/clusterIP").filter(|ip| !ip.is_empty() && ip != "None"),
-        };
-        ServiceObservation {
-            namespace: text("/metadata/namespace").unwrap_or_default(),
-            name: text("/metadata/name").unwrap_or_default(),
-            address,
-        }
-    }
-}
-
 /// One data-plane cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -278,10 +220,9 @@ pub struct ClusterObservation {
     pub pods: Vec<PodObservation>,
     pub rollouts: Vec<RolloutObservation>,
     pub istio_system_labels: BTreeMap<String, String>,
-    /// Every VirtualService; None when they were not read (a snapshot without the file).
-    pub virtual_services: Option<Vec<VirtualServiceObservation>>,
-    /// The Services of istio-system; None when they were not read.
-    pub istio_system_services: Option<Vec<ServiceObservation>>,
+    /// The objects of each read the plan's kinds ask for (`ClusterRead`), by its name; a read that was not made
+    /// (a snapshot without its file) is absent.
+    pub lists: BTreeMap<&'static str, Vec<Value>>,
     /// Every object of Istio's config API groups; None when they were not read (a snapshot without the file).
     pub istio_objects: Option<Vec<IstioObjectObservation>>,
 }

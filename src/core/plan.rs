@@ -8,6 +8,7 @@ use serde_saphyr::Spanned;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::core::discovery::written::DECIDE_MARKER;
+use crate::core::observe::ClusterRead;
 use crate::core::settings::{pos, Checker, Located, RawAsm, RawCluster, RawIstio, RawSettings, Settings};
 use crate::core::state::PLAN_API_VERSION;
 use crate::core::step_id::{Phase, StepId};
@@ -113,6 +114,18 @@ impl Plan {
     /// The step kinds, in the default order of their steps, as the registry (`steps::step_kinds`) lists them.
     pub fn kinds(&self) -> Vec<&dyn StepKind> {
         self.kinds.all()
+    }
+
+    /// What the gates of every kind read from each data-plane cluster, besides what every gate reads: each read
+    /// once, in the registry's order.
+    pub fn cluster_reads(&self) -> Vec<ClusterRead> {
+        let mut reads: Vec<ClusterRead> = Vec::new();
+        for read in self.kinds().iter().flat_map(|kind| kind.cluster_reads()) {
+            if !reads.iter().any(|known| known.name == read.name) {
+                reads.push(read);
+            }
+        }
+        reads
     }
 
     /// The kind a step of the plan belongs to. Every step of the plan was made by one of its kinds, and a step id

@@ -18,7 +18,7 @@ use crate::core::json_patch;
 use crate::core::names::{
     asm_gateway_workload, check_dns_label, check_dns_subdomain, dns_label, exact_name_pattern, unique_name,
 };
-use crate::core::observe::Observation;
+use crate::core::observe::{ClusterRead, Observation};
 use crate::core::settings::{pos, Checker, Located, Settings};
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{
@@ -219,6 +219,11 @@ impl StepKind for EgressRoutes {
             .collect()
     }
 
+    /// The gates compare each cluster's VirtualServices with the step's weights.
+    fn cluster_reads(&self) -> Vec<ClusterRead> {
+        vec![VIRTUAL_SERVICES]
+    }
+
     /// Before traffic moves to ASM's egress gateway (again): the gateway is rolled out where it is sent to.
     fn preconditions(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
         let Some((entry, _)) = self.step(&pending.step) else { return Vec::new() };
@@ -238,7 +243,7 @@ impl StepKind for EgressRoutes {
                 continue;
             }
             let shown = format!("{cluster}: {}/{}", entry.virtual_service_namespace, entry.virtual_service_name);
-            let observed = observation.clusters.get(cluster).and_then(|observed| observed.virtual_services.as_ref());
+            let observed = observation.clusters.get(cluster).and_then(|observed| observed.lists.get(VIRTUAL_SERVICES.name));
             let Some(observed) = observed else {
                 pending_clusters
                     .push(format!("{cluster}: VirtualServices not read (a snapshot without virtualservices.yaml)"));
@@ -246,6 +251,7 @@ impl StepKind for EgressRoutes {
             };
             let live = observed
                 .iter()
+                .map(VirtualServiceObservation::from_object)
                 .find(|vs| vs.namespace == entry.virtual_service_namespace && vs.name == entry.virtual_service_name);
             match live.map(|vs| vs.mesh_weight_to(&host)) {
                 None => pending_clusters.push(format!("{shown} (not found)")),
@@ -689,6 +695,66 @@ impl MeshRoute<'_> {
             json!({"op": "add", "path": format!("{path}/0/weight"), "value": 100 - weight}),
             json!({"op": "add", "path": format!("{path}/1"), "value": asm}),
         ])
+    }
+}
+
+// ---- What the gates read ----
+
+/// Every VirtualService of a cluster, as the GitOps engine last applied it.
+const VIRTUAL_SERVICES: ClusterRead = ClusterRead {
+    name: "virtualservices",
+    group: "networking.istio.io",
+    version: "v1beta1",
+    kind: "VirtualService",
+    plural: "virtualservices",
+    namespace: None,
+    what: "virtualservices.networking.istio.io",
+    unserved_is_empty: true,
+};
+
+/// A VirtualService as the cluster has it: what the GitOps engine last applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualServiceObservation {
+    pub namespace: String,
+    pub name: String,
+    pub spec: Value,
+}
+
+impl VirtualServiceObservation {
+    pub fn from_object(object: &Value) -> VirtualServiceObservation {
+        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+        VirtualServiceObservation {
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name"),
+            spec: object.get("spec").cloned().unwrap_or(Value::Null),
+        }
+    }
+
+    /// The weight of the destinations to `host` in the routes that carry mesh traffic (`gateways: [mesh]`, or
+    /// no gateways named), as Istio reads it: a lone destination without a weight takes 100.
+    pub fn mesh_weight_to(&self, host: &str) -> Option<u64> {
+        let mut found = None;
+        for protocol in ["http", "tls", "tcp"] {
+            for route in self.spec.get(protocol).and_then(Value::as_array).into_iter().flatten() {
+                let matches: Vec<&Value> = route.get("match").and_then(Value::as_array).into_iter().flatten().collect();
+                let mesh = matches.is_empty()
+                    || matches.iter().any(|matched| {
+                        matched
+                            .get("gateways")
+                            .and_then(Value::as_array)
+                            .is_none_or(|gateways| gateways.iter().any(|gateway| gateway == "mesh"))
+                    });
+                let destinations = route.get("route").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                for destination in destinations.iter().filter(|_| mesh) {
+                    if destination.pointer("/destination/host").and_then(Value::as_str) == Some(host) {
+                        let weight = destination.get("weight").and_then(Value::as_u64);
+                        let weight = weight.unwrap_or(if destinations.len() == 1 { 100 } else { 0 });
+                        found = Some(found.unwrap_or(0) + weight);
+                    }
+                }
+            }
+        }
+        found
     }
 }
 

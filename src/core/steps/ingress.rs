@@ -13,7 +13,7 @@ use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{confirmation, Gate, GateOutcome};
 use crate::core::inventory::{Inventory, Object};
 use crate::core::names::{asm_gateway_workload, dns_label};
-use crate::core::observe::Observation;
+use crate::core::observe::{ClusterRead, Observation};
 use crate::core::settings::{pos, Checker, Located, Settings};
 use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{
@@ -345,6 +345,11 @@ impl StepKind for Ingresses {
         )]
     }
 
+    /// The gates look for the address of ASM's gateway Service.
+    fn cluster_reads(&self) -> Vec<ClusterRead> {
+        vec![ISTIO_SYSTEM_SERVICES]
+    }
+
     /// ASM's ingress gateway is rolled out and its Service has an address in every cluster before the operator is
     /// asked to confirm that traffic moved there (the message says where).
     fn gates(&self, pending: &PendingStep<'_>, observation: &Observation) -> Vec<Gate> {
@@ -357,12 +362,13 @@ impl StepKind for Ingresses {
         let (mut addresses, mut missing) = (Vec::new(), Vec::new());
         for cluster in pending.context.inventory.clusters.keys() {
             let services =
-                observation.clusters.get(cluster).and_then(|observed| observed.istio_system_services.as_ref());
+                observation.clusters.get(cluster).and_then(|observed| observed.lists.get(ISTIO_SYSTEM_SERVICES.name));
             let Some(services) = services else {
                 missing.push(format!("{cluster}: Services not read (a snapshot without istio-system-services.yaml)"));
                 continue;
             };
-            match services.iter().find(|observed| observed.name == service).map(|observed| &observed.address) {
+            let services = services.iter().map(ServiceObservation::from_object);
+            match services.into_iter().find(|observed| observed.name == service).map(|observed| observed.address) {
                 Some(Some(address)) => addresses.push(format!("{cluster}: {address}")),
                 Some(None) => missing.push(format!("{cluster}: istio-system/{service} (no address yet)")),
                 None => missing.push(format!("{cluster}: istio-system/{service} (not found)")),
@@ -393,6 +399,50 @@ impl StepKind for Ingresses {
 /// Labels as a selector is written: `app: x, istio: y`.
 fn labels(labels: &BTreeMap<String, String>) -> String {
     labels.iter().map(|(key, value)| format!("{key}: {value}")).collect::<Vec<_>>().join(", ")
+}
+
+// ---- What the gates read ----
+
+/// The Services of istio-system, where ASM creates its gateway's.
+const ISTIO_SYSTEM_SERVICES: ClusterRead = ClusterRead {
+    name: "istio-system-services",
+    group: "",
+    version: "v1",
+    kind: "Service",
+    plural: "services",
+    namespace: Some("istio-system"),
+    what: "services in istio-system",
+    unserved_is_empty: false,
+};
+
+/// A Service of istio-system, with the address it is reached at when it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceObservation {
+    pub namespace: String,
+    pub name: String,
+    /// A LoadBalancer's ingress IP or hostname; for the other types, the cluster IP.
+    pub address: Option<String>,
+}
+
+impl ServiceObservation {
+    pub fn from_object(object: &Value) -> ServiceObservation {
+        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+        let address = match text("/spec/type").as_deref() {
+            Some("LoadBalancer") => object
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find_map(|ingress| ingress.get("ip").or(ingress.get("hostname")).and_then(Value::as_str))
+                .map(str::to_owned),
+            _ => text("/spec/clusterIP").filter(|ip| !ip.is_empty() && ip != "None"),
+        };
+        ServiceObservation {
+            namespace: text("/metadata/namespace").unwrap_or_default(),
+            name: text("/metadata/name").unwrap_or_default(),
+            address,
+        }
+    }
 }
 
 // ---- What `init` proposes ----

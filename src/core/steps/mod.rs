@@ -86,7 +86,7 @@ use crate::core::gate::{Gate, ProxyJudge};
 use crate::core::inventory::{ClusterInventory, Inventory};
 use crate::core::mesh_config::MeshConfigEdit;
 use crate::core::names::{asm_gateway_workload, ASM_GATEWAY_NAMESPACE};
-use crate::core::observe::Observation;
+use crate::core::observe::{ClusterRead, Observation};
 use crate::core::plan_reference::KindReference;
 use crate::core::repository::Repository;
 use crate::core::settings::{Checker, Located, Settings};
@@ -197,6 +197,11 @@ pub trait StepKind {
     /// What must hold before the pending step is taken (it removes or shifts something), over what was observed:
     /// `advance` checks them before committing the step, and `apply` refuses the step without `--force`.
     fn preconditions(&self, _pending: &PendingStep<'_>, _observation: &Observation) -> Vec<Gate> {
+        Vec::new()
+    }
+
+    /// The lists the kind's gates read from every data-plane cluster, beyond what every gate reads.
+    fn cluster_reads(&self) -> Vec<ClusterRead> {
         Vec::new()
     }
 
