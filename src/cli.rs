@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::apply::WriteOptions;
 use crate::commands::render::OutputPart;
+use crate::commands::take::WriteOptions;
 use crate::commands::Workplace;
 use crate::core::migration::StepSelector;
 use crate::core::step_id::StepId;

@@ -12,6 +12,7 @@ pub mod retry;
 pub mod schema;
 pub mod status;
 pub mod steps;
+pub mod take;
 pub mod validate;
 
 use std::io::Write;

@@ -36,12 +36,12 @@ const EXEMPT: [(&str, &str, &str); 7] = [
         "needs an object or a ref missing right after libgit2 wrote it; write_path.rs drives full disks, not this text",
     ),
     (
-        "src/commands/apply.rs",
+        "src/commands/take.rs",
         "--branch needs --commit: the step is committed onto ",
         "clap refuses --branch without --commit first (`requires = \"commit\"` on apply, advance and retry)",
     ),
     (
-        "src/commands/apply.rs",
+        "src/commands/take.rs",
         "cannot resolve ",
         "canonicalizes directories found to exist just before: fails only if they vanish in between",
     ),
