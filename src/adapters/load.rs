@@ -32,7 +32,7 @@ pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
             loader.repository.add_symlink(&prefix, &target);
         }
     }
-    let state = join(&settings.output.value, "state.yaml");
+    let state = settings.state_path();
     let edited = [state.as_str(), settings.istio.mesh_config_path.value.as_str()];
     let under: Vec<String> = std::iter::once(settings.output.value.as_str())
         .chain(settings.install_paths())
@@ -83,7 +83,7 @@ pub fn load_everything(files: &dyn RepoFiles) -> Repository {
 
 /// Only the state: for commands that need nothing else (`steps`).
 pub fn load_state(files: &dyn RepoFiles, plan: &Plan) -> Repository {
-    let state = join(&plan.settings.output.value, "state.yaml");
+    let state = plan.settings.state_path();
     let exists = files.is_file(&state);
     let mut repository = Repository::listing(exists.then(|| state.clone()));
     if exists {
