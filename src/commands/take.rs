@@ -44,13 +44,23 @@ pub enum Precheck {
 }
 
 /// How a step is written: `apply`'s flags, which `advance` and `retry` share.
-#[derive(Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct WriteOptions {
+    /// Make one commit of the step (author: git's configured identity), with trailers naming the step.
+    #[arg(long)]
     pub commit: bool,
-    /// Words of the user's own for the commit message.
+    /// Words of your own for the commit message.
+    #[arg(short, long)]
     pub message: Option<String>,
+    /// Write even when files the step rewrites have uncommitted changes.
+    #[arg(long)]
     pub allow_dirty: bool,
+    /// Commit onto this branch (created from HEAD, or from the remote's branch, when missing) without touching
+    /// the checkout or the index.
+    #[arg(long, requires = "commit", value_name = "NAME")]
     pub branch: Option<String>,
+    /// Push the branch to this remote; when someone pushed first, the step is rendered again on their tip.
+    #[arg(long, requires = "commit", value_name = "REMOTE")]
     pub push: Option<String>,
 }
 
