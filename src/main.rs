@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use asm_migrate::adapters::cluster::Connections;
 use asm_migrate::cli::{self, Cli, ClusterArgs, Command};
@@ -104,7 +104,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         Command::Schema => commands::schema::run(out),
         Command::Demo { dir, verbose } => commands::demo::run(dir.as_deref(), *verbose, out),
-        Command::Completion { shell } => commands::completion::run(*shell, out),
-        Command::Man { dir } => commands::man::run(dir.as_deref(), out),
+        Command::Completion { shell } => commands::completion::run(Cli::command(), *shell, out),
+        Command::Man { dir } => commands::man::run(Cli::command(), dir.as_deref(), out),
     }
 }
