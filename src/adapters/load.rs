@@ -12,7 +12,8 @@ use crate::core::diagnostic::Diagnostic;
 use crate::core::paths::{is_within, join};
 use crate::core::plan::Plan;
 use crate::core::repository::{
-    included_entries, is_kustomization_file, patch_files, resolve_entry, EntryTarget, Repository,
+    follow_entry, included_entries, is_kustomization_file, patch_files, resolve_entry, EntryTarget, Followed,
+    Repository,
 };
 
 /// Everything the commands compute from, read through `files`.
@@ -227,17 +228,13 @@ impl Loader<'_> {
                 }
             }
             for entry in entries {
-                let EntryTarget::Path(target) = resolve_entry(&dir, &entry) else { continue };
-                if is_within(&target, self.output) {
-                    continue;
-                }
-                if self.repository.is_dir(&target) {
-                    pending.push(target);
-                } else if self.repository.is_file(&target) {
-                    self.manifests.push(target);
-                } else if self.files.is_dir(&target) {
+                match follow_entry(&self.repository, &dir, &entry, self.output, &[]) {
+                    Followed::Kustomization(target) => pending.push(target),
+                    Followed::Manifest(target) => self.manifests.push(target),
                     // A directory without files: kustomize says it has no kustomization.
-                    self.repository.add_empty_dir(&target);
+                    Followed::Missing(target) if self.files.is_dir(&target) => self.repository.add_empty_dir(&target),
+                    // What the inventory says is wrong (outside the repository, missing) is left to it.
+                    _ => {}
                 }
             }
         }
