@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::apply::WriteOptions;
 use crate::commands::render::OutputPart;
+use crate::commands::take::WriteOptions;
 use crate::commands::Workplace;
 use crate::core::migration::StepSelector;
 use crate::core::step_id::StepId;
@@ -35,26 +35,6 @@ pub struct ReportArgs {
     /// README, "Machine output").
     #[arg(long, short = 'o', value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: ReportFormat,
-}
-
-/// Where the plan, the repository and the templates are: the flags of every command that reads a plan.
-#[derive(clap::Args, Clone, Default)]
-pub struct RepoArgs {
-    /// The migration plan (default: migration.yaml at the repository root).
-    #[arg(long, value_name = "FILE")]
-    pub plan: Option<PathBuf>,
-    /// The GitOps repository (default: the plan's directory, else the current directory).
-    #[arg(long, value_name = "DIR")]
-    pub repo: Option<PathBuf>,
-    /// A directory of templates replacing the built-in ones with the same relative path.
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
-}
-
-impl RepoArgs {
-    pub fn workplace(&self) -> Workplace {
-        Workplace { plan: self.plan.clone(), repo: self.repo.clone(), templates: self.templates.clone() }
-    }
 }
 
 /// How the clusters are read: through the kubeconfig, or from a snapshot; the flags of the commands that read them.
@@ -107,7 +87,7 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
     },
     /// List the plan's steps in order, the current one marked.
     Steps {
@@ -115,7 +95,7 @@ pub enum Command {
         #[arg(long, short = 'o', value_enum, default_value = "table", value_name = "FORMAT")]
         output: OutputFormat,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
     },
     /// Render a step's manifests to a directory, or to stdout as one YAML stream with `--out -`.
     Render {
@@ -132,7 +112,7 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
     },
     /// Show what applying a step would change in the repository.
     #[command(
@@ -150,7 +130,7 @@ pub enum Command {
         #[arg(long)]
         exit_code: bool,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
     },
     /// Write a step into the repository, and with --commit make one commit of it.
     #[command(
@@ -165,11 +145,11 @@ pub enum Command {
         #[arg(long)]
         force: bool,
         #[command(flatten)]
-        apply: ApplyArgs,
+        apply: WriteOptions,
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
     },
     /// The current step, what the clusters show, and every gate of the step.
     #[command(
@@ -190,7 +170,7 @@ pub enum Command {
         #[arg(long, short = 'q', requires = "wait")]
         quiet: bool,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
         #[command(flatten)]
         cluster: ClusterArgs,
     },
@@ -207,22 +187,22 @@ pub enum Command {
         #[arg(long)]
         force: bool,
         #[command(flatten)]
-        apply: ApplyArgs,
+        apply: WriteOptions,
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
         #[command(flatten)]
         cluster: ClusterArgs,
     },
     /// Bump retryCounter on the current step after fixing what ASM's status.message named.
     Retry {
         #[command(flatten)]
-        apply: ApplyArgs,
+        apply: WriteOptions,
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
         #[command(flatten)]
         cluster: ClusterArgs,
     },
@@ -250,7 +230,7 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
-        repo: RepoArgs,
+        repo: Workplace,
     },
     /// Print the JSON Schema of the plan file.
     Schema,
@@ -292,39 +272,6 @@ impl Command {
             Command::Steps { output, .. } | Command::Status { output, .. } => *output == OutputFormat::Json,
             Command::Diff { format, .. } => *format == DiffFormat::Json,
             Command::Schema | Command::Demo { .. } | Command::Completion { .. } | Command::Man { .. } => false,
-        }
-    }
-}
-
-/// How a step is written: `apply`'s flags, which `advance` and `retry` share.
-#[derive(clap::Args)]
-pub struct ApplyArgs {
-    /// Make one commit of the step (author: git's configured identity), with trailers naming the step.
-    #[arg(long)]
-    commit: bool,
-    /// Words of your own for the commit message.
-    #[arg(short, long)]
-    message: Option<String>,
-    /// Write even when files the step rewrites have uncommitted changes.
-    #[arg(long)]
-    allow_dirty: bool,
-    /// Commit onto this branch (created from HEAD, or from the remote's branch, when missing) without touching
-    /// the checkout or the index.
-    #[arg(long, requires = "commit", value_name = "NAME")]
-    branch: Option<String>,
-    /// Push the branch to this remote; when someone pushed first, the step is rendered again on their tip.
-    #[arg(long, requires = "commit", value_name = "REMOTE")]
-    push: Option<String>,
-}
-
-impl ApplyArgs {
-    pub fn write_options(&self) -> WriteOptions {
-        WriteOptions {
-            commit: self.commit,
-            message: self.message.clone(),
-            allow_dirty: self.allow_dirty,
-            branch: self.branch.clone(),
-            push: self.push.clone(),
         }
     }
 }

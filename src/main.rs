@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use asm_migrate::adapters::cluster::Connections;
 use asm_migrate::cli::{self, Cli, ClusterArgs, Command};
@@ -70,30 +70,28 @@ fn observer(cluster: &ClusterArgs) -> anyhow::Result<Observer> {
 
 fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
     match &cli.command {
-        Command::Validate { report, repo } => commands::validate::run(&repo.workplace(), report.output, out),
-        Command::Steps { output, repo } => commands::steps::run(&repo.workplace(), *output, out),
+        Command::Validate { report, repo } => commands::validate::run(repo, report.output, out),
+        Command::Steps { output, repo } => commands::steps::run(repo, *output, out),
         Command::Render { step, out: target, only, report, repo } => {
-            commands::render::run(&repo.workplace(), step, target, only.as_ref(), report.output, out)
+            commands::render::run(repo, step, target, only.as_ref(), report.output, out)
         }
-        Command::Diff { step, format, exit_code, repo } => {
-            commands::diff::run(&repo.workplace(), step, *format, *exit_code, out)
-        }
+        Command::Diff { step, format, exit_code, repo } => commands::diff::run(repo, step, *format, *exit_code, out),
         Command::Apply { step, force, apply, report, repo } => {
-            commands::apply::run(&repo.workplace(), step, *force, &apply.write_options(), report.output, out)
+            commands::apply::run(repo, step, *force, apply, report.output, out)
         }
         Command::Status { output, wait, timeout, quiet, repo, cluster } => {
             let observer = observer(cluster)?;
             let waiting = timeout.filter(|_| *wait).map(|timeout| (timeout, Progress::for_stderr(*quiet)));
-            commands::status::run(&repo.workplace(), &observer, *output, waiting, out)
+            commands::status::run(repo, &observer, *output, waiting, out)
         }
         Command::Advance { confirm, force, apply, report, repo, cluster } => {
             let observer = observer(cluster)?;
-            let options = AdvanceOptions { confirm: confirm.clone(), force: *force, write: apply.write_options() };
-            commands::advance::run(&repo.workplace(), &observer, &options, report.output, out)
+            let options = AdvanceOptions { confirm: confirm.clone(), force: *force, write: apply.clone() };
+            commands::advance::run(repo, &observer, &options, report.output, out)
         }
         Command::Retry { apply, report, repo, cluster } => {
             let observer = observer(cluster)?;
-            commands::retry::run(&repo.workplace(), &observer, &apply.write_options(), report.output, out)
+            commands::retry::run(repo, &observer, apply, report.output, out)
         }
         Command::Init { force, wire, asm_context, asm_kubeconfig_secret, report, repo } => {
             let options = commands::init::InitOptions {
@@ -102,11 +100,11 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<i32> {
                 asm_context: asm_context.clone(),
                 asm_kubeconfig_secret: asm_kubeconfig_secret.clone(),
             };
-            commands::init::run(&repo.workplace(), &options, report.output, out)
+            commands::init::run(repo, &options, report.output, out)
         }
         Command::Schema => commands::schema::run(out),
         Command::Demo { dir, verbose } => commands::demo::run(dir.as_deref(), *verbose, out),
-        Command::Completion { shell } => commands::completion::run(*shell, out),
-        Command::Man { dir } => commands::man::run(dir.as_deref(), out),
+        Command::Completion { shell } => commands::completion::run(Cli::command(), *shell, out),
+        Command::Man { dir } => commands::man::run(Cli::command(), dir.as_deref(), out),
     }
 }

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::adapters::load::load_repository;
 use crate::adapters::RepoFiles;
-use crate::commands::apply::{Precheck, Prepared, StepRequest, WriteOptions};
+use crate::commands::take::{Precheck, Prepared, StepRequest, WriteOptions};
 use crate::core::diagnostic::Diagnostic;
 use crate::core::migration::{Migration, StepSelector};
 use crate::core::plan::{self, Plan};

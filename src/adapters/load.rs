@@ -12,7 +12,8 @@ use crate::core::diagnostic::Diagnostic;
 use crate::core::paths::{is_within, join};
 use crate::core::plan::Plan;
 use crate::core::repository::{
-    included_entries, is_kustomization_file, patch_files, resolve_entry, EntryTarget, Repository,
+    follow_entry, included_entries, is_kustomization_file, patch_files, resolve_entry, EntryTarget, Followed,
+    Repository,
 };
 
 /// Everything the commands compute from, read through `files`.
@@ -32,7 +33,7 @@ pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
             loader.repository.add_symlink(&prefix, &target);
         }
     }
-    let state = join(&settings.output.value, "state.yaml");
+    let state = settings.state_path();
     let edited = [state.as_str(), settings.istio.mesh_config_path.value.as_str()];
     let under: Vec<String> = std::iter::once(settings.output.value.as_str())
         .chain(settings.install_paths())
@@ -83,7 +84,7 @@ pub fn load_everything(files: &dyn RepoFiles) -> Repository {
 
 /// Only the state: for commands that need nothing else (`steps`).
 pub fn load_state(files: &dyn RepoFiles, plan: &Plan) -> Repository {
-    let state = join(&plan.settings.output.value, "state.yaml");
+    let state = plan.settings.state_path();
     let exists = files.is_file(&state);
     let mut repository = Repository::listing(exists.then(|| state.clone()));
     if exists {
@@ -227,17 +228,13 @@ impl Loader<'_> {
                 }
             }
             for entry in entries {
-                let EntryTarget::Path(target) = resolve_entry(&dir, &entry) else { continue };
-                if is_within(&target, self.output) {
-                    continue;
-                }
-                if self.repository.is_dir(&target) {
-                    pending.push(target);
-                } else if self.repository.is_file(&target) {
-                    self.manifests.push(target);
-                } else if self.files.is_dir(&target) {
+                match follow_entry(&self.repository, &dir, &entry, self.output, &[]) {
+                    Followed::Kustomization(target) => pending.push(target),
+                    Followed::Manifest(target) => self.manifests.push(target),
                     // A directory without files: kustomize says it has no kustomization.
-                    self.repository.add_empty_dir(&target);
+                    Followed::Missing(target) if self.files.is_dir(&target) => self.repository.add_empty_dir(&target),
+                    // What the inventory says is wrong (outside the repository, missing) is left to it.
+                    _ => {}
                 }
             }
         }

@@ -6,8 +6,8 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::commands::apply::{take_step, Precheck, StepOutcome, StepRequest, Target, WriteOptions};
 use crate::commands::status::Observer;
+use crate::commands::take::{take_step, Precheck, StepOutcome, StepRequest, Target, WriteOptions};
 use crate::commands::{lines_for, now, Workplace};
 use crate::core::gate::{Gate, GateOutcome, GateReport};
 use crate::core::migration::StepSelector;

@@ -2,13 +2,10 @@
 
 use std::io::Write;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
-
-pub fn run(shell: Shell, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let mut command = Cli::command();
+/// Prints the completion script of `command` (the command line, as clap parses it) for `shell`.
+pub fn run(mut command: clap::Command, shell: Shell, out: &mut dyn Write) -> anyhow::Result<i32> {
     let name = command.get_name().to_owned();
     // Generated in memory: clap_complete panics on a failed write, which a closed pipe would be.
     let mut script = Vec::new();

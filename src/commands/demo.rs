@@ -7,8 +7,9 @@ use anyhow::Context;
 use include_dir::{include_dir, Dir};
 
 use crate::adapters::git::GitRepo;
-use crate::commands::apply::{self, effect_lines, WriteOptions};
+use crate::commands::apply;
 use crate::commands::status::{self, Observer};
+use crate::commands::take::{effect_lines, WriteOptions};
 use crate::commands::{diff, steps, validate, Workplace};
 use crate::core::migration::StepSelector;
 use crate::output::{unified, OutputFormat, ReportFormat};

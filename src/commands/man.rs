@@ -3,13 +3,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use clap::CommandFactory;
-
-use crate::cli::Cli;
-
-/// Prints asm-migrate(1); with `dir`, writes it and a page per command (asm-migrate-status(1), ...) there.
-pub fn run(dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let command = Cli::command();
+/// Prints asm-migrate(1) from `command` (the command line, as clap parses it); with `dir`, writes it and a page per
+/// command (asm-migrate-status(1), ...) there.
+pub fn run(command: clap::Command, dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<i32> {
     match dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;

@@ -12,6 +12,7 @@ pub mod retry;
 pub mod schema;
 pub mod status;
 pub mod steps;
+pub mod take;
 pub mod validate;
 
 use std::io::Write;
@@ -29,11 +30,18 @@ use crate::core::templates::Templates;
 use crate::core::text::rfc3339;
 use crate::output::ReportFormat;
 
-/// Where a command works: the plan (`--plan`), the repository (`--repo`) and the templates (`--templates`).
-#[derive(Debug, Clone, Default)]
+/// Where a command works: the plan (`--plan`), the repository (`--repo`) and the templates (`--templates`), the
+/// flags of every command that reads a plan.
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct Workplace {
+    /// The migration plan (default: migration.yaml at the repository root).
+    #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+    /// The GitOps repository (default: the plan's directory, else the current directory).
+    #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
+    /// A directory of templates replacing the built-in ones with the same relative path.
+    #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
 }
 

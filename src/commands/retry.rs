@@ -4,8 +4,8 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::commands::apply::{take_step, Precheck, StepOutcome, StepRequest, Target, WriteOptions};
 use crate::commands::status::Observer;
+use crate::commands::take::{take_step, Precheck, StepOutcome, StepRequest, Target, WriteOptions};
 use crate::commands::{lines_for, Workplace};
 use crate::core::migration::{StepError, StepSelector};
 use crate::core::state::StateChange;

@@ -13,7 +13,8 @@ use crate::core::helm::{HelmCharts, HelmRelease, HELM_RELEASE_GROUP};
 use crate::core::names::{exact_name_pattern, is_istio_api_group, ISTIO_API_GROUPS};
 use crate::core::paths::is_within;
 use crate::core::repository::{
-    included_entries, patch_texts, resolve_entry, EntryTarget, PatchText, Repository, INCLUDING_FIELDS,
+    follow_entry, included_entries, patch_texts, resolve_entry, EntryTarget, Followed, PatchText, Repository,
+    INCLUDING_FIELDS,
 };
 use crate::core::settings::{Cluster, IncludeAs, Settings};
 use crate::core::value::str_at;
@@ -659,12 +660,7 @@ impl Walk<'_> {
             .with_labels_of(&document, outer)
         };
         let (dir, file, transforms): (Rc<str>, Rc<str>, _) = (dir.into(), file.into(), Rc::new(transforms));
-        let entries = INCLUDING_FIELDS
-            .iter()
-            .filter_map(|field| document.get(field).and_then(Value::as_array))
-            .flatten()
-            .filter_map(Value::as_str);
-        let first_on_top: Vec<Visit> = entries
+        let first_on_top: Vec<Visit> = included_entries(&document)
             .map(|entry| Visit::Entry {
                 dir: Rc::clone(&dir),
                 file: Rc::clone(&file),
@@ -765,25 +761,24 @@ impl Walk<'_> {
         entry: &str,
         transforms: &Rc<NameTransforms>,
     ) -> Result<Option<Visit>, Diagnostic> {
-        let target = match resolve_entry(dir, entry) {
-            EntryTarget::Remote => return Ok(None),
-            EntryTarget::OutsideRepository => {
-                return Err(Diagnostic::in_file(Path::new(file), format!("`{entry}` leaves the repository")))
-            }
-            EntryTarget::Path(target) => target,
-        };
-        if target == self.own_component && dir != crate::core::paths::parent(&self.cluster.kustomization_file) {
+        let followed = follow_entry(self.repository, dir, entry, self.output, self.excluded);
+        if followed.path() == Some(self.own_component.as_str())
+            && dir != crate::core::paths::parent(&self.cluster.kustomization_file)
+        {
             self.cluster.lists_output.component_dir_below = Some(file.to_owned());
         }
-        if is_within(&target, self.output) || self.excluded.iter().any(|excluded| is_within(&target, excluded)) {
-            return Ok(None);
-        }
-        if self.repository.is_dir(&target) {
-            Ok(Some(Visit::Kustomization { dir: target, outer: Rc::clone(transforms) }))
-        } else if self.repository.is_file(&target) {
-            self.manifest(&target, transforms).map(|()| None)
-        } else {
-            Err(Diagnostic::in_file(Path::new(file), format!("lists `{entry}`, which does not exist")))
+        match followed {
+            Followed::Remote | Followed::Skipped(_) => Ok(None),
+            Followed::OutsideRepository => {
+                Err(Diagnostic::in_file(Path::new(file), format!("`{entry}` leaves the repository")))
+            }
+            Followed::Kustomization(target) => {
+                Ok(Some(Visit::Kustomization { dir: target, outer: Rc::clone(transforms) }))
+            }
+            Followed::Manifest(target) => self.manifest(&target, transforms).map(|()| None),
+            Followed::Missing(_) => {
+                Err(Diagnostic::in_file(Path::new(file), format!("lists `{entry}`, which does not exist")))
+            }
         }
     }
 

@@ -77,7 +77,7 @@ pub struct Migration {
 impl Migration {
     /// The migration over a loaded repository: its `state.yaml` read and checked against the plan.
     pub fn new(plan: Plan, repository: Repository, fresh_stamp: String) -> Result<Migration, Diagnostics> {
-        let state_path = join(&plan.settings.output.value, "state.yaml");
+        let state_path = plan.settings.state_path();
         let state = match repository.text(&state_path)? {
             Some(text) => State::parse(Path::new(&state_path), text, &plan.settings.name)?,
             None => State::new(&plan.settings.name),
@@ -288,7 +288,7 @@ impl Migration {
             }
         }
         let files: Vec<&String> = self.repository.files_under(&output.value).collect();
-        let state = join(&output.value, "state.yaml");
+        let state = settings.state_path();
         if files.is_empty() || self.repository.is_file(&state) {
             return Vec::new();
         }
@@ -432,7 +432,7 @@ fn check_phase_in_repository(plan: &Plan, repository: &Repository, state: &State
         )
         .into());
     };
-    let state_path = join(output, "state.yaml");
+    let state_path = plan.settings.state_path();
     let restore = format!(
         "restore state.yaml as asm-migrate last committed it: find the commit with `git log -1 --format=%h \
          --grep=^Migration-Step: -- {state_path}`, run `git checkout <commit> -- {state_path}` and commit it"

@@ -45,7 +45,7 @@ pub fn render_step(
     crate::core::chart_patches::render_charts(context, desired, &mut rendering)?;
     let output = &context.settings.output.value;
     let state = migration.state.advanced_to(step, desired.restarted_at.as_deref());
-    rendering.writes.insert(join(output, "state.yaml"), state.to_yaml());
+    rendering.writes.insert(context.settings.state_path(), state.to_yaml());
     render_asm(context, desired, &mut rendering)?;
     for cluster in &context.settings.clusters {
         let Some(inventory) = context.inventory.clusters.get(&cluster.name) else { continue };

@@ -56,6 +56,54 @@ pub fn resolve_entry(dir: &str, entry: &str) -> EntryTarget {
     }
 }
 
+/// Where following an entry of a kustomization leads, as the loader and the inventory walk the cluster sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    /// Built by kustomize from elsewhere.
+    Remote,
+    OutsideRepository,
+    /// asm-migrate's output, or a directory the walk leaves out: never input.
+    Skipped(String),
+    /// A directory: its kustomization is followed next.
+    Kustomization(String),
+    /// A file: its objects are read.
+    Manifest(String),
+    /// Neither a file nor a directory holding one.
+    Missing(String),
+}
+
+impl Followed {
+    /// The repository path the entry names, when it names one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Followed::Remote | Followed::OutsideRepository => None,
+            Followed::Skipped(path)
+            | Followed::Kustomization(path)
+            | Followed::Manifest(path)
+            | Followed::Missing(path) => Some(path),
+        }
+    }
+}
+
+/// Follows `entry`, written in the kustomization of directory `dir`, in the repository's listing: what is within
+/// `output` or one of the `excluded` directories is skipped.
+pub fn follow_entry(repository: &Repository, dir: &str, entry: &str, output: &str, excluded: &[&str]) -> Followed {
+    let target = match resolve_entry(dir, entry) {
+        EntryTarget::Remote => return Followed::Remote,
+        EntryTarget::OutsideRepository => return Followed::OutsideRepository,
+        EntryTarget::Path(target) => target,
+    };
+    if is_within(&target, output) || excluded.iter().any(|excluded| is_within(&target, excluded)) {
+        Followed::Skipped(target)
+    } else if repository.is_dir(&target) {
+        Followed::Kustomization(target)
+    } else if repository.is_file(&target) {
+        Followed::Manifest(target)
+    } else {
+        Followed::Missing(target)
+    }
+}
+
 /// The entries of a kustomization document's including fields, in kustomize's order.
 pub fn included_entries(document: &Value) -> impl Iterator<Item = &str> {
     INCLUDING_FIELDS
@@ -241,5 +289,21 @@ mod tests {
         assert_eq!(repository.kustomization_in("a/b").as_deref(), Some("a/b/kustomization.yaml"));
         assert_eq!(resolve_entry("clusters/hz", "../../../apps"), EntryTarget::OutsideRepository);
         assert_eq!(resolve_entry("clusters/hz", "../../infra/istio"), EntryTarget::Path("infra/istio".to_owned()));
+    }
+
+    #[test]
+    fn an_entry_leads_where_kustomize_follows_it() {
+        let repository = Repository::listing(
+            ["apps/a/kustomization.yaml", "apps/b.yaml", "out/asm/x.yaml", "infra/istio/kustomization.yaml"]
+                .map(str::to_owned),
+        );
+        let follow = |entry: &str| follow_entry(&repository, "apps", entry, "out", &["infra/istio"]);
+        assert_eq!(follow("a"), Followed::Kustomization("apps/a".to_owned()));
+        assert_eq!(follow("b.yaml"), Followed::Manifest("apps/b.yaml".to_owned()));
+        assert_eq!(follow("c.yaml"), Followed::Missing("apps/c.yaml".to_owned()));
+        assert_eq!(follow("../out/asm"), Followed::Skipped("out/asm".to_owned()));
+        assert_eq!(follow("../infra/istio"), Followed::Skipped("infra/istio".to_owned()));
+        assert_eq!(follow("../../elsewhere"), Followed::OutsideRepository);
+        assert_eq!(follow("https://github.com/example/base?ref=v1"), Followed::Remote);
     }
 }

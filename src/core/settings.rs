@@ -180,6 +180,9 @@ impl IncludeAs {
     }
 }
 
+/// The file in the output directory that records the step the repository is at.
+pub const STATE_FILE: &str = "state.yaml";
+
 impl Settings {
     /// An error at a position of the plan file.
     pub fn error_at(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
@@ -188,6 +191,11 @@ impl Settings {
 
     pub fn multi_network(&self) -> bool {
         self.clusters.iter().map(|cluster| cluster.network.as_str()).collect::<BTreeSet<_>>().len() > 1
+    }
+
+    /// `<output>/state.yaml`: the step the repository is at, as asm-migrate records it.
+    pub fn state_path(&self) -> String {
+        crate::core::paths::join(&self.output.value, STATE_FILE)
     }
 
     /// The directory of the component `apply` renders for a cluster (with `includeAs: transformers`, the

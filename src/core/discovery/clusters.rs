@@ -10,7 +10,7 @@ use crate::core::delivery::{application_paths, copies, from_artifact, is, name_o
 use crate::core::inventory::ClusterInventory;
 use crate::core::paths::normalize_repo_path;
 use crate::core::repository::Repository;
-use crate::core::settings::Engine;
+use crate::core::settings::{Engine, STATE_FILE};
 use crate::core::value::str_at;
 
 /// A kustomization directory that an engine object (or the `clusters/` layout) builds for a cluster.
@@ -100,7 +100,7 @@ pub fn asm_applier(repository: &Repository) -> Option<AsmApplier> {
         let asm_dir = paths.into_iter().find(|path| {
             let output = path.strip_suffix("/asm").unwrap_or_default();
             !output.is_empty()
-                && (!repository.is_dir(path) || repository.is_file(&crate::core::paths::join(output, "state.yaml")))
+                && (!repository.is_dir(path) || repository.is_file(&crate::core::paths::join(output, STATE_FILE)))
         })?;
         let name = name_of(object);
         let namespace =

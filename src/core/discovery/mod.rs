@@ -9,7 +9,7 @@ pub mod written;
 
 use std::path::PathBuf;
 
-use crate::core::diagnostic::Pos;
+use crate::core::diagnostic::{Diagnostics, Pos};
 use crate::core::inventory::{ClusterInventory, Inventory};
 use crate::core::repository::Repository;
 use crate::core::settings::{
@@ -246,11 +246,28 @@ fn reading_settings(engine: Engine, install_paths: &[&str], sources: &[(String, 
     }
 }
 
+/// Why `init` cannot read what a cluster source builds (said in a note, the source left out).
+#[derive(Debug, thiserror::Error)]
+enum SourceError {
+    #[error("{0} builds nothing")]
+    BuildsNothing(String),
+    /// The problems as `validate` would say them, on one line after another.
+    #[error("{}", .0.to_string().trim_end())]
+    Unreadable(Diagnostics),
+}
+
 /// What one source builds, read as the migration reads it.
-fn read_source(repository: &Repository, engine: Engine, name: &str, source: &str) -> Result<ClusterInventory, String> {
+fn read_source(
+    repository: &Repository,
+    engine: Engine,
+    name: &str,
+    source: &str,
+) -> Result<ClusterInventory, SourceError> {
     let settings = reading_settings(engine, &[], &[(name.to_owned(), source.to_owned())]);
     match Inventory::build(repository, &settings, &[]) {
-        Ok(mut inventory) => inventory.clusters.remove(name).ok_or_else(|| format!("{source} builds nothing")),
-        Err(problems) => Err(problems.to_string().trim_end().to_owned()),
+        Ok(mut inventory) => {
+            inventory.clusters.remove(name).ok_or_else(|| SourceError::BuildsNothing(source.to_owned()))
+        }
+        Err(problems) => Err(SourceError::Unreadable(problems)),
     }
 }

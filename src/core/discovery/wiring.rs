@@ -6,7 +6,7 @@ use crate::core::delivery::name_of;
 use crate::core::paths::{join, parent, relative_path};
 use crate::core::repository::Repository;
 use crate::core::settings::Engine;
-use crate::core::templates::Templates;
+use crate::core::templates::{TemplateError, Templates};
 use crate::core::value::str_at;
 use minijinja::context;
 
@@ -33,6 +33,15 @@ pub struct AsmApplierFile {
     pub synced_by: (String, String),
 }
 
+/// Why `init` cannot wire the output into the repository.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("{path} exists: init --wire does not overwrite it")]
+    ApplierExists { path: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wiring {
     pub components: Vec<ComponentReference>,
@@ -47,7 +56,7 @@ pub fn wiring(
     repository: &Repository,
     templates: &Templates,
     secret: &str,
-) -> Result<Wiring, String> {
+) -> Result<Wiring, WiringError> {
     let engine = discovery.engine.found().map(|found| found.value);
     let components = discovery
         .clusters
@@ -113,8 +122,7 @@ pub fn wiring(
                         repo_url => field("repoURL", ""), target_revision => field("targetRevision", "HEAD"),
                         path => asm_path,
                     },
-                )
-                .map_err(|error| error.to_string())?;
+                )?;
             (join(parent(&file), &format!("{name}.yaml")), text, namespace)
         }
         (Some(Engine::Flux), Some((file, kustomization))) => {
@@ -128,8 +136,7 @@ pub fn wiring(
                         source_name => str_at(&kustomization, &["spec", "sourceRef", "name"]).unwrap_or("flux-system"),
                         path => format!("./{asm_path}"),
                     },
-                )
-                .map_err(|error| error.to_string())?;
+                )?;
             (join(parent(&file), &format!("{name}.yaml")), text, namespace)
         }
         _ => {
@@ -145,7 +152,7 @@ pub fn wiring(
         }
     };
     if repository.is_file(&path) {
-        return Err(format!("{path} exists: init --wire does not overwrite it"));
+        return Err(WiringError::ApplierExists { path });
     }
     Ok(Wiring {
         components,

@@ -1000,6 +1000,25 @@ pub static COMMANDS: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "init-wire-over-another-file",
+        about: "init --wire where the file it would write for the ASM control plane holds something else",
+        setup: || {
+            let repo = Repo::fixture("podinfo-flux");
+            // What `flux bootstrap` writes there: the repository's URL, which names the plan.
+            repo.write(
+                "clusters/production/flux-system/gotk-sync.yaml",
+                "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  \
+                 namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  secretRef:\n    \
+                 name: flux-system\n  url: ssh://git@github.com/example/podinfo-gitops\n",
+            );
+            repo.write(
+                "clusters/production/podinfo-gitops-asm-control-plane.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: someone-elses\n  namespace: flux-system\n",
+            );
+            Case::new(repo.committed("a file where init --wire writes"), &["init", "--force", "--wire"])
+        },
+    },
+    Scenario {
         name: "init-cannot-write",
         about: "init where a directory holds the schema file's name: nothing is written",
         setup: || {
