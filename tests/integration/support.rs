@@ -1,7 +1,9 @@
 //! The test harness: a fixture copied into a temporary git repository, the binary run in it, outputs built.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -11,6 +13,44 @@ pub const STAMP: &str = "2026-01-01T00:00:00Z";
 
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Repositories taken to a step, by their history (`Repo::history_key`), shared by the tests of this process: each
+/// is made once, and `Repo::at` copies it. They live in a directory of this process's own under the temporary
+/// directory; a later run removes those of processes that have ended.
+struct StepCache;
+
+impl StepCache {
+    fn cells() -> &'static Mutex<HashMap<String, Arc<OnceLock<Repo>>>> {
+        static CELLS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<Repo>>>>> = OnceLock::new();
+        CELLS.get_or_init(Mutex::default)
+    }
+
+    fn cell(key: String) -> Arc<OnceLock<Repo>> {
+        let mut cells = StepCache::cells().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(cells.entry(key).or_default())
+    }
+
+    /// This process's directory, made (and those of ended processes removed) on first use.
+    fn dir() -> PathBuf {
+        static DIR: OnceLock<PathBuf> = OnceLock::new();
+        DIR.get_or_init(|| {
+            let prefix = "asm-migrate-steps-";
+            for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let ended = name
+                    .strip_prefix(prefix)
+                    .is_some_and(|pid| !Path::new("/proc").join(pid).exists() && pid.parse::<u32>().is_ok());
+                if ended {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+            let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("the step cache's directory");
+            dir
+        })
+        .clone()
+    }
 }
 
 /// A git repository in a temporary directory, made from `fixtures/repos/<name>`.
@@ -78,7 +118,13 @@ impl Repo {
 
     /// A copy of this repository, its `.git` included, as it is now.
     pub fn copied(&self) -> Repo {
-        let dir = tempfile::Builder::new().prefix("asm-migrate-copy-").tempdir().expect("a temporary directory");
+        self.copied_into(std::env::temp_dir())
+    }
+
+    /// A copy of this repository in a new directory under `parent`.
+    fn copied_into(&self, parent: PathBuf) -> Repo {
+        let dir =
+            tempfile::Builder::new().prefix("asm-migrate-copy-").tempdir_in(parent).expect("a temporary directory");
         let status = Command::new("cp")
             .arg("-a")
             .arg(format!("{}/.", self.path().display()))
@@ -105,11 +151,31 @@ impl Repo {
         self
     }
 
-    /// This repository with every step up to and including `last` applied, one commit each.
+    /// This repository with every step up to and including `last` applied, one commit each. The first test to ask
+    /// for a repository at a step takes the steps through the binary; the others with the same history get a copy
+    /// of what it made (`StepCache`), as a fixture holding that state would give them.
     #[track_caller]
     pub fn at(self, last: &str) -> Repo {
-        self.apply_through(last);
-        self
+        let Some(key) = self.history_key(last) else {
+            self.apply_through(last);
+            return self;
+        };
+        let cell = StepCache::cell(key);
+        let taken = cell.get_or_init(|| {
+            let taken = self.copied_into(StepCache::dir());
+            taken.apply_through(last);
+            taken
+        });
+        taken.copied()
+    }
+
+    /// What makes this repository's state at `last` (the step, then every commit's tree and subject), when
+    /// nothing else does: a clean working tree, no remote, no run of asm-migrate under way in it.
+    fn history_key(&self, last: &str) -> Option<String> {
+        let clean = self.git(&["status", "--porcelain", "--ignored"]).is_empty();
+        let remotes = self.git(&["remote"]);
+        let under_way = self.path().join(".git/asm-migrate").exists();
+        (clean && remotes.is_empty() && !under_way).then(|| format!("{last}\n{}", self.git(&["log", "--format=%T %s"])))
     }
 
     /// Applies `step` with `--commit`, which must succeed.
@@ -118,15 +184,23 @@ impl Repo {
         self.apply_run(step).success();
     }
 
-    /// Runs `apply --step <step> --commit`, with `--force` for the steps that have preconditions (egress shifts,
-    /// ingress, finished): a test without clusters has nothing to check them against.
+    /// Runs `apply --step <step> --commit`, with `--force` for a step that has preconditions (its kind says, read
+    /// in-process through the library): a test without clusters has nothing to check them against.
     pub fn apply_run(&self, step: &str) -> Run {
-        let has_preconditions = step == "finished" || step.starts_with("egress/") || step.starts_with("ingress/");
         let mut args = vec!["apply", "--step", step, "--commit"];
-        if has_preconditions {
+        if self.has_preconditions(step) {
             args.push("--force");
         }
         self.run(&args)
+    }
+
+    /// Whether `step` of this repository's plan has preconditions; a step the plan does not have has none (the
+    /// binary then says what is wrong with it).
+    fn has_preconditions(&self, step: &str) -> bool {
+        let workplace =
+            asm_migrate::commands::Workplace { plan: None, repo: Some(self.path().to_owned()), templates: None };
+        let (Ok(migration), Ok(step)) = (workplace.open(), step.parse()) else { return false };
+        migration.plan.step(&step).is_some() && migration.precondition_names(&step).is_ok_and(|names| !names.is_empty())
     }
 
     /// The plan's steps as `steps --output json` lists them.
