@@ -8,3 +8,4 @@ pub mod core;
 pub mod output;
 #[cfg(test)]
 mod properties;
+pub mod testkit;

@@ -11,109 +11,31 @@
 //! CI runs a short campaign. `PROPTEST_CASES=100000 cargo test --release properties::a_mutated` is the long one
 //! (README, "Development"); a failure prints the smallest input proptest found.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 
-use crate::adapters::load::load_repository;
-use crate::adapters::RepoFiles;
-use crate::commands::take::{Precheck, Prepared, StepRequest, WriteOptions};
-use crate::core::diagnostic::Diagnostic;
-use crate::core::migration::{Migration, StepSelector};
-use crate::core::plan::{self, Plan};
-use crate::core::state::StateChange;
-use crate::core::step_id::{Phase, StepId};
-use crate::core::templates::Templates;
+use crate::core::step_id::Phase;
+use crate::testkit::{MemoryRepo, PLAN};
 
-const PLAN: &str = "migration.yaml";
 const STATE: &str = "gitops/asm-migration/state.yaml";
 const ASM_RESOURCE: &str = "gitops/asm-migration/asm/asmmigratefromistio.yaml";
-const STAMP: &str = "2026-11-25T00:00:00Z";
 
-/// A repository's files in memory.
-#[derive(Clone, PartialEq, Eq, Debug)]
-struct MemoryFiles(BTreeMap<String, String>);
-
-impl RepoFiles for MemoryFiles {
-    fn read(&self, path: &str) -> Result<Option<String>, Diagnostic> {
-        Ok(self.0.get(path).cloned())
-    }
-    fn is_file(&self, path: &str) -> bool {
-        self.0.contains_key(path)
-    }
-    fn is_dir(&self, path: &str) -> bool {
-        path.is_empty() || self.0.keys().any(|file| file.strip_prefix(path).is_some_and(|rest| rest.starts_with('/')))
-    }
-    fn files_under(&self, dir: &str) -> Vec<String> {
-        let inside =
-            |file: &&String| dir.is_empty() || file.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
-        self.0.keys().filter(inside).cloned().collect()
-    }
-    fn symlink(&self, _path: &str) -> Option<String> {
-        None
-    }
+/// The shop example, in memory.
+fn shop() -> MemoryRepo {
+    MemoryRepo::read_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/shop")).unwrap()
 }
 
-impl MemoryFiles {
-    fn shop() -> MemoryFiles {
-        fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<String, String>) {
-            for entry in std::fs::read_dir(dir).unwrap().flatten() {
-                let path = entry.path();
-                if entry.file_type().unwrap().is_dir() {
-                    walk(root, &path, files);
-                } else {
-                    let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                    files.insert(relative, std::fs::read_to_string(&path).unwrap());
-                }
-            }
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/shop");
-        let mut files = BTreeMap::new();
-        walk(&root, &root, &mut files);
-        MemoryFiles(files)
-    }
+/// What the properties ask of a repository besides the test kit.
+trait Properties {
+    fn desired_state(&self) -> Option<Phase>;
+    fn patched_virtual_services(&self) -> Vec<(String, Value)>;
+    fn virtual_service(&self, namespace: &str, name: &str) -> Option<Value>;
+}
 
-    fn plan(&self) -> Result<Plan, String> {
-        plan::parse(Path::new(PLAN), &self.0[PLAN]).map_err(|problems| problems.to_string())
-    }
-
-    /// The migration as `validate` reads it: the plan, the repository, the current step checked.
-    fn validated(&self) -> Result<Migration, String> {
-        let plan = self.plan()?;
-        let repository = load_repository(self, &plan);
-        let migration = Migration::new(plan, repository, STAMP.to_owned()).map_err(|problems| problems.to_string())?;
-        let step = migration.current_step().unwrap_or(&migration.plan.steps[0]).clone();
-        migration.check(&step).map_err(|problems| problems.to_string())?;
-        migration.inventory(&step).map_err(|problems| problems.to_string())?;
-        Ok(migration)
-    }
-
-    /// What `apply --step <step> --force` writes, as the command decides it (at a fixed time).
-    fn rendered(&self, step: &StepId) -> Result<Vec<(String, Option<String>)>, String> {
-        let mut migration = self.validated()?;
-        let selector = StepSelector::Id(step.clone());
-        let precheck = Precheck::Forced { by: "proptest".to_owned(), at: STAMP.to_owned() };
-        let request = StepRequest { selector: &selector, change: &StateChange::default(), precheck };
-        let templates = Templates::new(BTreeMap::new());
-        let prepared = Prepared::new(&mut migration, &request, &templates, &WriteOptions::default())
-            .map_err(|error| format!("{error:#}"))?;
-        Ok(prepared.changes.into_iter().map(|change| (change.path, change.after)).collect())
-    }
-
-    fn with(&self, changes: &[(String, Option<String>)]) -> MemoryFiles {
-        let mut next = self.clone();
-        for (path, after) in changes {
-            match after {
-                Some(text) => next.0.insert(path.clone(), text.clone()),
-                None => next.0.remove(path),
-            };
-        }
-        next
-    }
-
+impl Properties for MemoryRepo {
     fn desired_state(&self) -> Option<Phase> {
         let resource: Value = crate::core::yaml::document(self.0.get(ASM_RESOURCE)?).ok()?;
         let name = resource.pointer("/spec/desiredState")?.as_str()?;
@@ -170,7 +92,7 @@ fn config(short: u32) -> Config {
 
 #[test]
 fn over_any_sequence_of_steps_rendering_is_deterministic_idempotent_forward_and_weights_sum_to_100() {
-    let shop = MemoryFiles::shop();
+    let shop = shop();
     let steps = shop.plan().unwrap().steps;
     let sequences = proptest::collection::vec(0..steps.len(), 1..10);
     TestRunner::new(config(24))
@@ -245,7 +167,7 @@ fn mutated(text: &str, mutations: &[Mutation]) -> Vec<u8> {
 
 #[test]
 fn a_mutated_plan_or_state_is_valid_or_an_error_never_a_panic() {
-    let shop = MemoryFiles::shop();
+    let shop = shop();
     let steps = shop.plan().unwrap().steps;
     // The state after `migrating`: the mutations meet a state with a step, confirmations and a stamp.
     let mut at_migrating = shop.clone();
@@ -265,7 +187,7 @@ fn a_mutated_plan_or_state_is_valid_or_an_error_never_a_panic() {
             let mut files = files.clone();
             files.0.insert(path.to_owned(), text);
             // Validated, then the next step rendered from it: each is an answer or an error, and a panic fails.
-            if files.validated().is_ok() {
+            if files.migration().is_ok() {
                 let _ = files.rendered(&next);
             }
             Ok(())

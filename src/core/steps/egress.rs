@@ -818,6 +818,9 @@ fn proposed_routes(sources: &[FoundSource<'_>]) -> Vec<ProposedEgress> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::gate::GateOutcome;
+    use crate::core::observe::ClusterObservation;
+    use crate::testkit::MemoryRepo;
 
     /// The Service ASM creates for the IstioGateway `asm-egressgateway`.
     const ASM_HOST: &str = "istio-asm-egressgateway.istio-system.svc.cluster.local";
@@ -874,5 +877,82 @@ mod tests {
             route_operations(&spec, "asm-egressgateway", ASM_HOST, 1, false).unwrap_err(),
             RouteError::MeshRouteDestinations { protocol: "http", index: 0, count: 2 }
         );
+    }
+
+    /// The shop example with its steps taken up to `step`, in memory.
+    fn shop_at(step: &str) -> crate::core::migration::Migration {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/shop");
+        MemoryRepo::read_dir(&root).unwrap().at(step).unwrap().migration().unwrap()
+    }
+
+    /// The shop's stripe VirtualService as a cluster shows it, its mesh route split `100-weight` : `weight`.
+    fn stripe_at(weight: u64) -> Value {
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"namespace": "payments", "name": "stripe-through-egress-gateway"},
+            "spec": {"gateways": ["istio-egressgateway", "asm-egressgateway", "mesh"], "http": [
+                {"match": [{"gateways": ["mesh"], "port": 80}], "route": [
+                    {"destination": {"host": "istio-egressgateway.istio-system.svc.cluster.local"}, "weight": 100 - weight},
+                    {"destination": {"host": ASM_HOST}, "weight": weight}]}]}
+        })
+    }
+
+    /// The outcome of the gate named `name` of the migration's current step, over `observation`.
+    fn outcome(migration: &crate::core::migration::Migration, observation: &Observation, name: &str) -> GateOutcome {
+        let (_, gates) = migration.gates(observation).unwrap().expect("a current step");
+        gates.into_iter().find(|gate| gate.name == name).expect("the gate").outcome
+    }
+
+    #[test]
+    fn the_weights_gate_is_met_only_when_every_cluster_shows_the_steps_share() {
+        let migration = shop_at("egress/stripe/10");
+        let clusters: Vec<String> = migration.plan.settings.clusters.iter().map(|c| c.name.clone()).collect();
+        let showing = |weights: &[u64]| Observation {
+            clusters: clusters
+                .iter()
+                .zip(weights)
+                .map(|(cluster, weight)| {
+                    let lists = [(VIRTUAL_SERVICES.name, vec![stripe_at(*weight)])].into();
+                    (cluster.clone(), ClusterObservation { lists, ..ClusterObservation::default() })
+                })
+                .collect(),
+            ..Observation::default()
+        };
+        assert_eq!(outcome(&migration, &showing(&[10, 10]), "VirtualService weights applied"), GateOutcome::Met);
+        let lagging = outcome(&migration, &showing(&[10, 1]), "VirtualService weights applied");
+        assert_eq!(
+            lagging,
+            GateOutcome::Unmet(format!(
+                "1 VirtualService(s) without the step's weights: {}: payments/stripe-through-egress-gateway sends 1% to \
+                 {ASM_HOST}, the step 10% (not applied yet)",
+                clusters[1]
+            ))
+        );
+    }
+
+    #[test]
+    fn a_cluster_whose_virtual_services_were_not_read_does_not_meet_the_weights_gate() {
+        let migration = shop_at("egress/stripe/10");
+        let unread: Observation = Observation {
+            clusters: migration
+                .plan
+                .settings
+                .clusters
+                .iter()
+                .map(|cluster| (cluster.name.clone(), ClusterObservation::default()))
+                .collect(),
+            ..Observation::default()
+        };
+        let GateOutcome::Unmet(reason) = outcome(&migration, &unread, "VirtualService weights applied") else {
+            panic!("VirtualServices nobody read are no evidence of the weights")
+        };
+        assert!(reason.contains("VirtualServices not read (a snapshot without virtualservices.yaml)"), "{reason}");
+    }
+
+    #[test]
+    fn the_kinds_gates_read_every_clusters_virtual_services() {
+        assert_eq!(EgressRoutes::default().cluster_reads(), [VIRTUAL_SERVICES]);
+        let listed = VirtualServiceObservation::from_object(&stripe_at(50));
+        assert_eq!(listed.mesh_weight_to(ASM_HOST), Some(50));
     }
 }

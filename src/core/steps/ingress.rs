@@ -523,3 +523,66 @@ fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
     }
     entries
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::migration::Migration;
+    use crate::core::observe::ClusterObservation;
+    use crate::testkit::MemoryRepo;
+
+    fn shop_at(step: &str) -> Migration {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/shop");
+        MemoryRepo::read_dir(&root).unwrap().at(step).unwrap().migration().unwrap()
+    }
+
+    /// Every cluster of the plan, observed as `observed` says.
+    fn observing(migration: &Migration, observed: impl Fn(&str) -> ClusterObservation) -> Observation {
+        let clusters = migration.plan.settings.clusters.iter();
+        Observation {
+            clusters: clusters.map(|cluster| (cluster.name.clone(), observed(&cluster.name))).collect(),
+            ..Observation::default()
+        }
+    }
+
+    fn outcome(migration: &Migration, observation: &Observation, name: &str) -> GateOutcome {
+        let (_, gates) = migration.gates(observation).unwrap().expect("a current step");
+        gates.into_iter().find(|gate| gate.name == name).expect("the gate").outcome
+    }
+
+    /// ASM's gateway Service `istio-ingressgateway-asm` with a load balancer's address (or none yet).
+    fn services(address: Option<&str>) -> ClusterObservation {
+        let ingress: Vec<Value> = address.iter().map(|ip| json!({"ip": ip})).collect();
+        let service = json!({
+            "metadata": {"namespace": "istio-system", "name": "istio-ingressgateway-asm"},
+            "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": ingress}}
+        });
+        ClusterObservation { lists: [(ISTIO_SYSTEM_SERVICES.name, vec![service])].into(), ..Default::default() }
+    }
+
+    #[test]
+    fn the_address_gate_is_met_only_when_asms_gateway_service_has_an_address_in_every_cluster() {
+        let migration = shop_at("ingress/public");
+        let addressed = observing(&migration, |_| services(Some("203.0.113.10")));
+        assert_eq!(outcome(&migration, &addressed, "ASM gateway has an address"), GateOutcome::Met);
+        let first = migration.plan.settings.clusters[0].name.clone();
+        let pending = observing(&migration, |cluster| services((cluster != first).then_some("203.0.113.10")));
+        assert_eq!(
+            outcome(&migration, &pending, "ASM gateway has an address"),
+            GateOutcome::Unmet(format!(
+                "1 ASM gateway Service(s) without an address: {first}: istio-system/istio-ingressgateway-asm (no \
+                 address yet)"
+            ))
+        );
+    }
+
+    #[test]
+    fn services_nobody_read_are_no_address() {
+        let migration = shop_at("ingress/public");
+        let unread = observing(&migration, |_| ClusterObservation::default());
+        let GateOutcome::Unmet(reason) = outcome(&migration, &unread, "ASM gateway has an address") else {
+            panic!("an unread list is no evidence of an address")
+        };
+        assert!(reason.contains("Services not read (a snapshot without istio-system-services.yaml)"), "{reason}");
+    }
+}

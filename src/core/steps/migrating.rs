@@ -56,3 +56,54 @@ impl StepKind for Migrating {
             .to_owned()]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::core::gate::GateOutcome;
+    use crate::core::observe::{ClusterObservation, Observation, RolloutObservation};
+    use crate::core::workload::WorkloadKind;
+    use crate::testkit::MemoryRepo;
+    use serde_json::json;
+
+    /// Each cluster of the shop at `migrating`, with `rollouts` of ASM's gateways observed there.
+    fn gates_at_migrating(rollouts: &[&str]) -> Vec<(String, GateOutcome)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/shop");
+        let migration = MemoryRepo::read_dir(&root).unwrap().at("migrating").unwrap().migration().unwrap();
+        let complete = |name: &str| {
+            let deployment = json!({"metadata": {"namespace": "istio-system", "name": name, "generation": 1},
+                "spec": {"replicas": 1}, "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1}});
+            RolloutObservation::from_object(WorkloadKind::Deployment, &deployment)
+        };
+        let observed = ClusterObservation {
+            rollouts: rollouts.iter().map(|name| complete(name)).collect(),
+            ..ClusterObservation::default()
+        };
+        let clusters = migration.plan.settings.clusters.iter();
+        let observation = Observation {
+            clusters: clusters.map(|cluster| (cluster.name.clone(), observed.clone())).collect(),
+            ..Observation::default()
+        };
+        let (_, gates) = migration.gates(&observation).unwrap().expect("a current step");
+        gates.into_iter().map(|gate| (gate.name.to_owned(), gate.outcome)).collect()
+    }
+
+    fn outcome_of(gates: &[(String, GateOutcome)], name: &str) -> GateOutcome {
+        gates.iter().find(|(gate, _)| gate == name).map(|(_, outcome)| outcome.clone()).expect("the gate")
+    }
+
+    #[test]
+    fn asms_gateways_must_be_rolled_out_where_they_run_and_several_networks_confirmed() {
+        let none = gates_at_migrating(&[]);
+        let GateOutcome::Unmet(reason) = outcome_of(&none, "ASM gateways rolled out") else {
+            panic!("gateways nobody saw are not rolled out")
+        };
+        assert!(reason.contains("istio-system/istio-asm-egressgateway (not found)"), "{reason}");
+        assert!(reason.contains("istio-system/istio-ingressgateway-asm (not found)"), "{reason}");
+        let both = gates_at_migrating(&["istio-asm-egressgateway", "istio-ingressgateway-asm"]);
+        assert_eq!(outcome_of(&both, "ASM gateways rolled out"), GateOutcome::Met);
+        let GateOutcome::NeedsConfirmation(what) = outcome_of(&both, "confirmed") else {
+            panic!("the shop's two networks need ASM's cross-cluster gateway, which no API shows")
+        };
+        assert!(what.contains("asm-migrate advance --confirm migrating"), "{what}");
+    }
+}
