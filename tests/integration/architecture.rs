@@ -19,7 +19,8 @@ fn core_modules() -> BTreeMap<String, (String, BTreeSet<String>)> {
         if module == "mod" {
             continue;
         }
-        let text = std::fs::read_to_string(&path).expect("a source file");
+        // Unit tests may use what they like (the test kit, a whole migration): the shape is the shipped code's.
+        let text = code_of(&std::fs::read_to_string(&path).expect("a source file"));
         let names: BTreeSet<String> = text
             .match_indices("crate::core::")
             .map(|(at, prefix)| {
@@ -168,11 +169,8 @@ const NAMING_A_KIND_ALLOWED: [(&str, &str, &str); 1] = [(
 #[test]
 fn no_file_outside_the_step_kinds_names_a_particular_kind() {
     let kinds = registered_kinds();
-    assert_eq!(
-        kinds.iter().map(|kind| kind.module.as_str()).collect::<Vec<_>>(),
-        ["init", "setup", "migrating", "wave", "egress", "ingress", "finished"],
-        "the registry is read"
-    );
+    let registered: Vec<&str> = asm_migrate::core::steps::references().iter().map(|kind| kind.name).collect();
+    assert_eq!(kinds.iter().map(|kind| kind.module.as_str()).collect::<Vec<_>>(), registered, "the registry is read");
     let steps_dir = manifest_dir().join("src/core/steps");
     let mut named = Vec::new();
     for path in rust_files(&manifest_dir().join("src")).into_iter().filter(|path| !path.starts_with(&steps_dir)) {
