@@ -15,6 +15,7 @@ use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::discovery::wiring::{wiring, Wiring};
 use crate::core::discovery::written::{plan_text, DECIDE_MARKER};
 use crate::core::discovery::{discover, dns_label, Discovery, Found};
+use crate::core::templates::Templates;
 use crate::output::{json, ReportFormat};
 
 /// What `init` is asked to do besides writing the plan.
@@ -33,19 +34,14 @@ pub struct InitOptions {
 /// The schema file the written plan's first line names.
 const SCHEMA_FILE: &str = "migration.schema.json";
 
+/// Writes the starter plan (and, with `--wire`, the ASM applier) and reports what was found.
 pub fn run(
     workplace: &Workplace,
     options: &InitOptions,
     format: ReportFormat,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let root = match (&workplace.repo, &workplace.plan) {
-        (Some(repo), _) => repo.clone(),
-        (None, Some(plan)) => {
-            plan.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
-        }
-        (None, None) => PathBuf::from("."),
-    };
+    let root = repository_root(workplace);
     if !root.is_dir() {
         return Err(crate::commands::WorkplaceError::NoRepository(root).into());
     }
@@ -61,33 +57,85 @@ pub fn run(
         .into());
     }
     let templates = workplace.templates()?;
-    let repository = load_everything(&Workspace::new(&root));
+    let (discovery, wired) = discover_and_wire(&root, &shown, options, &templates)?;
+    let text = plan_text(&discovery, &templates)?;
+    let plan_path = relative_to(&plan_file, &root);
+    let mut notes = discovery.notes.clone();
+    let changes = changes(&root, &plan_path, &text, &wired, options, &mut notes);
+    workspace::write(&Workspace::new(&root), &changes)
+        .map_err(|error| Diagnostic::in_file(&shown, format!("init wrote nothing: {error}")))
+        .map_err(Diagnostics::from)?;
+    let undecided = undecided(&text);
+    let written: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
+    match format {
+        ReportFormat::Json => {
+            json::print(out, report_json(&discovery, &plan_path, &written, &undecided, &notes, &wired, options.wire))?
+        }
+        ReportFormat::Text => {
+            let mut sink = std::io::sink();
+            let out = lines_for(format, out, &mut sink);
+            report(out, &discovery, &plan_path, &written, &undecided, &notes, &wired, options.wire)?;
+        }
+    }
+    Ok(0)
+}
+
+/// The repository `init` scans: `--repo`, else the plan's directory, else the current one.
+fn repository_root(workplace: &Workplace) -> PathBuf {
+    match (&workplace.repo, &workplace.plan) {
+        (Some(repo), _) => repo.clone(),
+        (None, Some(plan)) => {
+            plan.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
+        }
+        (None, None) => PathBuf::from("."),
+    }
+}
+
+/// What the repository at `root` holds, and how to wire the output into it; an error when `--wire` cannot write
+/// the ASM applier.
+fn discover_and_wire(
+    root: &Path,
+    shown: &Path,
+    options: &InitOptions,
+    templates: &Templates,
+) -> anyhow::Result<(Discovery, Wiring)> {
+    let repository = load_everything(&Workspace::new(root));
     let name = root.canonicalize().ok().and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()));
     let mut discovery = discover(&repository, &dns_label(&name.unwrap_or_default()));
     if let Some(context) = &options.asm_context {
         discovery.asm_context = Some(Found::new(context.clone(), "--asm-context"));
     }
-    let wired = wiring(&discovery, &repository, &templates, &options.asm_kubeconfig_secret)
-        .map_err(|reason| Diagnostics::from(Diagnostic::in_file(&shown, format!("--wire: {reason}"))))?;
+    let wired = wiring(&discovery, &repository, templates, &options.asm_kubeconfig_secret)
+        .map_err(|reason| Diagnostics::from(Diagnostic::in_file(shown, format!("--wire: {reason}"))))?;
     if options.wire {
         if let Some((missing, help)) = &wired.missing {
             let what = format!(
                 "--wire cannot write {} that applies the ASM control plane's part: {missing}",
                 applier(&discovery)
             );
-            return Err(Diagnostics::from(Diagnostic::in_file(&shown, what).with_help(help.clone())).into());
+            return Err(Diagnostics::from(Diagnostic::in_file(shown, what).with_help(help.clone())).into());
         }
         if let Some(applier) = &wired.asm_applier {
             discovery.asm_synced_by = Some(applier.synced_by.clone());
         }
     }
-    let text = plan_text(&discovery, &templates)?;
-    let plan_path = relative_to(&plan_file, &root);
-    let schema_path = crate::core::paths::join(crate::core::paths::parent(&plan_path), SCHEMA_FILE);
+    Ok((discovery, wired))
+}
+
+/// The files `init` writes: the plan, the schema unless another one is there (noted in `notes`), and with
+/// `--wire` the ASM applier.
+fn changes(
+    root: &Path,
+    plan_path: &str,
+    text: &str,
+    wired: &Wiring,
+    options: &InitOptions,
+    notes: &mut Vec<String>,
+) -> Vec<FileChange> {
+    let schema_path = crate::core::paths::join(crate::core::paths::parent(plan_path), SCHEMA_FILE);
     let mut changes =
-        vec![FileChange { path: plan_path.clone(), before: read(&root, &plan_path), after: Some(text.clone()) }];
-    let schema_before = read(&root, &schema_path);
-    let mut notes = discovery.notes.clone();
+        vec![FileChange { path: plan_path.to_owned(), before: read(root, plan_path), after: Some(text.to_owned()) }];
+    let schema_before = read(root, &schema_path);
     match &schema_before {
         Some(before) if *before == *PLAN_SCHEMA => {}
         Some(_) if !options.force => notes.push(format!(
@@ -104,38 +152,41 @@ pub fn run(
             changes.push(FileChange { path: applier.path.clone(), before: None, after: Some(applier.text.clone()) });
         }
     }
-    workspace::write(&Workspace::new(&root), &changes)
-        .map_err(|error| Diagnostic::in_file(&shown, format!("init wrote nothing: {error}")))
-        .map_err(Diagnostics::from)?;
-    let undecided: Vec<(usize, String)> = text
-        .lines()
+    changes
+}
+
+/// The plan's `# decide:` lines: their line numbers and what each asks.
+fn undecided(text: &str) -> Vec<(usize, String)> {
+    text.lines()
         .enumerate()
         .filter_map(|(index, line)| Some((index + 1, line.trim_start().strip_prefix(DECIDE_MARKER)?.trim().to_owned())))
-        .collect();
-    let written: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
-    match format {
-        ReportFormat::Json => {
-            let mut document = json!({
-                "plan": plan_path,
-                "written": written,
-                "clusters": discovery.clusters.iter().map(|c| json!({"name": c.source.name, "source": c.source.source, "workloads": c.workloads, "injected": c.injected})).collect::<Vec<_>>(),
-            });
-            for proposal in &discovery.proposals {
-                document[proposal.section] = json!(proposal.entries.len());
-            }
-            document["undecided"] =
-                undecided.iter().map(|(line, what)| json!({"line": line, "what": what})).collect::<Vec<_>>().into();
-            document["wiring"] = wiring_json(&wired, options.wire);
-            document["found"] = json!(notes);
-            json::print(out, document)?
-        }
-        ReportFormat::Text => {
-            let mut sink = std::io::sink();
-            let out = lines_for(format, out, &mut sink);
-            report(out, &discovery, &plan_path, &written, &undecided, &notes, &wired, options.wire)?;
-        }
+        .collect()
+}
+
+/// The report as JSON: the files written, the clusters, the proposals' sizes, what is undecided, the wiring and
+/// what was found.
+fn report_json(
+    discovery: &Discovery,
+    plan_path: &str,
+    written: &[&str],
+    undecided: &[(usize, String)],
+    notes: &[String],
+    wired: &Wiring,
+    wire: bool,
+) -> serde_json::Value {
+    let mut document = json!({
+        "plan": plan_path,
+        "written": written,
+        "clusters": discovery.clusters.iter().map(|c| json!({"name": c.source.name, "source": c.source.source, "workloads": c.workloads, "injected": c.injected})).collect::<Vec<_>>(),
+    });
+    for proposal in &discovery.proposals {
+        document[proposal.section] = json!(proposal.entries.len());
     }
-    Ok(0)
+    document["undecided"] =
+        undecided.iter().map(|(line, what)| json!({"line": line, "what": what})).collect::<Vec<_>>().into();
+    document["wiring"] = wiring_json(wired, wire);
+    document["found"] = json!(notes);
+    document
 }
 
 /// The object that would apply the ASM control plane's part, with its article: `an Argo CD Application`.

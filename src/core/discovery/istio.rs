@@ -73,54 +73,83 @@ pub fn installation(repository: &Repository) -> Installation {
     Installation { version, mesh_config, install_paths }
 }
 
+/// The mesh config found (or what to decide about it), and Istio's version when the same object names it.
+type MeshConfigAndVersion = (Finding<MeshConfigFound>, Option<Found<String>>);
+
 /// The mesh config, in the order of preference: an IstioOperator, the istiod chart's values (a Flux HelmRelease's,
 /// an Argo CD Helm source's values file, or a values file), the `istio` ConfigMap; and the version the same object
 /// names.
-fn mesh_config(
-    repository: &Repository,
-    all: &[(&String, &Value)],
-) -> (Finding<MeshConfigFound>, Option<Found<String>>) {
-    let found = |kind, path: &str, release: Option<String>, from: String| {
-        Found::new(MeshConfigFound { kind, path: path.to_owned(), release }, from)
-    };
-    if let Some((file, operator)) = all.iter().find(|(_, object)| is(object, "install.istio.io/", "IstioOperator")) {
-        let from = format!("IstioOperator {} ({file})", name_of(operator));
-        let version = operator.pointer("/spec/tag").and_then(version_text).map(|v| Found::new(v, from.clone()));
-        return (Finding::Found(found(MeshConfigKind::IstioOperator, file, None, from)), version);
-    }
-    let releases: Vec<&(&String, &Value)> = all
-        .iter()
-        .filter(|(_, object)| {
-            is(object, "helm.toolkit.fluxcd.io/", "HelmRelease") && chart_of(object) == Some("istiod")
+fn mesh_config(repository: &Repository, all: &[(&String, &Value)]) -> MeshConfigAndVersion {
+    operator_mesh_config(all)
+        .or_else(|| helm_release_mesh_config(repository, all))
+        .or_else(|| argo_cd_mesh_config(repository, all))
+        .or_else(|| values_mesh_config(all))
+        .or_else(|| config_map_mesh_config(all))
+        .unwrap_or_else(|| {
+            (
+                Finding::Undecided(
+                    "Istio's mesh config: no IstioOperator, istiod HelmRelease, Helm values with meshConfig or \
+                     `istio` ConfigMap was found; name the file that holds it"
+                        .to_owned(),
+                ),
+                None,
+            )
         })
-        .collect();
-    if let Some((file, release)) = releases.first() {
-        let name = name_of(release);
-        let from = format!("HelmRelease {name} of the istiod chart ({file})");
-        let version = str_at(release, &["spec", "chart", "spec", "version"])
-            .and_then(|v| version_text(&Value::String(v.to_owned())))
-            .map(|v| Found::new(v, from.clone()));
-        let several =
-            all.iter().filter(|(f, o)| f == file && is(o, "helm.toolkit.fluxcd.io/", "HelmRelease")).count() > 1;
-        if release.pointer("/spec/values/meshConfig").is_some()
-            || release.get("spec").and_then(|s| s.get("valuesFrom")).is_none()
-        {
-            let release_name = several.then(|| name.to_owned());
-            return (Finding::Found(found(MeshConfigKind::HelmValues, file, release_name, from)), version);
-        }
-        if let Some(values) = values_file_beside(repository, file) {
-            let from = format!("{from}, its values file");
-            return (Finding::Found(found(MeshConfigKind::HelmValues, &values, None, from)), version);
-        }
-        return (
-            Finding::Undecided(format!(
-                "Istio's mesh config: HelmRelease {name} ({file}) takes its values from elsewhere (valuesFrom); name \
-                 the values file that holds meshConfig, with kind HelmValues"
-            )),
-            version,
-        );
+}
+
+/// A found mesh config of `kind` in the file at `path`.
+fn mesh_config_found(
+    kind: MeshConfigKind,
+    path: &str,
+    release: Option<String>,
+    from: String,
+) -> Finding<MeshConfigFound> {
+    Finding::Found(Found::new(MeshConfigFound { kind, path: path.to_owned(), release }, from))
+}
+
+/// The first IstioOperator, and the version its `spec.tag` names.
+fn operator_mesh_config(all: &[(&String, &Value)]) -> Option<MeshConfigAndVersion> {
+    let (file, operator) = all.iter().find(|(_, object)| is(object, "install.istio.io/", "IstioOperator"))?;
+    let from = format!("IstioOperator {} ({file})", name_of(operator));
+    let version = operator.pointer("/spec/tag").and_then(version_text).map(|v| Found::new(v, from.clone()));
+    Some((mesh_config_found(MeshConfigKind::IstioOperator, file, None, from), version))
+}
+
+/// The values of the first Flux HelmRelease of the istiod chart (inline, else its values file beside it), and the
+/// chart version it names.
+fn helm_release_mesh_config(repository: &Repository, all: &[(&String, &Value)]) -> Option<MeshConfigAndVersion> {
+    let (file, release) = all.iter().find(|(_, object)| {
+        is(object, "helm.toolkit.fluxcd.io/", "HelmRelease") && chart_of(object) == Some("istiod")
+    })?;
+    let name = name_of(release);
+    let from = format!("HelmRelease {name} of the istiod chart ({file})");
+    let version = str_at(release, &["spec", "chart", "spec", "version"])
+        .and_then(|v| version_text(&Value::String(v.to_owned())))
+        .map(|v| Found::new(v, from.clone()));
+    let several = all.iter().filter(|(f, o)| f == file && is(o, "helm.toolkit.fluxcd.io/", "HelmRelease")).count() > 1;
+    if release.pointer("/spec/values/meshConfig").is_some()
+        || release.get("spec").and_then(|s| s.get("valuesFrom")).is_none()
+    {
+        let release_name = several.then(|| name.to_owned());
+        return Some((mesh_config_found(MeshConfigKind::HelmValues, file, release_name, from), version));
     }
-    if let Some((file, application, source)) = all.iter().find_map(|(file, object)| {
+    if let Some(values) = values_file_beside(repository, file) {
+        let from = format!("{from}, its values file");
+        return Some((mesh_config_found(MeshConfigKind::HelmValues, &values, None, from), version));
+    }
+    Some((
+        Finding::Undecided(format!(
+            "Istio's mesh config: HelmRelease {name} ({file}) takes its values from elsewhere (valuesFrom); name \
+             the values file that holds meshConfig, with kind HelmValues"
+        )),
+        version,
+    ))
+}
+
+/// The values file of the first Argo CD Application with a source of the istiod chart, and the chart version
+/// that source names.
+fn argo_cd_mesh_config(repository: &Repository, all: &[(&String, &Value)]) -> Option<MeshConfigAndVersion> {
+    let (file, application, source) = all.iter().find_map(|(file, object)| {
         if !is(object, "argoproj.io/", "Application") {
             return None;
         }
@@ -128,50 +157,40 @@ fn mesh_config(
         let several = object.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten();
         let source = single.chain(several).find(|source| str_at(source, &["chart"]) == Some("istiod"))?;
         Some((*file, *object, source))
-    }) {
-        let from = format!("Application {} ({file})", name_of(application));
-        let version = source.get("targetRevision").and_then(version_text).map(|v| Found::new(v, from.clone()));
-        if let Some(values) = argo_values_file(repository, application, source) {
-            let from = format!("{from}, its helm.valueFiles");
-            return (Finding::Found(found(MeshConfigKind::HelmValues, &values, None, from)), version);
-        }
-        return (
-            Finding::Undecided(format!(
-                "Istio's mesh config: Application {} ({file}) holds the istiod chart's values, which asm-migrate does \
-                 not edit inside an Application; move them into a values file of the repository (helm.valueFiles) \
-                 and name it, with kind HelmValues",
-                name_of(application)
-            )),
-            version,
-        );
+    })?;
+    let from = format!("Application {} ({file})", name_of(application));
+    let version = source.get("targetRevision").and_then(version_text).map(|v| Found::new(v, from.clone()));
+    if let Some(values) = argo_values_file(repository, application, source) {
+        let from = format!("{from}, its helm.valueFiles");
+        return Some((mesh_config_found(MeshConfigKind::HelmValues, &values, None, from), version));
     }
-    if let Some(values) = all.iter().find(|(_, object)| is_values_with_mesh_config(object)).map(|(file, _)| *file) {
-        return (
-            Finding::Found(found(
-                MeshConfigKind::HelmValues,
-                values,
-                None,
-                format!("Helm values with meshConfig ({values})"),
-            )),
-            None,
-        );
-    }
-    if let Some((file, config_map)) = all.iter().find(|(_, object)| {
+    Some((
+        Finding::Undecided(format!(
+            "Istio's mesh config: Application {} ({file}) holds the istiod chart's values, which asm-migrate does \
+             not edit inside an Application; move them into a values file of the repository (helm.valueFiles) \
+             and name it, with kind HelmValues",
+            name_of(application)
+        )),
+        version,
+    ))
+}
+
+/// The first file of Helm values with a `meshConfig`.
+fn values_mesh_config(all: &[(&String, &Value)]) -> Option<MeshConfigAndVersion> {
+    let values = all.iter().find(|(_, object)| is_values_with_mesh_config(object)).map(|(file, _)| *file)?;
+    let from = format!("Helm values with meshConfig ({values})");
+    Some((mesh_config_found(MeshConfigKind::HelmValues, values, None, from), None))
+}
+
+/// The first `istio` (or `istio-*`) ConfigMap with a `mesh` key.
+fn config_map_mesh_config(all: &[(&String, &Value)]) -> Option<MeshConfigAndVersion> {
+    let (file, config_map) = all.iter().find(|(_, object)| {
         str_at(object, &["kind"]) == Some("ConfigMap")
             && (name_of(object) == "istio" || name_of(object).starts_with("istio-"))
             && str_at(object, &["data", "mesh"]).is_some()
-    }) {
-        let from = format!("ConfigMap {} ({file})", name_of(config_map));
-        return (Finding::Found(found(MeshConfigKind::ConfigMap, file, None, from)), None);
-    }
-    (
-        Finding::Undecided(
-            "Istio's mesh config: no IstioOperator, istiod HelmRelease, Helm values with meshConfig or `istio` \
-             ConfigMap was found; name the file that holds it"
-                .to_owned(),
-        ),
-        None,
-    )
+    })?;
+    let from = format!("ConfigMap {} ({file})", name_of(config_map));
+    Some((mesh_config_found(MeshConfigKind::ConfigMap, file, None, from), None))
 }
 
 /// The values file of the repository an Argo CD Helm source reads: `$<ref>/<path>` of another source of the

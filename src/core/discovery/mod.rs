@@ -121,7 +121,45 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
     let asm = clusters::asm_applier(repository);
     let istio = istio::installation(repository);
     let install_paths: Vec<&str> = istio.install_paths.iter().map(|path| path.value.as_str()).collect();
-    let candidates: Vec<SourceFound> = candidates
+    let candidates = without_install_paths(candidates, &install_paths, &mut notes);
+    let sources_seen = candidates.len();
+    let engine_value = engine.or_argo_cd();
+    let inventories = clusters::inventories(repository, engine_value, &install_paths, candidates, &mut notes);
+    note_delivery_warnings(&inventories, &mut notes);
+    let sources: Vec<FoundSource<'_>> =
+        inventories.iter().map(|(source, inventory)| FoundSource { cluster: &source.name, inventory }).collect();
+    let proposals = steps::proposals(&sources);
+    let gateway_clusters: Vec<&str> =
+        proposals.iter().flat_map(|proposal| &proposal.gateway_clusters).map(String::as_str).collect();
+    let clusters = clusters_found(repository, &istio.mesh_config, &inventories, &gateway_clusters);
+    if clusters.is_empty() {
+        notes.push(no_cluster_note(sources_seen));
+    }
+    Discovery {
+        name,
+        engine,
+        output: asm.as_ref().map_or(DEFAULT_OUTPUT.to_owned(), |asm| asm.output.clone()),
+        output_from: asm.as_ref().map_or("the directory asm-migrate owns and rewrites".to_owned(), |asm| {
+            format!("the directory asm-migrate owns and rewrites; its asm/ is what {} applies", asm.from)
+        }),
+        asm_context: asm.as_ref().and_then(|asm| Some(Found::new(asm.context.clone()?, asm.from.clone()))),
+        asm_synced_by: asm.map(|asm| asm.synced_by),
+        version: istio.version,
+        mesh_config: istio.mesh_config,
+        install_paths: istio.install_paths.into_iter().map(|path| Found::new(path.value, path.from)).collect(),
+        clusters,
+        proposals,
+        notes,
+    }
+}
+
+/// The candidate sources that are not Istio's installation paths; each one left out is noted.
+fn without_install_paths(
+    candidates: Vec<SourceFound>,
+    install_paths: &[&str],
+    notes: &mut Vec<String>,
+) -> Vec<SourceFound> {
+    candidates
         .into_iter()
         .filter(|candidate| {
             let istio_only = install_paths.iter().any(|path| candidate.source == *path);
@@ -133,11 +171,12 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
             }
             !istio_only
         })
-        .collect();
-    let sources_seen = candidates.len();
-    let engine_value = engine.or_argo_cd();
-    let inventories = clusters::inventories(repository, engine_value, &install_paths, candidates, &mut notes);
-    for (_, inventory) in &inventories {
+        .collect()
+}
+
+/// Notes each warning of reading the sources' delivery, once, with its file.
+fn note_delivery_warnings(inventories: &[(SourceFound, ClusterInventory)], notes: &mut Vec<String>) {
+    for (_, inventory) in inventories {
         for (file, warning) in &inventory.delivery.warnings {
             let note = format!("{warning} ({file})");
             if !notes.contains(&note) {
@@ -145,16 +184,21 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
             }
         }
     }
-    let sources: Vec<FoundSource<'_>> =
-        inventories.iter().map(|(source, inventory)| FoundSource { cluster: &source.name, inventory }).collect();
-    let proposals = steps::proposals(&sources);
-    let gateway_clusters: Vec<&str> =
-        proposals.iter().flat_map(|proposal| &proposal.gateway_clusters).map(String::as_str).collect();
-    let clusters: Vec<ClusterFound> = inventories
+}
+
+/// Each cluster read, with its network, east-west gateway, what it cannot see and what it holds; a cluster of
+/// `gateway_clusters` needs its ACK cluster ID.
+fn clusters_found(
+    repository: &Repository,
+    mesh_config: &Finding<MeshConfigFound>,
+    inventories: &[(SourceFound, ClusterInventory)],
+    gateway_clusters: &[&str],
+) -> Vec<ClusterFound> {
+    inventories
         .iter()
         .map(|(source, inventory)| ClusterFound {
-            network: istio::network(repository, source, inventory, &istio.mesh_config),
-            east_west_gateway: istio::east_west_gateway(repository, source, inventory, &istio.mesh_config),
+            network: istio::network(repository, source, inventory, mesh_config),
+            east_west_gateway: istio::east_west_gateway(repository, source, inventory, mesh_config),
             needs_cluster_id: gateway_clusters.contains(&source.name.as_str()),
             unseen: inventory
                 .delivery
@@ -173,35 +217,21 @@ pub fn discover(repository: &Repository, fallback_name: &str) -> Discovery {
                 .collect(),
             source: source.clone(),
         })
-        .collect();
-    if clusters.is_empty() {
-        notes.push(if sources_seen == 0 {
-            "no cluster source found: no Argo CD Application or Flux Kustomization builds a kustomization of this \
-             repository, and no directory under clusters/ holds one"
-                .to_owned()
-        } else {
-            format!(
-                "no cluster source: none of the {sources_seen} source(s) found builds an Istio-injected workload \
-                 (a namespace labelled istio-injection: enabled or istio.io/rev, or a pod template with \
-                 sidecar.istio.io/inject: \"true\", in this repository)"
-            )
-        });
-    }
-    Discovery {
-        name,
-        engine,
-        output: asm.as_ref().map_or(DEFAULT_OUTPUT.to_owned(), |asm| asm.output.clone()),
-        output_from: asm.as_ref().map_or("the directory asm-migrate owns and rewrites".to_owned(), |asm| {
-            format!("the directory asm-migrate owns and rewrites; its asm/ is what {} applies", asm.from)
-        }),
-        asm_context: asm.as_ref().and_then(|asm| Some(Found::new(asm.context.clone()?, asm.from.clone()))),
-        asm_synced_by: asm.map(|asm| asm.synced_by),
-        version: istio.version,
-        mesh_config: istio.mesh_config,
-        install_paths: istio.install_paths.into_iter().map(|path| Found::new(path.value, path.from)).collect(),
-        clusters,
-        proposals,
-        notes,
+        .collect()
+}
+
+/// Why no cluster was found, from how many sources were seen.
+fn no_cluster_note(sources_seen: usize) -> String {
+    if sources_seen == 0 {
+        "no cluster source found: no Argo CD Application or Flux Kustomization builds a kustomization of this \
+         repository, and no directory under clusters/ holds one"
+            .to_owned()
+    } else {
+        format!(
+            "no cluster source: none of the {sources_seen} source(s) found builds an Istio-injected workload \
+             (a namespace labelled istio-injection: enabled or istio.io/rev, or a pod template with \
+             sidecar.istio.io/inject: \"true\", in this repository)"
+        )
     }
 }
 

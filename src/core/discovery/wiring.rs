@@ -1,6 +1,10 @@
 //! What connects the tool's output to the GitOps engine: each cluster's component reference, and the Argo CD
 //! Application or Flux Kustomization that applies `<output>/asm` to the ASM control plane.
 
+use std::rc::Rc;
+
+use serde_json::Value;
+
 use super::Discovery;
 use crate::core::delivery::name_of;
 use crate::core::paths::{join, parent, relative_path};
@@ -58,7 +62,52 @@ pub fn wiring(
     secret: &str,
 ) -> Result<Wiring, WiringError> {
     let engine = discovery.engine.found().map(|found| found.value);
-    let components = discovery
+    let components = component_references(discovery, repository, engine);
+    if discovery.asm_synced_by.is_some() {
+        return Ok(Wiring { components, asm_applier: None, missing: None });
+    }
+    let applier = match (engine, first_synced_object(discovery, repository)) {
+        (Some(Engine::ArgoCd), Some((file, application))) => {
+            let Some(context) = discovery.asm_context.as_ref().map(|found| found.value.clone()) else {
+                return Ok(Wiring {
+                    components,
+                    asm_applier: None,
+                    missing: Some((
+                        "no Application names the ASM control plane's cluster in Argo CD".to_owned(),
+                        "give its name with --asm-context NAME".to_owned(),
+                    )),
+                });
+            };
+            argo_cd_applier(discovery, templates, &file, &application, context)?
+        }
+        (Some(Engine::Flux), Some((file, kustomization))) => {
+            flux_applier(discovery, templates, &file, &kustomization, secret)?
+        }
+        _ => {
+            return Ok(Wiring {
+                components,
+                asm_applier: None,
+                missing: Some((
+                    "no cluster source's Argo CD Application or Flux Kustomization to take the repository and the namespace from"
+                        .to_owned(),
+                    "write it by hand (README, \"Adopting an existing repository\")".to_owned(),
+                )),
+            })
+        }
+    };
+    if repository.is_file(&applier.path) {
+        return Err(WiringError::ApplierExists { path: applier.path });
+    }
+    Ok(Wiring { components, asm_applier: Some(applier), missing: None })
+}
+
+/// How each cluster's source lists its component, and the same through `engine`'s object that syncs it.
+fn component_references(
+    discovery: &Discovery,
+    repository: &Repository,
+    engine: Option<Engine>,
+) -> Vec<ComponentReference> {
+    discovery
         .clusters
         .iter()
         .map(|cluster| {
@@ -83,80 +132,73 @@ pub fn wiring(
                 shared_source: !cluster.shares_source_with.is_empty(),
             }
         })
-        .collect();
-    if discovery.asm_synced_by.is_some() {
-        return Ok(Wiring { components, asm_applier: None, missing: None });
-    }
-    let asm_path = join(&discovery.output, "asm");
-    let first = discovery.clusters.iter().find_map(|cluster| {
+        .collect()
+}
+
+/// The first cluster source's Application or Kustomization, with its file: the ASM applier is written beside it.
+fn first_synced_object(discovery: &Discovery, repository: &Repository) -> Option<(String, Rc<Value>)> {
+    discovery.clusters.iter().find_map(|cluster| {
         let file = cluster.source.file.as_ref()?;
         let (_, name) = cluster.source.synced_by.as_ref()?;
         let object = repository.documents(file).ok()?.iter().find(|object| name_of(object) == name)?.clone();
         Some((file.clone(), object))
-    });
-    let plan = &discovery.name;
-    let name = format!("{plan}-asm-control-plane");
-    let (path, text, namespace) = match (engine, first) {
-        (Some(Engine::ArgoCd), Some((file, application))) => {
-            let Some(context) = discovery.asm_context.as_ref().map(|found| found.value.clone()) else {
-                return Ok(Wiring {
-                    components,
-                    asm_applier: None,
-                    missing: Some((
-                        "no Application names the ASM control plane's cluster in Argo CD".to_owned(),
-                        "give its name with --asm-context NAME".to_owned(),
-                    )),
-                });
-            };
-            let source = application.pointer("/spec/source").or_else(|| application.pointer("/spec/sources/0"));
-            let field = |key: &str, default: &str| {
-                source.and_then(|source| str_at(source, &[key])).unwrap_or(default).to_owned()
-            };
-            let namespace = str_at(&application, &["metadata", "namespace"]).unwrap_or("argocd").to_owned();
-            let text = templates
-                .render(
-                    "init/asm-application.yaml.j2",
-                    context! {
-                        plan, name, namespace, context,
-                        project => str_at(&application, &["spec", "project"]).unwrap_or("default"),
-                        repo_url => field("repoURL", ""), target_revision => field("targetRevision", "HEAD"),
-                        path => asm_path,
-                    },
-                )?;
-            (join(parent(&file), &format!("{name}.yaml")), text, namespace)
-        }
-        (Some(Engine::Flux), Some((file, kustomization))) => {
-            let namespace = str_at(&kustomization, &["metadata", "namespace"]).unwrap_or("flux-system").to_owned();
-            let text = templates
-                .render(
-                    "init/asm-kustomization.yaml.j2",
-                    context! {
-                        plan, name, namespace, secret,
-                        source_kind => str_at(&kustomization, &["spec", "sourceRef", "kind"]).unwrap_or("GitRepository"),
-                        source_name => str_at(&kustomization, &["spec", "sourceRef", "name"]).unwrap_or("flux-system"),
-                        path => format!("./{asm_path}"),
-                    },
-                )?;
-            (join(parent(&file), &format!("{name}.yaml")), text, namespace)
-        }
-        _ => {
-            return Ok(Wiring {
-                components,
-                asm_applier: None,
-                missing: Some((
-                    "no cluster source's Argo CD Application or Flux Kustomization to take the repository and the namespace from"
-                        .to_owned(),
-                    "write it by hand (README, \"Adopting an existing repository\")".to_owned(),
-                )),
-            })
-        }
-    };
-    if repository.is_file(&path) {
-        return Err(WiringError::ApplierExists { path });
-    }
-    Ok(Wiring {
-        components,
-        asm_applier: Some(AsmApplierFile { path, text, synced_by: (namespace, name) }),
-        missing: None,
     })
+}
+
+/// The name of the object that applies `<output>/asm`: `<plan>-asm-control-plane`.
+fn applier_name(discovery: &Discovery) -> String {
+    format!("{}-asm-control-plane", discovery.name)
+}
+
+/// The Argo CD Application that applies `<output>/asm` to the ASM control plane's cluster `context`, beside
+/// `application` (in `file`) and fetching the repository it fetches.
+fn argo_cd_applier(
+    discovery: &Discovery,
+    templates: &Templates,
+    file: &str,
+    application: &Value,
+    context: String,
+) -> Result<AsmApplierFile, WiringError> {
+    let plan = &discovery.name;
+    let name = applier_name(discovery);
+    let asm_path = join(&discovery.output, "asm");
+    let source = application.pointer("/spec/source").or_else(|| application.pointer("/spec/sources/0"));
+    let field =
+        |key: &str, default: &str| source.and_then(|source| str_at(source, &[key])).unwrap_or(default).to_owned();
+    let namespace = str_at(application, &["metadata", "namespace"]).unwrap_or("argocd").to_owned();
+    let text = templates.render(
+        "init/asm-application.yaml.j2",
+        context! {
+            plan, name, namespace, context,
+            project => str_at(application, &["spec", "project"]).unwrap_or("default"),
+            repo_url => field("repoURL", ""), target_revision => field("targetRevision", "HEAD"),
+            path => asm_path,
+        },
+    )?;
+    Ok(AsmApplierFile { path: join(parent(file), &format!("{name}.yaml")), text, synced_by: (namespace, name) })
+}
+
+/// The Flux Kustomization that applies `<output>/asm` to the ASM control plane through the kubeconfig in Secret
+/// `secret`, beside `kustomization` (in `file`) and reading the source it reads.
+fn flux_applier(
+    discovery: &Discovery,
+    templates: &Templates,
+    file: &str,
+    kustomization: &Value,
+    secret: &str,
+) -> Result<AsmApplierFile, WiringError> {
+    let plan = &discovery.name;
+    let name = applier_name(discovery);
+    let asm_path = join(&discovery.output, "asm");
+    let namespace = str_at(kustomization, &["metadata", "namespace"]).unwrap_or("flux-system").to_owned();
+    let text = templates.render(
+        "init/asm-kustomization.yaml.j2",
+        context! {
+            plan, name, namespace, secret,
+            source_kind => str_at(kustomization, &["spec", "sourceRef", "kind"]).unwrap_or("GitRepository"),
+            source_name => str_at(kustomization, &["spec", "sourceRef", "name"]).unwrap_or("flux-system"),
+            path => format!("./{asm_path}"),
+        },
+    )?;
+    Ok(AsmApplierFile { path: join(parent(file), &format!("{name}.yaml")), text, synced_by: (namespace, name) })
 }

@@ -504,41 +504,59 @@ fn movable(workload: &Workload) -> bool {
 
 /// The waves `init` proposes: one small canary first, then one wave per namespace, then the rest.
 fn proposed(sources: &[FoundSource<'_>]) -> Vec<ProposedWave> {
-    let mut waves = Vec::new();
+    let Some((canary, canary_namespace)) = proposed_canary(sources) else { return Vec::new() };
+    let namespaces = namespace_waves(sources, &canary, &canary_namespace);
+    let mut waves = vec![canary];
+    waves.extend(namespaces);
+    waves.push(ProposedWave {
+        name: "rest".to_owned(),
+        clusters: None,
+        selects: ProposedSelection::All,
+        from: "whatever is Istio-injected and not moved yet when the step is taken".to_owned(),
+    });
+    waves
+}
+
+/// The canary wave and its workload's namespace: the smallest Istio-injected workload, else (only Helm releases)
+/// a Helm release, whose namespace is left empty; `None` when there is neither.
+fn proposed_canary(sources: &[FoundSource<'_>]) -> Option<(ProposedWave, String)> {
     let several_clusters = sources.len() > 1;
-    let canary_namespace = match canary(sources) {
+    match canary(sources) {
         Some((cluster, workload)) => {
             let reference = match workload.workload.kind {
                 WorkloadKind::Deployment => format!("{}/{}", workload.workload.namespace, workload.workload.name),
                 _ => workload.workload.to_string(),
             };
             let replicas = workload.replicas.map_or("one pod per node".to_owned(), |n| format!("{n} replica(s)"));
-            waves.push(ProposedWave {
+            let wave = ProposedWave {
                 name: "canary".to_owned(),
                 clusters: several_clusters.then(|| vec![cluster.to_owned()]),
                 selects: ProposedSelection::Workloads(vec![reference]),
                 from: format!("the smallest Istio-injected workload of cluster {cluster} ({replicas})"),
-            });
-            workload.workload.namespace.to_string()
+            };
+            Some((wave, workload.workload.namespace.to_string()))
         }
         None => {
             // Only Helm releases: the first Flux release of the first cluster, by name, is the canary.
-            let release = sources.iter().find_map(|source| {
+            let (cluster, release) = sources.iter().find_map(|source| {
                 let release =
                     source.inventory.helm_releases.iter().find(|release| release.injected && !release.istio_own)?;
                 Some((source.cluster, release))
-            });
-            let Some((cluster, release)) = release else { return waves };
-            waves.push(ProposedWave {
+            })?;
+            let wave = ProposedWave {
                 name: "canary".to_owned(),
                 clusters: several_clusters.then(|| vec![cluster.to_owned()]),
                 selects: ProposedSelection::Workloads(vec![release.id.clone()]),
                 from: format!("a Helm release of cluster {cluster}: its workloads are not in the repository"),
-            });
-            String::new()
+            };
+            Some((wave, String::new()))
         }
-    };
-    let canary_namespace = canary_namespace.as_str();
+    }
+}
+
+/// One wave per namespace of Istio-injected workloads or injected Helm releases, in order, but for a namespace
+/// that holds only the canary.
+fn namespace_waves(sources: &[FoundSource<'_>], canary: &ProposedWave, canary_namespace: &str) -> Vec<ProposedWave> {
     let releases: Vec<(&str, &str)> = sources.iter().flat_map(|source| source.inventory.injected_releases()).collect();
     let namespaces: BTreeSet<&str> = sources
         .iter()
@@ -546,6 +564,11 @@ fn proposed(sources: &[FoundSource<'_>]) -> Vec<ProposedWave> {
         .map(|workload| &*workload.workload.namespace)
         .chain(releases.iter().map(|(_, namespace)| *namespace))
         .collect();
+    let canary_release = match &canary.selects {
+        ProposedSelection::Workloads(references) => references.first().map(String::as_str),
+        _ => None,
+    };
+    let mut waves = Vec::new();
     for namespace in namespaces {
         let workloads = sources
             .iter()
@@ -554,37 +577,33 @@ fn proposed(sources: &[FoundSource<'_>]) -> Vec<ProposedWave> {
             .count();
         let rendered: BTreeSet<&str> =
             releases.iter().filter(|(_, in_namespace)| *in_namespace == namespace).map(|(id, _)| *id).collect();
-        let canary_release = waves.first().and_then(|canary| match &canary.selects {
-            ProposedSelection::Workloads(references) => references.first().map(String::as_str),
-            _ => None,
-        });
         let only_the_canary = (workloads == 1 && rendered.is_empty() && canary_namespace == namespace)
             || (workloads == 0 && rendered.len() == 1 && rendered.iter().next().copied() == canary_release);
         if only_the_canary {
             continue;
         }
-        let label = dns_label(namespace);
-        let name = if ["canary", "rest"].contains(&label.as_str()) { dns_label(&format!("ns-{label}")) } else { label };
-        waves.push(ProposedWave {
-            name,
-            clusters: None,
-            selects: ProposedSelection::Namespaces(vec![namespace.to_owned()]),
-            from: match rendered.is_empty() {
-                true => format!("{workloads} Istio-injected workload(s) in namespace {namespace}"),
-                false => format!(
-                    "{workloads} Istio-injected workload(s) and what {} render(s) in namespace {namespace}",
-                    rendered.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            },
-        });
+        waves.push(namespace_wave(namespace, workloads, rendered));
     }
-    waves.push(ProposedWave {
-        name: "rest".to_owned(),
-        clusters: None,
-        selects: ProposedSelection::All,
-        from: "whatever is Istio-injected and not moved yet when the step is taken".to_owned(),
-    });
     waves
+}
+
+/// The wave of `namespace`, which holds `workloads` Istio-injected workloads and what the releases `rendered`
+/// render; named after it unless that name is `canary` or `rest`.
+fn namespace_wave(namespace: &str, workloads: usize, rendered: BTreeSet<&str>) -> ProposedWave {
+    let label = dns_label(namespace);
+    let name = if ["canary", "rest"].contains(&label.as_str()) { dns_label(&format!("ns-{label}")) } else { label };
+    ProposedWave {
+        name,
+        clusters: None,
+        selects: ProposedSelection::Namespaces(vec![namespace.to_owned()]),
+        from: match rendered.is_empty() {
+            true => format!("{workloads} Istio-injected workload(s) in namespace {namespace}"),
+            false => format!(
+                "{workloads} Istio-injected workload(s) and what {} render(s) in namespace {namespace}",
+                rendered.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        },
+    }
 }
 
 /// The canary: the Istio-injected Deployment (else workload) with the fewest replicas, in the first cluster that
