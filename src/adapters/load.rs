@@ -3,18 +3,17 @@
 //! everything the cluster sources include. Each file is read and parsed once, however many clusters share it.
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::path::Path;
 
 use serde_json::Value;
 
 use crate::adapters::RepoFiles;
 use crate::core::diagnostic::Diagnostic;
+use crate::core::kustomize_walk::{self, Entered, KustomizationVisitor};
 use crate::core::paths::{is_within, join};
 use crate::core::plan::Plan;
-use crate::core::repository::{
-    follow_entry, included_entries, is_kustomization_file, patch_files, resolve_entry, EntryTarget, Followed,
-    Repository,
-};
+use crate::core::repository::{is_kustomization_file, patch_files, resolve_entry, EntryTarget, Followed, Repository};
 
 /// Everything the commands compute from, read through `files`.
 pub fn load_repository(files: &dyn RepoFiles, plan: &Plan) -> Repository {
@@ -204,40 +203,51 @@ impl Loader<'_> {
     }
 
     /// Follows a kustomization directory and everything it includes, as kustomize would (without the renaming,
-    /// which is the inventory's business). The tool's own output is never input.
+    /// which is the inventory's business), reading each file as the walk reaches it. The tool's own output is never
+    /// input.
     fn follow(&mut self, dir: &str) {
-        let mut pending = vec![dir.to_owned()];
-        let mut visited = BTreeSet::new();
-        while let Some(dir) = pending.pop() {
-            let Some(file) = self.repository.kustomization_in(&dir) else { continue };
-            if !visited.insert(file.clone()) {
-                continue;
-            }
-            self.parse(&file, true);
-            let (entries, patches): (Vec<String>, Vec<String>) = match self.repository.documents(&file) {
-                Ok(documents) => (
-                    documents.iter().flat_map(|document| included_entries(document)).map(str::to_owned).collect(),
-                    documents.iter().flat_map(|document| patch_files(document)).map(str::to_owned).collect(),
-                ),
-                Err(_) => continue,
-            };
-            // Patches are read to know whether they decide Istio's injection.
-            for patch in patches {
-                if let EntryTarget::Path(target) = resolve_entry(&dir, &patch) {
-                    self.read(&target);
-                }
-            }
-            for entry in entries {
-                match follow_entry(&self.repository, &dir, &entry, self.output, &[]) {
-                    Followed::Kustomization(target) => pending.push(target),
-                    Followed::Manifest(target) => self.manifests.push(target),
-                    // A directory without files: kustomize says it has no kustomization.
-                    Followed::Missing(target) if self.files.is_dir(&target) => self.repository.add_empty_dir(&target),
-                    // What the inventory says is wrong (outside the repository, missing) is left to it.
-                    _ => {}
-                }
+        let output = self.output;
+        // What the inventory says is wrong (a directory without a kustomization, an entry outside the repository
+        // or missing) is left to it: the loader only reads.
+        let Ok(_) = kustomize_walk::walk(self, dir, output, &[], ());
+    }
+}
+
+impl KustomizationVisitor for Loader<'_> {
+    type Context = ();
+    type Error = Infallible;
+
+    fn repository(&self) -> &Repository {
+        &self.repository
+    }
+
+    fn no_kustomization(&mut self, _dir: &str) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    /// Parses the kustomization, and reads its patches to know whether they decide Istio's injection.
+    fn kustomization(&mut self, dir: &str, file: &str, _outer: &()) -> Result<Entered<()>, Infallible> {
+        self.parse(file, true);
+        let Ok(document) = self.repository.documents(file).map(|documents| documents.first().cloned()) else {
+            return Ok(None);
+        };
+        let document = document.unwrap_or_default();
+        for patch in patch_files(&document) {
+            if let EntryTarget::Path(target) = resolve_entry(dir, patch) {
+                self.read(&target);
             }
         }
+        Ok(Some((document, ())))
+    }
+
+    fn entry(&mut self, _dir: &str, _file: &str, _entry: &str, followed: &Followed, _: &()) -> Result<(), Infallible> {
+        match followed {
+            Followed::Manifest(target) => self.manifests.push(target.clone()),
+            // A directory without files: kustomize says it has no kustomization.
+            Followed::Missing(target) if self.files.is_dir(target) => self.repository.add_empty_dir(target),
+            _ => {}
+        }
+        Ok(())
     }
 }
 

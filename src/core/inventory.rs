@@ -10,11 +10,11 @@ use serde_json::Value;
 use crate::core::delivery::{delivery_of, Delivery, Unseen};
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::core::helm::{HelmCharts, HelmRelease, HELM_RELEASE_GROUP};
+use crate::core::kustomize_walk::{self, Entered, KustomizationVisitor};
 use crate::core::names::{exact_name_pattern, is_istio_api_group, ISTIO_API_GROUPS};
 use crate::core::paths::is_within;
 use crate::core::repository::{
-    follow_entry, included_entries, patch_texts, resolve_entry, EntryTarget, Followed, PatchText, Repository,
-    INCLUDING_FIELDS,
+    included_entries, patch_texts, resolve_entry, EntryTarget, Followed, PatchText, Repository, INCLUDING_FIELDS,
 };
 use crate::core::settings::{Cluster, IncludeAs, Settings};
 use crate::core::value::str_at;
@@ -403,20 +403,22 @@ impl Inventory {
             let mut walk = Walk {
                 repository,
                 declared: &mut declared,
-                output: &settings.output.value,
-                excluded,
                 own_component: settings.component_dir(&cluster.name),
                 own_transformers: settings.transformers_dir(&cluster.name),
-                visited: BTreeSet::new(),
+                at_root: true,
                 cluster: ClusterInventory { kustomization_file, delivery, ..ClusterInventory::default() },
                 objects: Vec::new(),
                 root: NameTransforms::default(),
             };
-            if let Err(problem) = walk.run(&cluster.source.value) {
-                problems.push(problem);
-                continue;
-            }
-            builds.push((cluster, walk.visited));
+            let (output, root) = (&settings.output.value, NameTransforms::default());
+            let visited = match kustomize_walk::walk(&mut walk, &cluster.source.value, output, excluded, root) {
+                Ok(visited) => visited,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
+            builds.push((cluster, visited));
             let mut cluster_inventory = walk.cluster;
             let releases = classify(walk.objects, &walk.root, &mut cluster_inventory);
             helm_releases(releases, settings, cluster, &mut cluster_inventory);
@@ -583,11 +585,10 @@ pub fn with_pairs(value: &mut Value, pointer: &str, field: &str, pairs: &BTreeMa
 struct Walk<'a> {
     repository: &'a Repository,
     declared: &'a mut DeclaredFiles,
-    output: &'a str,
-    excluded: &'a [&'a str],
     own_component: String,
     own_transformers: String,
-    visited: BTreeSet<String>,
+    /// Whether the walk is yet to enter the cluster source's own kustomization.
+    at_root: bool,
     cluster: ClusterInventory,
     objects: Vec<Object>,
     /// The cluster source's own `namespace:`, `namePrefix:` and `nameSuffix:`: kustomize applies them after the
@@ -595,49 +596,33 @@ struct Walk<'a> {
     root: NameTransforms,
 }
 
-/// What the walk has still to follow, in kustomize's order. The walk keeps them on a stack of its own rather
-/// than recursing: a chain of 10,000 nested kustomizations (kustomize builds it) must not overflow the call stack.
-enum Visit {
-    Kustomization { dir: String, outer: Rc<NameTransforms> },
-    Entry { dir: Rc<str>, file: Rc<str>, entry: String, transforms: Rc<NameTransforms> },
-}
+impl KustomizationVisitor for Walk<'_> {
+    /// The names kustomize gives what a kustomization includes: its `namespace:`, prefixes, suffixes and labels,
+    /// with those of the kustomizations around it.
+    type Context = NameTransforms;
+    type Error = Diagnostic;
 
-impl Walk<'_> {
-    /// Follows the cluster source and everything it includes, depth first, as kustomize does.
-    fn run(&mut self, source: &str) -> Result<(), Diagnostic> {
-        let mut pending =
-            vec![Visit::Kustomization { dir: source.to_owned(), outer: Rc::new(NameTransforms::default()) }];
-        while let Some(visit) = pending.pop() {
-            match visit {
-                Visit::Kustomization { dir, outer } => self.kustomization(&dir, &outer, &mut pending)?,
-                Visit::Entry { dir, file, entry, transforms } => {
-                    if let Some(next) = self.entry(&dir, &file, &entry, &transforms)? {
-                        pending.push(next);
-                    }
-                }
-            }
-        }
-        Ok(())
+    fn repository(&self) -> &Repository {
+        self.repository
+    }
+
+    fn no_kustomization(&mut self, dir: &str) -> Result<(), Diagnostic> {
+        Err(Diagnostic::in_file(Path::new(dir), "is included as a kustomization but has no kustomization.yaml"))
     }
 
     /// Reads a kustomization directory the way kustomize does: `resources`, `components` (and the legacy `bases`),
-    /// with `namespace:` applied to everything below it (the outermost one wins); what it includes is pushed on
-    /// `pending`, first entry on top.
-    fn kustomization(&mut self, dir: &str, outer: &NameTransforms, pending: &mut Vec<Visit>) -> Result<(), Diagnostic> {
-        let Some(file) = self.repository.kustomization_in(dir) else {
-            return Err(Diagnostic::in_file(
-                Path::new(dir),
-                "is included as a kustomization but has no kustomization.yaml",
-            ));
-        };
-        if !self.visited.insert(file.clone()) {
-            return Ok(());
-        }
-        let document = self.repository.documents(&file)?.first().cloned().unwrap_or_default();
+    /// with `namespace:` applied to everything below it (the outermost one wins).
+    fn kustomization(
+        &mut self,
+        dir: &str,
+        file: &str,
+        outer: &NameTransforms,
+    ) -> Result<Entered<NameTransforms>, Diagnostic> {
+        let document = self.repository.documents(file)?.first().cloned().unwrap_or_default();
         let own = |field: &str| document.get(field).and_then(Value::as_str).unwrap_or_default();
         let own_namespace = Some(own("namespace")).filter(|namespace| !namespace.is_empty()).map(Rc::from);
-        self.unseen_and_patches(dir, &file, &document);
-        let transforms = if self.visited.len() == 1 {
+        self.unseen_and_patches(dir, file, &document);
+        let transforms = if std::mem::replace(&mut self.at_root, false) {
             self.cluster.lists_output = self.output_listing(dir, &document);
             let transforms = NameTransforms::default().with_labels_of(&document, outer);
             self.root = NameTransforms {
@@ -659,19 +644,37 @@ impl Walk<'_> {
             }
             .with_labels_of(&document, outer)
         };
-        let (dir, file, transforms): (Rc<str>, Rc<str>, _) = (dir.into(), file.into(), Rc::new(transforms));
-        let first_on_top: Vec<Visit> = included_entries(&document)
-            .map(|entry| Visit::Entry {
-                dir: Rc::clone(&dir),
-                file: Rc::clone(&file),
-                entry: entry.to_owned(),
-                transforms: Rc::clone(&transforms),
-            })
-            .collect();
-        pending.extend(first_on_top.into_iter().rev());
-        Ok(())
+        Ok(Some((document, transforms)))
     }
 
+    /// One entry of a kustomization's including fields: a manifest's objects are read now.
+    fn entry(
+        &mut self,
+        dir: &str,
+        file: &str,
+        entry: &str,
+        followed: &Followed,
+        transforms: &NameTransforms,
+    ) -> Result<(), Diagnostic> {
+        if followed.path() == Some(self.own_component.as_str())
+            && dir != crate::core::paths::parent(&self.cluster.kustomization_file)
+        {
+            self.cluster.lists_output.component_dir_below = Some(file.to_owned());
+        }
+        match followed {
+            Followed::Remote | Followed::Skipped(_) | Followed::Kustomization(_) => Ok(()),
+            Followed::OutsideRepository => {
+                Err(Diagnostic::in_file(Path::new(file), format!("`{entry}` leaves the repository")))
+            }
+            Followed::Manifest(target) => self.manifest(target, transforms),
+            Followed::Missing(_) => {
+                Err(Diagnostic::in_file(Path::new(file), format!("lists `{entry}`, which does not exist")))
+            }
+        }
+    }
+}
+
+impl Walk<'_> {
     /// Where the cluster source's kustomization (`document`, in `dir`) lists asm-migrate's directories.
     fn output_listing(&self, dir: &str, document: &Value) -> OutputListing {
         let names = |field: &str, target: &str| {
@@ -750,35 +753,6 @@ impl Walk<'_> {
                 .with_help("write the change into the manifest itself, or check ASM's copy after `migrating`")
                 .weighed(Severity::Warning),
             );
-        }
-    }
-
-    /// One entry of a kustomization's including fields: a manifest is read now, a directory is what to visit next.
-    fn entry(
-        &mut self,
-        dir: &str,
-        file: &str,
-        entry: &str,
-        transforms: &Rc<NameTransforms>,
-    ) -> Result<Option<Visit>, Diagnostic> {
-        let followed = follow_entry(self.repository, dir, entry, self.output, self.excluded);
-        if followed.path() == Some(self.own_component.as_str())
-            && dir != crate::core::paths::parent(&self.cluster.kustomization_file)
-        {
-            self.cluster.lists_output.component_dir_below = Some(file.to_owned());
-        }
-        match followed {
-            Followed::Remote | Followed::Skipped(_) => Ok(None),
-            Followed::OutsideRepository => {
-                Err(Diagnostic::in_file(Path::new(file), format!("`{entry}` leaves the repository")))
-            }
-            Followed::Kustomization(target) => {
-                Ok(Some(Visit::Kustomization { dir: target, outer: Rc::clone(transforms) }))
-            }
-            Followed::Manifest(target) => self.manifest(&target, transforms).map(|()| None),
-            Followed::Missing(_) => {
-                Err(Diagnostic::in_file(Path::new(file), format!("lists `{entry}`, which does not exist")))
-            }
         }
     }
 

@@ -14,6 +14,7 @@ pub mod helm;
 pub mod import;
 pub mod inventory;
 pub mod json_patch;
+pub mod kustomize_walk;
 pub mod mesh_config;
 pub mod migration;
 pub mod names;

@@ -195,26 +195,23 @@ impl Repo {
     }
 
     /// Whether `step` of this repository's plan has preconditions; a step the plan does not have has none (the
-    /// binary then says what is wrong with it). Which preconditions a step has depends on its plan, not on where the
-    /// repository is: the answer is read once per plan and step, for every test of this process.
+    /// binary then says what is wrong with it). Preconditions are a kind's (every egress shift has them, no wave
+    /// has): the answer is read once per kind, for every test of this process.
     fn has_preconditions(&self, step: &str) -> bool {
-        static ANSWERS: OnceLock<Mutex<HashMap<(String, String), bool>>> = OnceLock::new();
-        let plan = std::fs::read_to_string(self.path().join("migration.yaml")).unwrap_or_default();
-        let key = (plan, step.to_owned());
+        static ANSWERS: OnceLock<Mutex<HashMap<String, bool>>> = OnceLock::new();
+        let kind = step.split('/').next().unwrap_or_default().to_owned();
         let answers = ANSWERS.get_or_init(Mutex::default);
-        if let Some(known) = answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key) {
+        if let Some(known) = answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&kind) {
             return *known;
         }
         let workplace =
             asm_migrate::commands::Workplace { plan: None, repo: Some(self.path().to_owned()), templates: None };
-        let answer = match (workplace.open(), step.parse()) {
-            (Ok(migration), Ok(step)) => {
-                migration.plan.step(&step).is_some()
-                    && migration.precondition_names(&step).is_ok_and(|names| !names.is_empty())
-            }
-            _ => false,
-        };
-        answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, answer);
+        let (Ok(migration), Ok(step)) = (workplace.open(), step.parse()) else { return false };
+        if migration.plan.step(&step).is_none() {
+            return false;
+        }
+        let answer = migration.precondition_names(&step).is_ok_and(|names| !names.is_empty());
+        answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(kind, answer);
         answer
     }
 
