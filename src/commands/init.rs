@@ -67,14 +67,20 @@ pub fn run(
         .map_err(Diagnostics::from)?;
     let undecided = undecided(&text);
     let written: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
+    let report = InitReport {
+        discovery: &discovery,
+        plan_path: &plan_path,
+        written: &written,
+        undecided: &undecided,
+        notes: &notes,
+        wired: &wired,
+        wire: options.wire,
+    };
     match format {
-        ReportFormat::Json => {
-            json::print(out, report_json(&discovery, &plan_path, &written, &undecided, &notes, &wired, options.wire))?
-        }
+        ReportFormat::Json => json::print(out, report.json())?,
         ReportFormat::Text => {
             let mut sink = std::io::sink();
-            let out = lines_for(format, out, &mut sink);
-            report(out, &discovery, &plan_path, &written, &undecided, &notes, &wired, options.wire)?;
+            report.write(lines_for(format, out, &mut sink))?;
         }
     }
     Ok(0)
@@ -163,30 +169,109 @@ fn undecided(text: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// The report as JSON: the files written, the clusters, the proposals' sizes, what is undecided, the wiring and
-/// what was found.
-fn report_json(
-    discovery: &Discovery,
-    plan_path: &str,
-    written: &[&str],
-    undecided: &[(usize, String)],
-    notes: &[String],
-    wired: &Wiring,
+/// What `init` did and found, as its report says it.
+struct InitReport<'a> {
+    discovery: &'a Discovery,
+    plan_path: &'a str,
+    written: &'a [&'a str],
+    /// Each `# decide:` line of the plan written: its number and what to decide.
+    undecided: &'a [(usize, String)],
+    notes: &'a [String],
+    wired: &'a Wiring,
+    /// Whether the ASM applier was written (`--wire`).
     wire: bool,
-) -> serde_json::Value {
-    let mut document = json!({
-        "plan": plan_path,
-        "written": written,
-        "clusters": discovery.clusters.iter().map(|c| json!({"name": c.source.name, "source": c.source.source, "workloads": c.workloads, "injected": c.injected})).collect::<Vec<_>>(),
-    });
-    for proposal in &discovery.proposals {
-        document[proposal.section] = json!(proposal.entries.len());
+}
+
+impl InitReport<'_> {
+    /// The report as JSON: the files written, the clusters, the proposals' sizes, what is undecided, the wiring and
+    /// what was found.
+    fn json(&self) -> serde_json::Value {
+        let InitReport { discovery, plan_path, written, undecided, notes, wired, wire } = *self;
+        let mut document = json!({
+            "plan": plan_path,
+            "written": written,
+            "clusters": discovery.clusters.iter().map(|c| json!({"name": c.source.name, "source": c.source.source, "workloads": c.workloads, "injected": c.injected})).collect::<Vec<_>>(),
+        });
+        for proposal in &discovery.proposals {
+            document[proposal.section] = json!(proposal.entries.len());
+        }
+        document["undecided"] =
+            undecided.iter().map(|(line, what)| json!({"line": line, "what": what})).collect::<Vec<_>>().into();
+        document["wiring"] = wiring_json(wired, wire);
+        document["found"] = json!(notes);
+        document
     }
-    document["undecided"] =
-        undecided.iter().map(|(line, what)| json!({"line": line, "what": what})).collect::<Vec<_>>().into();
-    document["wiring"] = wiring_json(wired, wire);
-    document["found"] = json!(notes);
-    document
+
+    /// The report in lines: what was written and found, what to decide, and how to wire it.
+    fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let InitReport { discovery, plan_path, written, undecided, notes, wired, wire } = *self;
+        let names: Vec<&str> = discovery.clusters.iter().map(|cluster| cluster.source.name.as_str()).collect();
+        let proposed: Vec<String> = discovery
+            .proposals
+            .iter()
+            .map(|proposal| format!(", {} {}", proposal.entries.len(), proposal.counted))
+            .collect();
+        writeln!(
+            out,
+            "wrote {}: plan {}, {} cluster(s){}{}",
+            written.join(", "),
+            discovery.name,
+            names.len(),
+            if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) },
+            proposed.concat()
+        )?;
+        for note in notes {
+            writeln!(out, "found: {note}")?;
+        }
+        if !undecided.is_empty() {
+            writeln!(out, "to decide ({}): write each value and delete its `# decide:` line", undecided.len())?;
+            for (line, what) in undecided {
+                writeln!(out, "  {plan_path}:{line}: {what}")?;
+            }
+        }
+        writeln!(out, "wiring:")?;
+        for component in &wired.components {
+            if let (true, Some(through)) = (component.shared_source, &component.through_engine) {
+                writeln!(
+                    out,
+                    "  cluster {}: its source is another cluster's too, so {through} (includeComponent: false)",
+                    component.cluster
+                )?;
+                continue;
+            }
+            writeln!(
+                out,
+                "  cluster {}: {} lists `components: [{}]` (apply adds it with the first step, when the component exists)",
+                component.cluster, component.kustomization, component.reference
+            )?;
+            if let Some(through) = &component.through_engine {
+                writeln!(out, "    or, with includeComponent: false in the plan, {through}")?;
+            }
+        }
+        match (&wired.asm_applier, &wired.missing) {
+            (Some(applier), _) if wire => {
+                writeln!(out, "  wrote {}: it applies {}/asm to the ASM control plane", applier.path, discovery.output)?
+            }
+            (Some(applier), _) => writeln!(
+                out,
+                "  {} would apply {}/asm to the ASM control plane: `init --wire` writes it",
+                applier.path, discovery.output
+            )?,
+            (None, Some((missing, help))) => writeln!(
+                out,
+                "  the ASM control plane's part ({}/asm) needs {} aimed at it: {missing}; {help}",
+                discovery.output,
+                applier(discovery)
+            )?,
+            (None, None) => {
+                if let Some(from) = discovery.asm_context.as_ref().map(|found| found.from.as_str()) {
+                    writeln!(out, "  {from} applies {}/asm already", discovery.output)?;
+                }
+            }
+        }
+        writeln!(out, "next: asm-migrate validate")?;
+        Ok(())
+    }
 }
 
 /// The object that would apply the ASM control plane's part, with its article: `an Argo CD Application`.
@@ -218,83 +303,4 @@ fn wiring_json(wired: &Wiring, wire: bool) -> serde_json::Value {
         "asmApplier": wired.asm_applier.as_ref().map(|applier| json!({"path": applier.path, "written": wire})),
         "missing": wired.missing.as_ref().map(|(missing, _)| missing),
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn report(
-    out: &mut dyn Write,
-    discovery: &Discovery,
-    plan_path: &str,
-    written: &[&str],
-    undecided: &[(usize, String)],
-    notes: &[String],
-    wired: &Wiring,
-    wire: bool,
-) -> std::io::Result<()> {
-    let names: Vec<&str> = discovery.clusters.iter().map(|cluster| cluster.source.name.as_str()).collect();
-    let proposed: Vec<String> = discovery
-        .proposals
-        .iter()
-        .map(|proposal| format!(", {} {}", proposal.entries.len(), proposal.counted))
-        .collect();
-    writeln!(
-        out,
-        "wrote {}: plan {}, {} cluster(s){}{}",
-        written.join(", "),
-        discovery.name,
-        names.len(),
-        if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) },
-        proposed.concat()
-    )?;
-    for note in notes {
-        writeln!(out, "found: {note}")?;
-    }
-    if !undecided.is_empty() {
-        writeln!(out, "to decide ({}): write each value and delete its `# decide:` line", undecided.len())?;
-        for (line, what) in undecided {
-            writeln!(out, "  {plan_path}:{line}: {what}")?;
-        }
-    }
-    writeln!(out, "wiring:")?;
-    for component in &wired.components {
-        if let (true, Some(through)) = (component.shared_source, &component.through_engine) {
-            writeln!(
-                out,
-                "  cluster {}: its source is another cluster's too, so {through} (includeComponent: false)",
-                component.cluster
-            )?;
-            continue;
-        }
-        writeln!(
-            out,
-            "  cluster {}: {} lists `components: [{}]` (apply adds it with the first step, when the component exists)",
-            component.cluster, component.kustomization, component.reference
-        )?;
-        if let Some(through) = &component.through_engine {
-            writeln!(out, "    or, with includeComponent: false in the plan, {through}")?;
-        }
-    }
-    match (&wired.asm_applier, &wired.missing) {
-        (Some(applier), _) if wire => {
-            writeln!(out, "  wrote {}: it applies {}/asm to the ASM control plane", applier.path, discovery.output)?
-        }
-        (Some(applier), _) => writeln!(
-            out,
-            "  {} would apply {}/asm to the ASM control plane: `init --wire` writes it",
-            applier.path, discovery.output
-        )?,
-        (None, Some((missing, help))) => writeln!(
-            out,
-            "  the ASM control plane's part ({}/asm) needs {} aimed at it: {missing}; {help}",
-            discovery.output,
-            applier(discovery)
-        )?,
-        (None, None) => {
-            if let Some(from) = discovery.asm_context.as_ref().map(|found| found.from.as_str()) {
-                writeln!(out, "  {from} applies {}/asm already", discovery.output)?;
-            }
-        }
-    }
-    writeln!(out, "next: asm-migrate validate")?;
-    Ok(())
 }

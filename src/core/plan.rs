@@ -74,7 +74,7 @@ macro_rules! raw_spec {
 
         /// Each kind read from its section (a kind without one reads `()`).
         fn read_kinds(sections: RawSections, settings: &Settings, check: &mut Checker<'_>) -> Kinds {
-            // A kind without a section of its own reads nothing.
+            // Used even by a registry whose kinds had no section.
             let _ = &sections;
             Kinds {
                 $( $module: ReadKind::read(section!($( sections.$section )?), settings, check), )+

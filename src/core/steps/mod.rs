@@ -57,6 +57,7 @@ macro_rules! declare_kinds {
         }
     };
 }
+
 /// `Some("<section>")` for a kind with a section of the plan, else `None`.
 macro_rules! section_name {
     () => {
@@ -341,4 +342,26 @@ pub struct StepContext<'a> {
 pub fn rank(kind: &dyn StepKind) -> u8 {
     let info = kind.info();
     (info.phase as u8) * 2 + u8::from(!info.switches_phase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::MemoryRepo;
+
+    /// A kind's names are said twice, once in its file and once in the registry: they must be the same.
+    #[test]
+    fn each_kind_names_itself_and_its_section_as_the_registry_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/shop");
+        let plan = MemoryRepo::read_dir(&root).unwrap().plan().unwrap();
+        let registered = references();
+        let named: Vec<&str> = plan.kinds().iter().map(|kind| kind.name()).collect();
+        assert_eq!(named, registered.iter().map(|kind| kind.name).collect::<Vec<_>>());
+        let sections: Vec<&str> = registered.iter().filter_map(|kind| kind.section).collect();
+        let proposed: Vec<&str> = proposals(&[]).iter().map(|proposal| proposal.section).collect();
+        assert_eq!(proposed, sections, "each kind with a section proposes it, under the registry's name");
+        for proposal in proposals(&[]) {
+            assert_eq!(proposal.template, format!("init/plan-{}.yaml.j2", proposal.section));
+        }
+    }
 }
