@@ -98,18 +98,36 @@ pub fn tool_environment(command: &mut Command) -> &mut Command {
 }
 
 impl Repo {
+    /// `fixtures/repos/<name>` in a git repository of its own, committed once as `initial`.
     pub fn fixture(name: &str) -> Repo {
-        let dir =
-            tempfile::Builder::new().prefix(&format!("asm-migrate-{name}-")).tempdir().expect("a temporary directory");
-        copy_dir(&manifest_dir().join("fixtures/repos").join(name), dir.path());
-        let repo = Repo { dir };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.git(&["config", "user.name", "Platform Team"]);
-        repo.git(&["config", "user.email", "platform@example.com"]);
-        repo.git(&["config", "commit.gpgsign", "false"]);
-        repo.git(&["add", "-A"]);
-        repo.git(&["commit", "-q", "-m", "initial"]);
-        repo
+        Repo::committed_copy_of("fixtures/repos", name)
+    }
+
+    /// `fixtures/corpus/<name>`, a real repository of the corpus, in a git repository of its own.
+    pub fn corpus(name: &str) -> Repo {
+        Repo::committed_copy_of("fixtures/corpus", name)
+    }
+
+    /// `<root>/<name>` in a git repository of its own, committed once as `initial`. The first test of this process
+    /// to ask for it makes it (in the step cache's directory); every test gets a copy.
+    fn committed_copy_of(root: &str, name: &str) -> Repo {
+        let cell = StepCache::cell(format!("{root}/{name}"));
+        let made = cell.get_or_init(|| {
+            let dir = tempfile::Builder::new()
+                .prefix(&format!("asm-migrate-{name}-"))
+                .tempdir_in(StepCache::dir())
+                .expect("a temporary directory");
+            copy_dir(&manifest_dir().join(root).join(name), dir.path());
+            let repo = Repo { dir };
+            repo.git(&["init", "-q", "-b", "main"]);
+            repo.git(&["config", "user.name", "Platform Team"]);
+            repo.git(&["config", "user.email", "platform@example.com"]);
+            repo.git(&["config", "commit.gpgsign", "false"]);
+            repo.git(&["add", "-A"]);
+            repo.git(&["commit", "-q", "-m", "initial"]);
+            repo
+        });
+        made.copied_with_prefix(&format!("asm-migrate-{name}-"), std::env::temp_dir())
     }
 
     pub fn path(&self) -> &Path {
@@ -123,15 +141,14 @@ impl Repo {
 
     /// A copy of this repository in a new directory under `parent`.
     fn copied_into(&self, parent: PathBuf) -> Repo {
-        let dir =
-            tempfile::Builder::new().prefix("asm-migrate-copy-").tempdir_in(parent).expect("a temporary directory");
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", self.path().display()))
-            .arg(dir.path())
-            .status()
-            .expect("cp runs");
-        assert!(status.success());
+        self.copied_with_prefix("asm-migrate-copy-", parent)
+    }
+
+    /// A copy of this repository in a new directory `<prefix>...` under `parent`, made in this process (files keep
+    /// their modes and modification times, as `cp -a` keeps them).
+    fn copied_with_prefix(&self, prefix: &str, parent: PathBuf) -> Repo {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(parent).expect("a temporary directory");
+        copy_dir(self.path(), dir.path());
         Repo { dir }
     }
 
@@ -471,15 +488,27 @@ pub fn on_asm(template: &Value) -> bool {
     template["labels"]["sidecar.asm.aliyun.com/inject"] == "true"
 }
 
+/// Copies the tree `from` into `to`: directories, files with their modes (and the modification times of those
+/// that are writable), and symbolic links as links.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("a directory");
     for entry in std::fs::read_dir(from).unwrap_or_else(|error| panic!("cannot read {}: {error}", from.display())) {
         let entry = entry.expect("a directory entry");
         let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
+        let file_type = entry.file_type().expect("a file type");
+        if file_type.is_dir() {
             copy_dir(&entry.path(), &target);
+        } else if file_type.is_symlink() {
+            let link = std::fs::read_link(entry.path()).expect("a link");
+            std::os::unix::fs::symlink(link, &target).expect("the link is made");
         } else {
             std::fs::copy(entry.path(), &target).expect("the file is copied");
+            // The work tree's times keep git's index fresh in the copy; git's objects are read-only, and their
+            // times matter to nothing.
+            let modified = entry.metadata().and_then(|metadata| metadata.modified()).expect("a modification time");
+            if let Ok(file) = std::fs::File::options().write(true).open(&target) {
+                file.set_modified(modified).expect("the modification time is kept");
+            }
         }
     }
 }
