@@ -102,7 +102,8 @@ pub enum Command {
         /// The step: `current` (the one the repository is at), `next`, or a step id such as `wave/canary`.
         #[arg(long, default_value = "current")]
         step: StepSelector,
-        /// A directory to write into, or `-` for stdout (with --only).
+        /// A directory to write into, or `-` for stdout (the ASM control plane's manifests, unless --only names a
+        /// cluster).
         #[arg(long, default_value = "-", value_name = "DIR|-")]
         out: String,
         /// `asm` (the ASM control plane's manifests alone: what an Argo CD Config Management Plugin returns) or

@@ -1,6 +1,6 @@
-//! `render`: a step's files under the output directory, into a directory or (`--out -`) to stdout; with
-//! `--only asm`, the ASM control plane's manifests alone, as the one stream an Argo CD Config Management Plugin
-//! returns.
+//! `render`: a step's files under the output directory, into a directory or (`--out -`, the default) to stdout: the
+//! ASM control plane's manifests alone (the one stream an Argo CD Config Management Plugin returns), or with
+//! `--only cluster/<name>` that cluster's files.
 
 use std::io::Write;
 use std::path::Path;
@@ -22,13 +22,14 @@ pub enum OutputPart {
     Cluster(String),
 }
 
-/// `--out -` without `--only`: a stream of mixed kustomize inputs is nothing a tool can apply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "--out - prints one YAML stream: say which with --only asm (the ASM control plane's manifests) or --only \
-     cluster/<name> (the files of that cluster's component), or render everything into a directory with --out DIR"
-)]
-pub struct StreamNeedsOnly;
+/// What `render` says on stderr when it chose the part to print: the stream holds the ASM control plane's manifests
+/// only, and the rest is one flag away.
+fn chose_asm(step: &impl std::fmt::Display) -> String {
+    format!(
+        "note: printed the ASM control plane's manifests of step {step} (--only asm); one cluster's files: --only \
+         cluster/<name>; every file of the step: --out DIR\n"
+    )
+}
 
 /// `--output json` with `--out -`: the stream is the output, there is nothing to report about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,15 +61,21 @@ pub fn run(
     format: ReportFormat,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    if target == "-" && only.is_none() {
-        return Err(StreamNeedsOnly.into());
-    }
     if target == "-" && format == ReportFormat::Json {
         return Err(StreamIsTheOutput.into());
     }
     let migration = workplace.open()?;
     let templates = workplace.templates()?;
     let step = migration.resolve(selector)?;
+    // To stdout with no part named: the ASM control plane's manifests, the one part that is manifests to apply (a
+    // cluster's part is kustomize input: patches and a component), and a note on stderr saying so.
+    let only = match only {
+        None if target == "-" => {
+            std::io::stderr().write_all(chose_asm(&step).as_bytes())?;
+            Some(&OutputPart::Asm)
+        }
+        only => only,
+    };
     let rendered = render_step(&migration, &migration.pending(&step)?, &templates)?;
     let output = &migration.plan.settings.output.value;
     let part = match only {

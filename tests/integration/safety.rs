@@ -281,17 +281,25 @@ fn issue_12_finished_says_how_this_istio_is_uninstalled() {
     assert!(markdown.contains("`istioctl uninstall --purge`"), "an IstioOperator: {markdown}");
 }
 
-/// `render --out -` without --only printed kustomize inputs (patches, transformers), not manifests.
+/// `render` with no flags prints manifests a user can read or pipe to `kubectl apply`: the ASM control plane's,
+/// never a cluster's kustomize inputs (patches, transformers); stderr says what was chosen and how to get the rest.
 #[test]
-fn issue_12_render_to_stdout_needs_to_know_what_to_print() {
-    let repo = Repo::fixture("shop").at("init");
-    let refused = repo.run(&["render", "--out", "-"]).failure(2);
+fn render_with_no_flags_prints_the_asm_manifests_and_says_how_to_get_the_rest() {
+    let repo = Repo::fixture("shop").at("setup");
+    let plain = repo.run(&["render"]).success();
+    let only_asm = repo.run(&["render", "--step", "current", "--only", "asm", "--out", "-"]).success();
+    assert_eq!(plain.stdout, only_asm.stdout, "the same stream as --only asm");
+    let objects: Vec<serde_json::Value> = serde_saphyr::from_multiple(&plain.stdout).expect("one YAML stream");
+    let kinds: Vec<&str> = objects.iter().filter_map(|object| object["kind"].as_str()).collect();
+    assert!(kinds.contains(&"ASMMigrateFromIstio"), "{kinds:?}");
+    assert!(!kinds.iter().any(|kind| kind.starts_with("Kustomization") || kind.ends_with("Transformer")), "{kinds:?}");
     assert_eq!(
-        refused.stderr,
-        "error: --out - prints one YAML stream: say which with --only asm (the ASM control plane's manifests) or \
-         --only cluster/<name> (the files of that cluster's component), or render everything into a directory \
-         with --out DIR\n"
+        plain.stderr,
+        "note: printed the ASM control plane's manifests of step setup (--only asm); one cluster's files: --only \
+         cluster/<name>; every file of the step: --out DIR\n"
     );
+    assert_eq!(only_asm.stderr, "", "no note when the part is named");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "", "render does not touch the repository");
 }
 
 const TWO_RELEASES: &str = "apiVersion: helm.toolkit.fluxcd.io/v2

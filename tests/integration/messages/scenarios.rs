@@ -1048,11 +1048,6 @@ pub static COMMANDS: &[Scenario] = &[
         setup: || Case::new(shop(), &["validate", "--repo", "shop-gitops"]),
     },
     Scenario {
-        name: "render-stream-needs-only",
-        about: "render to stdout without saying which part",
-        setup: || Case::new(shop(), &["render", "--step", "init"]),
-    },
-    Scenario {
         name: "render-out-is-a-file",
         about: "render --out names a file",
         setup: || Case::new(shop(), &["render", "--step", "init", "--out", "README.md"]),
