@@ -4,6 +4,7 @@ mod architecture;
 mod asm;
 mod cli;
 mod commands;
+mod corpus;
 mod crd;
 mod crd_selftest;
 mod demo;
