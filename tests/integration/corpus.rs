@@ -637,3 +637,25 @@ fn microservices_demo_deployed_into_an_argo_cd_destination_namespace() {
 fn three_flux_clusters_on_three_networks_one_with_only_the_ingress_gateway() {
     migrates_as_far_as_its_known_defects_say("multinetwork-flux");
 }
+
+/// A repository holding Flux objects only is Flux's, even when no path they build has a kustomization.yaml yet:
+/// `init` names the engine and the object it read it from, never a guess of Argo CD.
+#[test]
+fn init_names_flux_from_flux_objects_whose_paths_have_no_kustomization() {
+    let repo = Repo::corpus("gitops-istio");
+    let run = repo.run(&["init"]).success();
+    let plan = repo.read("migration.yaml");
+    assert!(
+        plan.contains("engine: flux  # Flux Kustomization flux-system/apps (clusters/my-cluster/apps.yaml)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("argocd"), "{plan}");
+    assert!(
+        run.stdout.contains(
+            "builds apps, which has no kustomization.yaml (Flux generates one): asm-migrate reads a cluster source \
+             through its own"
+        ),
+        "{}",
+        run.stdout
+    );
+}

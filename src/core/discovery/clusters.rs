@@ -35,7 +35,15 @@ pub fn candidates(repository: &Repository, notes: &mut Vec<String>) -> (Finding<
     let objects: Vec<(&String, &Value)> = repository.engine_objects().collect();
     let mut argo = Vec::new();
     let mut flux = Vec::new();
+    // The first object of each engine, whether or not it builds a source asm-migrate can read: the engine is the
+    // one whose objects the repository holds.
+    let (mut first_argo, mut first_flux) = (None, None);
     for (file, object) in &objects {
+        if is(object, "argoproj.io/", "Application") || is(object, "argoproj.io/", "ApplicationSet") {
+            first_argo.get_or_insert_with(|| engine_object(file, object));
+        } else if is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization") {
+            first_flux.get_or_insert_with(|| engine_object(file, object));
+        }
         if is(object, "argoproj.io/", "Application") {
             argo.extend(application_sources(repository, file, object));
         } else if is(object, "argoproj.io/", "ApplicationSet") {
@@ -43,6 +51,16 @@ pub fn candidates(repository: &Repository, notes: &mut Vec<String>) -> (Finding<
         } else if is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization") {
             flux.extend(flux_source(repository, file, object, &objects, notes));
         }
+    }
+    // Objects of one engine only: that engine, even when none of them builds a source asm-migrate reads.
+    match (first_argo, first_flux) {
+        (Some(from), None) if argo.is_empty() => {
+            return (Finding::Found(Found::new(Engine::ArgoCd, from)), deduplicated(layout_sources(repository)));
+        }
+        (None, Some(from)) if flux.is_empty() => {
+            return (Finding::Found(Found::new(Engine::Flux, from)), deduplicated(layout_sources(repository)));
+        }
+        _ => {}
     }
     let first_file = |sources: &[SourceFound]| sources.first().map(|source| source.from.clone()).unwrap_or_default();
     let (engine, sources) = match (argo.is_empty(), flux.is_empty()) {
@@ -66,6 +84,15 @@ pub fn candidates(repository: &Repository, notes: &mut Vec<String>) -> (Finding<
         ),
     };
     (engine, deduplicated(sources))
+}
+
+/// An engine object as `init` names where it found something: `Flux Kustomization flux-system/apps (clusters/x.yaml)`.
+fn engine_object(file: &str, object: &Value) -> String {
+    let kind = str_at(object, &["kind"]).unwrap_or_default();
+    let (engine, default_namespace) =
+        if is(object, "argoproj.io/", kind) { ("", "argocd") } else { ("Flux ", "flux-system") };
+    let namespace = str_at(object, &["metadata", "namespace"]).unwrap_or(default_namespace);
+    format!("{engine}{kind} {namespace}/{} ({file})", name_of(object))
 }
 
 /// A cluster's name: its source directory's when the repository keeps one directory per cluster under `clusters/`,
@@ -299,8 +326,9 @@ fn flux_source(
     if repository.kustomization_in(&dir).is_none() {
         if repository.is_dir(&dir) && dir.split('/').next() != Some("clusters") {
             notes.push(format!(
-                "Flux Kustomization {namespace}/{name} ({file}) builds {dir}, which has no kustomization.yaml: give \
-                 it one to make it a cluster source"
+                "Flux Kustomization {namespace}/{name} ({file}) builds {dir}, which has no kustomization.yaml (Flux \
+                 generates one): asm-migrate reads a cluster source through its own, so if {dir} deploys \
+                 Istio-injected workloads, give it one listing its manifests"
             ));
         }
         return None;
