@@ -172,8 +172,8 @@ impl Loader<'_> {
     }
 
     /// The YAML files that declare how Argo CD and Flux deliver the sources (Applications, Kustomizations,
-    /// HelmReleases, artifacts), wherever they are in the repository: each read once, parsed when it names one of
-    /// their API groups.
+    /// HelmReleases, artifacts), wherever they are in the repository: each read once, parsed (and its text kept)
+    /// when it names one of their API groups.
     fn engine_objects(&mut self) {
         let output = self.output.to_owned();
         let candidates: Vec<String> =
@@ -193,10 +193,13 @@ impl Loader<'_> {
                     };
                     let Some(text) = text.filter(|text| declares(text)) else { continue };
                     self.repository.add_documents(&file, parse_yaml(&file, &text, is_kustomization_file(&file)));
+                    self.repository.add_text(&file, Ok(text));
                     true
                 }
             };
             if engine {
+                // Kept as written too: `finished` edits the engine objects that build Istio's install paths.
+                self.read(&file);
                 self.repository.add_engine_file(&file);
             }
         }

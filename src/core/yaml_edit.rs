@@ -7,6 +7,8 @@ use crate::core::yaml::scalar;
 pub enum EditError {
     #[error("`{key}` is not a block mapping")]
     NotBlockMapping { key: String },
+    #[error("`{key}` is not a block list (one `- ` item per entry), which is all asm-migrate edits: edit it by hand")]
+    NotBlockList { key: String },
     #[error("`{path}` is missing")]
     Missing { path: String },
     #[error("`{path}` must be a literal block (`{key}: |`) to be edited")]
@@ -271,6 +273,151 @@ pub fn remove_list_items(text: &str, keys: &[&str], drop: impl Fn(&str) -> bool)
     Ok(Some(text))
 }
 
+/// Removes the documents of a YAML stream for which `drop` is true (each with the `---` line that ends it, or the
+/// one before it for the last); `None` when none is dropped. The documents kept are checked to parse as before.
+pub fn remove_documents(text: &str, drop: impl Fn(&serde_json::Value) -> bool) -> Result<Option<String>, EditError> {
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let ranges = document_ranges(&lines);
+    let mut doomed = Vec::new();
+    let mut kept_values = Vec::new();
+    for (index, (start, end)) in ranges.iter().enumerate() {
+        let value: serde_json::Value =
+            crate::core::yaml::document(&lines[*start..*end].join("\n")).map_err(EditError::WouldNotParse)?;
+        if drop(&value) {
+            doomed.push(index);
+        } else if !value.is_null() {
+            kept_values.push(value);
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(None);
+    }
+    let mut kept_lines = Vec::new();
+    let kept_ranges: Vec<&(usize, usize)> =
+        ranges.iter().enumerate().filter(|(index, _)| !doomed.contains(index)).map(|(_, range)| range).collect();
+    for (position, (start, end)) in kept_ranges.iter().enumerate() {
+        if position > 0 {
+            kept_lines.push("---".to_owned());
+        }
+        kept_lines.extend(lines[*start..*end].iter().cloned());
+    }
+    let edited = with_newline(kept_lines);
+    let found: Vec<serde_json::Value> = crate::core::yaml::documents(&edited)
+        .map_err(EditError::WouldNotParse)?
+        .into_iter()
+        .filter(|value| !value.is_null())
+        .collect();
+    if found != kept_values {
+        return Err(EditError::Unverified {
+            key: "the documents kept".to_owned(),
+            expected: kept_values.iter().map(|value| value.to_string()).collect(),
+            found: found.iter().map(|value| value.to_string()).collect(),
+        });
+    }
+    Ok(Some(edited))
+}
+
+/// The line of `key` at `indent` among lines `start..end`, with the value written after it.
+fn find_key<'l>(lines: &'l [String], start: usize, end: usize, indent: usize, key: &str) -> Option<(usize, &'l str)> {
+    (start..end).find_map(|index| key_value(&lines[index], indent, key).map(|value| (index, value)))
+}
+
+/// Removes, in every document of a YAML stream, the items of the block list at `path` (keys from the document's
+/// root) for which `drop(document, item)` is true; an emptied list becomes `[]`. `None` when nothing matches. Each
+/// edited document is checked to parse as the original with those items removed, and nothing else changed.
+pub fn remove_nested_list_items(
+    text: &str,
+    path: &[&str],
+    drop: impl Fn(&serde_json::Value, &serde_json::Value) -> bool,
+) -> Result<Option<String>, EditError> {
+    let (Some((last, parents)), mut lines) = (path.split_last(), text.lines().map(str::to_owned).collect::<Vec<_>>())
+    else {
+        return Ok(None);
+    };
+    let pointer: String = path.iter().map(|key| format!("/{key}")).collect();
+    let mut expected_documents = Vec::new();
+    let mut changed = false;
+    for (start, end) in document_ranges(&lines.clone()).into_iter().rev() {
+        let original: serde_json::Value =
+            crate::core::yaml::document(&lines[start..end].join("\n")).map_err(EditError::WouldNotParse)?;
+        let items = original.pointer(&pointer).and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
+        let dropped: Vec<bool> = items.iter().map(|item| drop(&original, item)).collect();
+        let mut expected = original.clone();
+        if !dropped.contains(&true) {
+            expected_documents.push(expected);
+            continue;
+        }
+        if let Some(list) = expected.pointer_mut(&pointer).and_then(serde_json::Value::as_array_mut) {
+            let mut flags = dropped.iter();
+            list.retain(|_| !flags.next().copied().unwrap_or(false));
+        }
+        // Down the path: each key's block, at the indent of its first child.
+        let (mut from, mut to, mut indent) = (start, end, 0);
+        for key in parents {
+            let (header, _) =
+                find_key(&lines, from, to, indent, key).ok_or_else(|| EditError::Missing { path: path.join(".") })?;
+            let block_to = block_end(&lines, header + 1, to, Some(indent));
+            indent = (header + 1..block_to)
+                .find_map(|index| indent_of(&lines[index]))
+                .ok_or_else(|| EditError::NotBlockMapping { key: (*key).to_owned() })?;
+            (from, to) = (header + 1, block_to);
+        }
+        let (header, value) =
+            find_key(&lines, from, to, indent, last).ok_or_else(|| EditError::Missing { path: path.join(".") })?;
+        if !value.is_empty() {
+            return Err(EditError::NotBlockList { key: path.join(".") });
+        }
+        // The list's items: `- ` lines at one indent, each with the deeper lines under it.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut item_indent = None;
+        for index in header + 1..to {
+            let Some(line_indent) = indent_of(&lines[index]) else { continue };
+            let is_item = lines[index].trim_start().starts_with("- ") || lines[index].trim() == "-";
+            match item_indent {
+                None if is_item && line_indent >= indent => {
+                    item_indent = Some(line_indent);
+                    spans.push((index, index + 1));
+                }
+                Some(at) if is_item && line_indent == at => spans.push((index, index + 1)),
+                Some(at) if line_indent > at => spans.last_mut().expect("an item").1 = index + 1,
+                _ => break,
+            }
+        }
+        if spans.len() != items.len() {
+            return Err(EditError::NotBlockList { key: path.join(".") });
+        }
+        for ((from, to), _) in spans.iter().zip(&dropped).filter(|(_, dropped)| **dropped).rev() {
+            lines.drain(*from..*to);
+        }
+        if dropped.iter().all(|dropped| *dropped) {
+            let key_indent: String = lines[header].chars().take_while(|c| *c == ' ').collect();
+            lines[header] = format!("{key_indent}{last}: []");
+        }
+        expected_documents.push(expected);
+        changed = true;
+    }
+    if !changed {
+        return Ok(None);
+    }
+    expected_documents.reverse();
+    let edited = with_newline(lines);
+    let found: Vec<serde_json::Value> = document_ranges(&edited.lines().map(str::to_owned).collect::<Vec<_>>())
+        .into_iter()
+        .map(|(start, end)| {
+            let lines: Vec<&str> = edited.lines().skip(start).take(end - start).collect();
+            crate::core::yaml::document(&lines.join("\n")).map_err(EditError::WouldNotParse)
+        })
+        .collect::<Result<_, _>>()?;
+    if found != expected_documents {
+        return Err(EditError::Unverified {
+            key: path.join("."),
+            expected: expected_documents.iter().map(|value| value.to_string()).collect(),
+            found: found.iter().map(|value| value.to_string()).collect(),
+        });
+    }
+    Ok(Some(edited))
+}
+
 pub fn with_newline(lines: Vec<String>) -> String {
     let mut text = lines.join("\n");
     text.push('\n');
@@ -294,6 +441,43 @@ pub fn document_ranges(lines: &[String]) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dependency_is_dropped_from_one_document_and_the_rest_is_kept_as_written() {
+        let text = "# the apps\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\nspec:\n  dependsOn:\n    - name: istio  # the control plane\n    - name: infra\n      namespace: flux-system\n  path: ./apps\n---\nkind: Kustomization\nspec:\n  dependsOn:\n  - name: infra\n";
+        let edited =
+            remove_nested_list_items(text, &["spec", "dependsOn"], |_, item| item["name"] == "istio").unwrap().unwrap();
+        assert_eq!(
+            edited,
+            "# the apps\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\nspec:\n  dependsOn:\n    - name: infra\n      namespace: flux-system\n  path: ./apps\n---\nkind: Kustomization\nspec:\n  dependsOn:\n  - name: infra\n"
+        );
+        let emptied = remove_nested_list_items(&edited, &["spec", "dependsOn"], |_, item| item["name"] == "infra")
+            .unwrap()
+            .unwrap();
+        assert!(
+            emptied
+                .contains("spec:\n  dependsOn: []\n  path: ./apps\n---\nkind: Kustomization\nspec:\n  dependsOn: []\n"),
+            "{emptied}"
+        );
+        assert!(remove_nested_list_items(text, &["spec", "dependsOn"], |_, item| item["name"] == "none")
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_flow_list_is_refused_not_rewritten() {
+        let text = "spec:\n  dependsOn: [{name: istio}]\n";
+        assert!(remove_nested_list_items(text, &["spec", "dependsOn"], |_, _| true).is_err());
+    }
+
+    #[test]
+    fn a_document_is_dropped_from_a_stream() {
+        let text = "kind: A\nmetadata: {name: a}\n---\nkind: B  # gone\n---\nkind: C\n";
+        let edited = remove_documents(text, |document| document["kind"] == "B").unwrap().unwrap();
+        assert_eq!(edited, "kind: A\nmetadata: {name: a}\n---\nkind: C\n");
+        let last = remove_documents(text, |document| document["kind"] == "C").unwrap().unwrap();
+        assert_eq!(last, "kind: A\nmetadata: {name: a}\n---\nkind: B  # gone\n");
+    }
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(str::to_owned).collect()

@@ -1,5 +1,5 @@
-//! `finished`: the switch to Finished, Istio's install paths removed (and out of every kustomization that lists
-//! them), Istio's egress gateway out of every route; taken once no workload is left on Istio's proxy, Istio's config
+//! `finished`: the switch to Finished, Istio's install paths removed (with the Flux Kustomizations and Argo CD
+//! Applications that build them, and out of every kustomization that lists them), Istio's egress gateway out of every route; taken once no workload is left on Istio's proxy, Istio's config
 //! is in ASM and no traffic goes through Istio's gateways (confirmed); gated on no Istio proxy left.
 
 use std::collections::BTreeSet;
@@ -17,7 +17,9 @@ use crate::core::step_id::{Phase, StepId};
 use crate::core::steps::{KindInfo, PendingStep, ReadKind, StepContext, StepKind, proxy_judge};
 use crate::core::value::str_at;
 use crate::core::workload::WorkloadRef;
-use crate::core::yaml_edit::remove_list_items;
+use crate::core::delivery::{application_paths, is, name_of};
+use crate::core::paths::normalize_repo_path;
+use crate::core::yaml_edit::{remove_documents, remove_list_items, remove_nested_list_items, EditError};
 
 #[derive(Debug, Clone)]
 pub struct Finished;
@@ -67,7 +69,8 @@ impl StepKind for Finished {
         for dir in &install_paths {
             rendering.removals.extend(context.repository.files_under(dir).cloned());
         }
-        remove_install_references(context, &install_paths, rendering)
+        let emptied = remove_engine_objects(context, &install_paths, rendering)?;
+        remove_install_references(context, &install_paths, &emptied, rendering)
     }
 
     /// Istio is gone: no pod runs its proxy any more, its own gateways included.
@@ -128,7 +131,18 @@ impl StepKind for Finished {
         } else {
             format!("Istio was installed outside this repository: if with istioctl, {istioctl}")
         };
-        vec![note]
+        let mut notes = vec![note];
+        let builders = install_builders(context, &settings.install_paths());
+        if !builders.is_empty() {
+            let names: Vec<String> = builders.iter().map(|builder| builder.shown.clone()).collect();
+            notes.push(format!(
+                "{} built Istio's install paths and {} removed with them (a Flux Kustomization whose path is gone \
+                 fails and prunes nothing); no Kustomization depends on them any more",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" }
+            ));
+        }
+        notes
     }
 }
 
@@ -226,11 +240,114 @@ fn on_istios_proxy(
         .collect()
 }
 
-/// Every kustomization in the repository stops listing Istio's install paths, so that each one still builds:
-/// cluster sources, and others such as Flux's infrastructure kustomizations.
+/// A Flux Kustomization or Argo CD Application that builds only Istio's install paths.
+struct InstallBuilder {
+    file: String,
+    /// `Flux Kustomization flux-system/istio (clusters/x/istio.yaml)`.
+    shown: String,
+    /// `namespace` and `name` of a Flux Kustomization, which others may depend on.
+    flux: Option<(String, String)>,
+}
+
+/// Whether `object` is a Flux Kustomization or Argo CD Application every path of which is in an install path.
+fn builds_only(object: &serde_json::Value, install_paths: &[&str]) -> bool {
+    let paths: Vec<String> = if is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization") {
+        str_at(object, &["spec", "path"]).and_then(|path| normalize_repo_path(path).ok()).into_iter().collect()
+    } else if is(object, "argoproj.io/", "Application") {
+        application_paths(object)
+    } else {
+        Vec::new()
+    };
+    !paths.is_empty() && paths.iter().all(|path| install_paths.iter().any(|install| is_within(path, install)))
+}
+
+/// The engine objects, outside the install paths, that build only Istio's install paths.
+fn install_builders(context: &StepContext<'_>, install_paths: &[&str]) -> Vec<InstallBuilder> {
+    context
+        .repository
+        .engine_objects()
+        .filter(|(file, object)| {
+            !install_paths.iter().any(|install| is_within(file, install)) && builds_only(object, install_paths)
+        })
+        .map(|(file, object)| {
+            let flux = is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization");
+            let namespace = str_at(object, &["metadata", "namespace"]).unwrap_or(if flux { "flux-system" } else { "argocd" });
+            let name = name_of(object);
+            let kind = if flux { "Flux Kustomization" } else { "Application" };
+            InstallBuilder {
+                file: file.clone(),
+                shown: format!("{kind} {namespace}/{name} ({file})"),
+                flux: flux.then(|| (namespace.to_owned(), name.to_owned())),
+            }
+        })
+        .collect()
+}
+
+/// The Flux Kustomizations and Argo CD Applications that build only Istio's install paths go with them (a Flux
+/// Kustomization whose path is gone fails and prunes nothing, so Istio would stay), and so do the `dependsOn`
+/// entries naming them (a Kustomization waits for a missing dependency for ever). Returns the files left with no
+/// object, removed.
+fn remove_engine_objects(
+    context: &StepContext<'_>,
+    install_paths: &[&str],
+    rendering: &mut Rendering<'_>,
+) -> Result<BTreeSet<String>, Diagnostics> {
+    let builders = install_builders(context, install_paths);
+    let cannot = |file: &str, reason: EditError| {
+        Diagnostic::in_file(Path::new(file), format!("cannot remove what builds Istio's install paths: {reason}"))
+    };
+    let mut emptied = BTreeSet::new();
+    let files: BTreeSet<&String> = builders.iter().map(|builder| &builder.file).collect();
+    for file in files {
+        let text = rendering.current_text(file)?.unwrap_or_default();
+        let Some(edited) =
+            remove_documents(&text, |object| builds_only(object, install_paths)).map_err(|e| cannot(file, e))?
+        else {
+            continue;
+        };
+        if edited.trim().is_empty() {
+            rendering.writes.remove(file);
+            rendering.removals.insert(file.clone());
+            emptied.insert(file.clone());
+        } else {
+            rendering.writes.insert(file.clone(), edited);
+        }
+    }
+    let gone: BTreeSet<(String, String)> = builders.into_iter().filter_map(|builder| builder.flux).collect();
+    if gone.is_empty() {
+        return Ok(emptied);
+    }
+    let dependents: BTreeSet<&String> = context
+        .repository
+        .engine_objects()
+        .filter(|(file, _)| !rendering.removals.contains(*file))
+        .filter(|(_, object)| is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization"))
+        .map(|(file, _)| file)
+        .collect();
+    for file in dependents {
+        let text = rendering.current_text(file)?.unwrap_or_default();
+        let edited = remove_nested_list_items(&text, &["spec", "dependsOn"], |object, dependency| {
+            let own = str_at(object, &["metadata", "namespace"]).unwrap_or("flux-system");
+            let namespace = str_at(dependency, &["namespace"]).unwrap_or(own);
+            is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization")
+                && str_at(dependency, &["name"])
+                    .is_some_and(|name| gone.contains(&(namespace.to_owned(), name.to_owned())))
+        })
+        .map_err(|e| cannot(file, e))?;
+        if let Some(edited) = edited {
+            rendering.writes.insert(file.clone(), edited);
+        }
+    }
+    Ok(emptied)
+}
+
+/// Every kustomization in the repository stops listing Istio's install paths (and the files of engine objects
+/// removed with them), so that each one still builds: cluster sources, and others such as Flux's infrastructure
+/// kustomizations.
 fn remove_install_references(
     context: &StepContext<'_>,
     install_paths: &[&str],
+    emptied: &BTreeSet<String>,
     rendering: &mut Rendering<'_>,
 ) -> Result<(), Diagnostics> {
     let output = &context.settings.output.value;
@@ -244,7 +361,7 @@ fn remove_install_references(
         let text = rendering.current_text(file)?.unwrap_or_default();
         let edited = remove_list_items(&text, &INCLUDING_FIELDS, |entry| {
             let target = normalize_repo_path_lossy(&join(dir, entry));
-            install_paths.iter().any(|install| is_within(&target, install))
+            install_paths.iter().any(|install| is_within(&target, install)) || emptied.contains(&target)
         })
         .map_err(|reason| {
             Diagnostic::in_file(Path::new(file), format!("cannot drop Istio's install paths: {reason}"))

@@ -447,6 +447,24 @@ fn alias_bomb(key: &str, indent: &str) -> String {
 /// a step reads them.
 pub static REPOSITORY: &[Scenario] = &[
     Scenario {
+        name: "finished-cannot-drop-a-dependency",
+        about:
+            "a Flux Kustomization depends on the one that installs Istio in a flow list asm-migrate does not rewrite",
+        setup: || {
+            let repo = Repo::corpus("multinetwork-flux");
+            repo.run(&["init"]).success();
+            let repo = repo
+                .committed("the plan init wrote")
+                .edited(
+                    "gitops/hangzhou/flux-resources/apps.yaml",
+                    "  dependsOn:\n    - name: istio\n",
+                    "  dependsOn: [{name: istio}]\n",
+                )
+                .committed("a flow list");
+            take_forced(repo.at("wave/rest"), "finished")
+        },
+    },
+    Scenario {
         name: "manifest-nested-too-deep",
         about: "a ConfigMap nests 100,000 lists in one another",
         setup: || {
