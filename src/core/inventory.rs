@@ -185,6 +185,9 @@ pub struct ClusterInventory {
     pub warnings: Vec<Diagnostic>,
     /// The labels of each namespace as the cluster will have them (those that decide injection).
     pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// The pod labels of the workloads whose pods carry an `istio` label (Istio's gateways and istiod), as the
+    /// cluster shows them: which pods a Gateway's selector picks.
+    pub istio_labelled_pods: Vec<(WorkloadRef, BTreeMap<String, String>)>,
 }
 
 impl ClusterInventory {
@@ -830,6 +833,11 @@ fn classify(objects: Vec<Object>, root: &NameTransforms, cluster: &mut ClusterIn
             WorkloadKind::DaemonSet => None,
             _ => Some(1),
         });
+        let pod_labels = object.string_map("/spec/template/metadata/labels");
+        if pod_labels.contains_key("istio") {
+            let shown = WorkloadRef { kind, namespace: Rc::clone(&cluster_namespace), name: Rc::clone(&cluster_name) };
+            cluster.istio_labelled_pods.push((shown, pod_labels));
+        }
         cluster.workloads.push(Workload {
             workload: WorkloadRef { kind, namespace, name: object.name.clone() },
             cluster: WorkloadRef { kind, namespace: cluster_namespace, name: cluster_name },

@@ -582,7 +582,11 @@ const CASES: &[Case] = &[
         init: &[],
         decide: &[],
         builds: &[own("clusters/kubeflow", "in-cluster")],
-        known: &["validate refuses init's plan: duplicate ingress `ingressgateway`"],
+        known: &[
+            "validate refuses init's plan: the patch patches/kfam.yaml sets `sidecar.istio.io/inject`, which decides Istio's injection, and asm-migrate does not evaluate patches: set it in the manifests it patches (or with commonLabels/labels), so the plan sees what Istio does",
+            "validate refuses init's plan: the patch patches/namespace-injection.yaml sets `istio-injection`, which decides Istio's injection, and asm-migrate does not evaluate patches: set it in the manifests it patches (or with commonLabels/labels), so the plan sees what Istio does",
+            "validate refuses init's plan: the patch patches/sidecar-injection.yaml sets `sidecar.istio.io/inject`, which decides Istio's injection, and asm-migrate does not evaluate patches: set it in the manifests it patches (or with commonLabels/labels), so the plan sees what Istio does",
+        ],
     },
     Case {
         name: "gitops-istio",

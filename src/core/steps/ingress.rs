@@ -12,7 +12,8 @@ use crate::core::desired::Desired;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::core::gate::{confirmation, Gate, GateOutcome};
 use crate::core::inventory::{Inventory, Object};
-use crate::core::names::{asm_gateway_workload, dns_label};
+use crate::core::names::{asm_gateway_workload, dns_label, unique_name};
+use crate::core::workload::WorkloadRef;
 use crate::core::observe::{ClusterRead, Observation};
 use crate::core::settings::{pos, Checker, Located, Settings};
 use crate::core::step_id::{Phase, StepId};
@@ -465,7 +466,7 @@ const DEFAULT_INGRESS_LABELS: [(&str, &str); 2] = [("app", "istio-ingressgateway
 
 /// Istio's ingress gateways, one per set of pod labels the Gateways select, with their ports and clusters.
 fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
-    let mut found: Vec<(BTreeMap<String, String>, ProposedIngress)> = Vec::new();
+    let mut found: Vec<(GatewayKey, ProposedIngress)> = Vec::new();
     for source in sources {
         let inventory = source.inventory;
         for gateway in inventory.istio_objects.iter().filter(|object| &*object.kind == "Gateway") {
@@ -485,7 +486,19 @@ fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
                     Some((name.unwrap_or_else(|| format!("port-{number}")), number))
                 })
                 .collect();
-            let entry = match found.iter_mut().find(|(labels, _)| *labels == selector) {
+            // Gateways selecting the same pods of the cluster are served by one ASM gateway: one entry. Where the
+            // pods are not in the repository, the selectors say it.
+            let pods: Vec<&WorkloadRef> = inventory
+                .istio_labelled_pods
+                .iter()
+                .filter(|(_, labels)| selector.iter().all(|(key, value)| labels.get(key) == Some(value)))
+                .map(|(workload, _)| workload)
+                .collect();
+            let key = match pods.is_empty() {
+                true => GatewayKey::Selector(selector.clone()),
+                false => GatewayKey::Pods(pods.iter().map(|workload| workload.to_string()).collect()),
+            };
+            let entry = match found.iter_mut().find(|(known, _)| *known == key) {
                 Some((_, entry)) => entry,
                 None => {
                     let value = selector.get("istio").or_else(|| selector.values().next()).cloned().unwrap_or_default();
@@ -494,7 +507,7 @@ fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
                         .all(|(key, value)| DEFAULT_INGRESS_LABELS.iter().any(|(k, v)| k == key && v == value));
                     let name = dns_label(&value);
                     found.push((
-                        selector.clone(),
+                        key,
                         ProposedIngress {
                             asm_gateway: dns_label(&format!("{name}-asm")),
                             name,
@@ -508,9 +521,15 @@ fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
                 }
             };
             for (name, number) in ports {
-                if !entry.ports.iter().any(|(_, known)| *known == number) {
-                    entry.ports.push((name, number));
+                if entry.ports.iter().any(|(_, known)| *known == number) {
+                    continue;
                 }
+                // A Service's port names are unique.
+                let name = match entry.ports.iter().any(|(known, _)| *known == name) {
+                    true => dns_label(&format!("{name}-{number}")),
+                    false => name,
+                };
+                entry.ports.push((name, number));
             }
             if !entry.clusters.iter().any(|cluster| cluster == source.cluster) {
                 entry.clusters.push(source.cluster.to_owned());
@@ -518,10 +537,23 @@ fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
         }
     }
     let mut entries: Vec<ProposedIngress> = found.into_iter().map(|(_, entry)| entry).collect();
-    for entry in &mut entries {
+    let mut taken = BTreeMap::new();
+    for (index, entry) in entries.iter_mut().enumerate() {
         entry.ports.sort_by_key(|(_, number)| *number);
+        // Entries of other pods whose selectors share the `istio` value: each its own step id and ASM gateway.
+        entry.name = unique_name(&entry.name, &taken);
+        entry.asm_gateway = dns_label(&format!("{}-asm", entry.name));
+        taken.insert(entry.name.clone(), index);
     }
     entries
+}
+
+/// What makes Gateways one ingress entry: the pods of the cluster they select, else (pods not in the repository)
+/// their selector.
+#[derive(Debug, PartialEq, Eq)]
+enum GatewayKey {
+    Pods(BTreeSet<String>),
+    Selector(BTreeMap<String, String>),
 }
 
 #[cfg(test)]
