@@ -14,7 +14,7 @@ use crate::core::kustomize_walk::{self, Entered, KustomizationVisitor};
 use crate::core::names::{exact_name_pattern, is_istio_api_group, ISTIO_API_GROUPS};
 use crate::core::paths::is_within;
 use crate::core::repository::{
-    included_entries, patch_texts, resolve_entry, EntryTarget, Followed, PatchText, Repository, INCLUDING_FIELDS,
+    included_entries, resolve_entry, EntryTarget, Followed, PatchText, Repository, INCLUDING_FIELDS,
 };
 use crate::core::settings::{Cluster, IncludeAs, Settings};
 use crate::core::value::str_at;
@@ -412,6 +412,7 @@ impl Inventory {
                 cluster: ClusterInventory { kustomization_file, delivery, ..ClusterInventory::default() },
                 objects: Vec::new(),
                 root: NameTransforms::default(),
+                entered: HashMap::new(),
             };
             let (output, root) = (&settings.output.value, NameTransforms::default());
             let visited = match kustomize_walk::walk(&mut walk, &cluster.source.value, output, excluded, root) {
@@ -585,6 +586,32 @@ pub fn with_pairs(value: &mut Value, pointer: &str, field: &str, pairs: &BTreeMa
     }
 }
 
+/// Every patch a kustomization applies, with its `target` and whether it is a JSON patch (`patchesJson6902`, or a
+/// `patches` entry whose content is a list of operations, which the caller tells by parsing it).
+fn patch_entries(document: &Value) -> Vec<(PatchText<'_>, Option<&Value>, bool)> {
+    let mut entries = Vec::new();
+    for (field, json) in [("patches", false), ("patchesJson6902", true)] {
+        for patch in document.get(field).and_then(Value::as_array).into_iter().flatten() {
+            let text = match (str_at(patch, &["patch"]), str_at(patch, &["path"])) {
+                (Some(inline), _) => PatchText::Inline(inline),
+                (None, Some(path)) => PatchText::File(path),
+                (None, None) => continue,
+            };
+            let is_json = json || matches!(text, PatchText::Inline(inline) if inline.trim_start().starts_with('-'));
+            entries.push((text, patch.get("target"), is_json));
+        }
+    }
+    for entry in document.get("patchesStrategicMerge").and_then(Value::as_array).into_iter().flatten() {
+        let Some(entry) = entry.as_str() else { continue };
+        let text = match entry.contains('\n') || entry.contains(": ") {
+            true => PatchText::Inline(entry),
+            false => PatchText::File(entry),
+        };
+        entries.push((text, None, false));
+    }
+    entries
+}
+
 struct Walk<'a> {
     repository: &'a Repository,
     declared: &'a mut DeclaredFiles,
@@ -597,6 +624,100 @@ struct Walk<'a> {
     /// The cluster source's own `namespace:`, `namePrefix:` and `nameSuffix:`: kustomize applies them after the
     /// component, so objects are recorded without them, and they give the names the cluster shows.
     root: NameTransforms,
+    /// For each kustomization entered, where its objects start in `objects`, and the injection patches it applies
+    /// to them when it is left.
+    entered: HashMap<String, (usize, Vec<InjectionPatch>)>,
+}
+
+/// A strategic-merge patch of a kustomization that sets what decides Istio's injection, as kustomize applies it:
+/// to the objects its target selects (or the one it names), their labels (a Namespace's) or their pod template's
+/// labels and annotations.
+#[derive(Debug, Clone)]
+struct InjectionPatch {
+    kind: Option<String>,
+    /// `None`: every object of the kind (a target without a name, or `.*`).
+    name: Option<String>,
+    namespace: Option<String>,
+    labels: BTreeMap<String, String>,
+    template_labels: BTreeMap<String, String>,
+    template_annotations: BTreeMap<String, String>,
+}
+
+impl InjectionPatch {
+    /// The injection keys a patch document sets, with its target (`target`, else the document's own kind and
+    /// name); `None` when it sets none, or targets objects in a way not evaluated here (a selector, a pattern).
+    fn of(document: &Value, target: Option<&Value>) -> Result<Option<InjectionPatch>, ()> {
+        let injection = |pointer: &str| -> BTreeMap<String, String> {
+            document
+                .pointer(pointer)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter(|(key, _)| INJECTION_KEYS.contains(&key.as_str()))
+                .map(|(key, value)| {
+                    (key.clone(), value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()))
+                })
+                .collect()
+        };
+        let (labels, template_labels, template_annotations) = (
+            injection("/metadata/labels"),
+            injection("/spec/template/metadata/labels"),
+            injection("/spec/template/metadata/annotations"),
+        );
+        if labels.is_empty() && template_labels.is_empty() && template_annotations.is_empty() {
+            return Ok(None);
+        }
+        let (kind, name, namespace) = match target {
+            Some(target) => {
+                if target.get("labelSelector").is_some() || target.get("annotationSelector").is_some() {
+                    return Err(());
+                }
+                let name = match str_at(target, &["name"]) {
+                    None | Some(".*") => None,
+                    Some(name) if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') => {
+                        Some(name.to_owned())
+                    }
+                    Some(_) => return Err(()),
+                };
+                (str_at(target, &["kind"]).map(str::to_owned), name, str_at(target, &["namespace"]).map(str::to_owned))
+            }
+            None => (
+                str_at(document, &["kind"]).map(str::to_owned),
+                str_at(document, &["metadata", "name"]).map(str::to_owned),
+                str_at(document, &["metadata", "namespace"]).map(str::to_owned),
+            ),
+        };
+        Ok(Some(InjectionPatch { kind, name, namespace, labels, template_labels, template_annotations }))
+    }
+
+    /// Whether the patch applies to `object`: by kind, and by the name and namespace its manifest gives it (kustomize
+    /// matches a patch to the original name as well as the current one).
+    fn selects(&self, object: &Object) -> bool {
+        let declared = |field: &str| str_at(&object.value, &["metadata", field]);
+        self.kind.as_deref().is_none_or(|kind| kind == &*object.kind)
+            && self.name.as_deref().is_none_or(|name| name == &*object.name || Some(name) == declared("name"))
+            && self.namespace.as_deref().is_none_or(|namespace| {
+                object.namespace.as_deref() == Some(namespace) || Some(namespace) == declared("namespace")
+            })
+    }
+
+    /// `object` with the patch applied.
+    fn apply(&self, object: &mut Object) {
+        let mut value = (*object.value).clone();
+        let mut set = |pointer: &str, pairs: &BTreeMap<String, String>| {
+            if !pairs.is_empty() {
+                let (parent, field) = pointer.rsplit_once('/').expect("a pointer");
+                with_pairs(&mut value, parent, field, pairs);
+            }
+        };
+        if &*object.kind == "Namespace" {
+            set("/metadata/labels", &self.labels);
+        }
+        set("/spec/template/metadata/labels", &self.template_labels);
+        set("/spec/template/metadata/annotations", &self.template_annotations);
+        object.template_inject = template_inject(&value).map(Rc::from);
+        object.value = Rc::new(value);
+    }
 }
 
 impl KustomizationVisitor for Walk<'_> {
@@ -648,6 +769,17 @@ impl KustomizationVisitor for Walk<'_> {
             .with_labels_of(&document, outer)
         };
         Ok(Some((document, transforms)))
+    }
+
+    /// Everything a kustomization includes is read: its injection patches apply to those objects.
+    fn leave(&mut self, _dir: &str, file: &str, _transforms: &NameTransforms) -> Result<(), Diagnostic> {
+        let Some((start, patches)) = self.entered.remove(file) else { return Ok(()) };
+        for patch in &patches {
+            for object in self.objects[start..].iter_mut().filter(|object| patch.selects(object)) {
+                patch.apply(object);
+            }
+        }
+        Ok(())
     }
 
     /// One entry of a kustomization's including fields: a manifest's objects are read now.
@@ -721,7 +853,8 @@ impl Walk<'_> {
             .filter_map(|field| document.get(field).and_then(Value::as_array))
             .flatten()
             .any(|patch| str_at(patch, &["target", "group"]).is_some_and(is_istio_api_group));
-        for patch in patch_texts(document) {
+        let mut evaluated = Vec::new();
+        for (patch, target, json) in patch_entries(document) {
             let (text, shown) = match patch {
                 PatchText::Inline(text) => (Some(text.to_owned()), "an inline patch".to_owned()),
                 PatchText::File(path) => match resolve_entry(dir, path) {
@@ -735,17 +868,34 @@ impl Walk<'_> {
             patches_istio_config |= text.as_deref().is_some_and(of_istio_config);
             // A JSON patch writes a key with a '/' as a JSON pointer (`sidecar.istio.io~1inject`).
             let decides = |text: &str, key: &str| text.contains(key) || text.contains(&key.replace('/', "~1"));
-            let Some(key) = text.and_then(|text| INJECTION_KEYS.into_iter().find(|key| decides(&text, key))) else {
+            let Some(text) = text else { continue };
+            let Some(key) = INJECTION_KEYS.into_iter().find(|key| decides(&text, key)) else {
                 continue;
             };
-            self.cluster.findings.push(Diagnostic::in_file(
-                Path::new(file),
-                format!(
-                    "{shown} sets `{key}`, which decides Istio's injection, and asm-migrate does not evaluate patches: \
-                     set it in the manifests it patches (or with commonLabels/labels), so the plan sees what Istio does"
-                ),
-            ));
+            // A strategic-merge patch setting labels is evaluated, as kustomize applies it, when the kustomization
+            // is left; a JSON patch, or one selecting its targets by labels or patterns, is not.
+            let documents = crate::core::yaml::documents(&text).ok().filter(|_| !json);
+            let patches: Option<Vec<InjectionPatch>> = documents.and_then(|documents| {
+                documents
+                    .iter()
+                    .filter(|document| document.is_object())
+                    .map(|document| InjectionPatch::of(document, target).ok().flatten())
+                    .collect()
+            });
+            match patches {
+                Some(patches) if !patches.is_empty() => evaluated.extend(patches),
+                _ => self.cluster.findings.push(Diagnostic::in_file(
+                    Path::new(file),
+                    format!(
+                        "{shown} sets `{key}`, which decides Istio's injection, and asm-migrate does not evaluate \
+                         this patch (a JSON patch, or one whose target is a label selector or a name pattern): set it \
+                         in the manifests it patches (or with commonLabels/labels), or as a strategic-merge patch \
+                         naming its targets, so the plan sees what Istio does"
+                    ),
+                )),
+            }
         }
+        self.entered.insert(file.to_owned(), (self.objects.len(), evaluated));
         if patches_istio_config {
             self.cluster.warnings.push(
                 Diagnostic::in_file(

@@ -35,6 +35,12 @@ pub trait KustomizationVisitor {
         outer: &Self::Context,
     ) -> Result<Entered<Self::Context>, Self::Error>;
 
+    /// The kustomization `file` of `dir` once everything it includes is walked (kustomize applies its patches to
+    /// what it built then). Nothing, unless the one walking needs it.
+    fn leave(&mut self, _dir: &str, _file: &str, _context: &Self::Context) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
     /// An entry of the kustomization `file` in `dir`, and where it leads (a kustomization it leads to is walked
     /// next, before the entries after this one).
     fn entry(
@@ -52,6 +58,7 @@ pub trait KustomizationVisitor {
 enum Visit<C> {
     Kustomization { dir: String, outer: Rc<C> },
     Entry { dir: Rc<str>, file: Rc<str>, entry: String, context: Rc<C> },
+    Leave { dir: Rc<str>, file: Rc<str>, context: Rc<C> },
 }
 
 /// Walks the kustomization of `root` and everything it includes, as kustomize does; what is within `output` or one
@@ -77,6 +84,11 @@ pub fn walk<V: KustomizationVisitor>(
                 }
                 let Some((document, context)) = visitor.kustomization(&dir, &file, &outer)? else { continue };
                 let (dir, file, context): (Rc<str>, Rc<str>, _) = (dir.into(), file.into(), Rc::new(context));
+                pending.push(Visit::Leave {
+                    dir: Rc::clone(&dir),
+                    file: Rc::clone(&file),
+                    context: Rc::clone(&context),
+                });
                 let first_on_top: Vec<Visit<V::Context>> = included_entries(&document)
                     .map(|entry| Visit::Entry {
                         dir: Rc::clone(&dir),
@@ -87,6 +99,7 @@ pub fn walk<V: KustomizationVisitor>(
                     .collect();
                 pending.extend(first_on_top.into_iter().rev());
             }
+            Visit::Leave { dir, file, context } => visitor.leave(&dir, &file, &context)?,
             Visit::Entry { dir, file, entry, context } => {
                 let followed = follow_entry(visitor.repository(), &dir, &entry, output, excluded);
                 visitor.entry(&dir, &file, &entry, &followed, &context)?;

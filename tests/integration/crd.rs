@@ -53,6 +53,11 @@ impl IstioSchemas {
     pub fn validate_stream(&self, yaml_stream: &str) -> Result<usize, Vec<String>> {
         let docs: Vec<Value> =
             serde_saphyr::from_multiple(yaml_stream).map_err(|e| vec![format!("YAML does not parse: {e}")])?;
+        self.validate_objects(&docs)
+    }
+
+    /// `validate_stream` of objects already parsed.
+    pub fn validate_objects(&self, docs: &[Value]) -> Result<usize, Vec<String>> {
         let (mut checked, mut errors) = (0, Vec::new());
         for doc in docs.iter().filter(|d| d.is_object()) {
             // Core-group objects have no `/` in apiVersion and are never Istio's.

@@ -554,12 +554,40 @@ fn issue_12_a_patch_that_decides_injection_is_reported() {
     assert!(
         refused.stderr.starts_with(
             "error: an inline patch sets `sidecar.istio.io/inject`, which decides Istio's injection, and asm-migrate \
-             does not evaluate patches: set it in the manifests it patches (or with commonLabels/labels), so the plan \
-             sees what Istio does\n  --> clusters/hz/kustomization.yaml\n"
+             does not evaluate this patch (a JSON patch, or one whose target is a label selector or a name pattern): \
+             set it in the manifests it patches (or with commonLabels/labels), or as a strategic-merge patch naming \
+             its targets, so the plan sees what Istio does\n  --> clusters/hz/kustomization.yaml\n"
         ),
         "{}",
         refused.stderr
     );
+}
+
+/// A strategic-merge patch that sets what decides injection is evaluated as kustomize applies it: on the objects
+/// it names (by the name their manifest gives them), or on every object its target selects, when the kustomization
+/// that lists it is built. Kubeflow's vendored bases do this; a team cannot rewrite them.
+#[test]
+fn a_strategic_merge_patch_deciding_injection_is_evaluated_as_kustomize_applies_it() {
+    let before = Repo::fixture("shop").run(&["validate"]).success().stdout;
+    assert!(
+        before.contains("  cluster sh: context ack-sh, network network-2, 7 workload(s), 6 Istio-injected\n"),
+        "{before}"
+    );
+    let opted_out = Repo::fixture("shop")
+        .edited(
+            "clusters/sh/kustomization.yaml",
+            "patches:\n",
+            "patches:\n  - patch: |-\n      apiVersion: apps/v1\n      kind: Deployment\n      metadata:\n        name: web\n        namespace: catalog\n      spec:\n        template:\n          metadata:\n            labels:\n              sidecar.istio.io/inject: \"false\"\n",
+        )
+        .committed("web opts out");
+    let after = opted_out.run(&["validate"]).success().stdout;
+    assert!(
+        after.contains("  cluster sh: context ack-sh, network network-2, 7 workload(s), 5 Istio-injected\n"),
+        "{after}"
+    );
+    let built = opted_out.kustomize("clusters/sh");
+    let web = built.get("Deployment", Some("catalog"), "web");
+    assert_eq!(web["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"], "false", "kustomize agrees");
 }
 
 /// Point 5: an injection label given through kustomize's `labels:` is understood.

@@ -580,12 +580,12 @@ pub static REPOSITORY: &[Scenario] = &[
     },
     Scenario {
         name: "patch-decides-injection",
-        about: "a cluster source patches sidecar.istio.io/inject onto a Deployment",
+        about: "a cluster source sets sidecar.istio.io/inject on a Deployment with a JSON patch",
         setup: || {
             validate(shop_with(&[(
                 "clusters/sh/kustomization.yaml",
                 "patches:\n",
-                "patches:\n  - patch: |-\n      apiVersion: apps/v1\n      kind: Deployment\n      metadata:\n        name: web\n        namespace: catalog\n      spec:\n        template:\n          metadata:\n            labels:\n              sidecar.istio.io/inject: \"false\"\n",
+                "patches:\n  - target:\n      kind: Deployment\n      name: web\n    patch: |-\n      - op: add\n        path: /spec/template/metadata/labels/sidecar.istio.io~1inject\n        value: \"false\"\n",
             )]))
         },
     },
