@@ -123,6 +123,29 @@ pub struct Workload {
     pub replicas: Option<u64>,
 }
 
+impl Workload {
+    /// How the plan names it: its kind and name as the source's kustomizations name it, in the namespace it is
+    /// deployed to (the source's own `namespace:`, the engine's destination or target namespace).
+    pub fn planned(&self) -> WorkloadRef {
+        WorkloadRef {
+            kind: self.workload.kind,
+            namespace: Rc::clone(&self.cluster.namespace),
+            name: Rc::clone(&self.workload.name),
+        }
+    }
+
+    /// Whether a plan's `reference` names it: in the namespace it is deployed to, or (as plans written before
+    /// asm-migrate named that one did) in the one the kustomizations below the source give it.
+    pub fn is_named(&self, reference: &WorkloadRef) -> bool {
+        *reference == self.workload || *reference == self.planned()
+    }
+
+    /// Whether a plan's namespace is this workload's.
+    pub fn in_namespace(&self, namespace: &str) -> bool {
+        *self.cluster.namespace == *namespace || *self.workload.namespace == *namespace
+    }
+}
+
 /// Where a cluster's source kustomization lists asm-migrate's part of its build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutputListing {
@@ -214,6 +237,11 @@ impl ClusterInventory {
     }
 
     /// The workload, found by binary search: `workloads` is sorted by reference (the first of equal ones).
+    /// The workload a plan's `reference` names (`Workload::is_named`).
+    pub fn named(&self, reference: &WorkloadRef) -> Option<&Workload> {
+        self.workload(reference).or_else(|| self.workloads.iter().find(|workload| workload.is_named(reference)))
+    }
+
     pub fn workload(&self, workload: &WorkloadRef) -> Option<&Workload> {
         let first = self.workloads.partition_point(|candidate| &candidate.workload < workload);
         self.workloads.get(first).filter(|candidate| &candidate.workload == workload)

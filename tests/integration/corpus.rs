@@ -701,3 +701,15 @@ fn init_names_flux_from_flux_objects_whose_paths_have_no_kustomization() {
         run.stdout
     );
 }
+
+/// Workloads an Argo CD Application deploys into its destination namespace are named there in the plan, not in
+/// `default` (which kustomize's build, without a namespace, would suggest).
+#[test]
+fn init_names_workloads_in_the_argo_cd_destination_namespace() {
+    let repo = Repo::corpus("microservices-demo");
+    repo.run(&["init"]).success();
+    let plan = repo.read("migration.yaml");
+    assert!(plan.contains("      workloads: [boutique/adservice]\n"), "{plan}");
+    assert!(plan.contains("      namespaces: [boutique]\n"), "{plan}");
+    assert!(!plan.contains("default/"), "{plan}");
+}

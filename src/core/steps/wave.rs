@@ -247,8 +247,8 @@ fn selected<'i>(wave: &'i Wave, inventory: &'i ClusterInventory) -> impl Iterato
         .iter()
         .filter(|w| w.injected && &*w.workload.namespace != ISTIO_SYSTEM)
         .filter(move |w| match &wave.selection {
-            WaveSelection::Workloads { workloads, .. } => workloads.iter().any(|wanted| wanted.value == w.workload),
-            WaveSelection::Namespaces(namespaces) => namespaces.iter().any(|ns| *ns.value == *w.workload.namespace),
+            WaveSelection::Workloads { workloads, .. } => workloads.iter().any(|wanted| w.is_named(&wanted.value)),
+            WaveSelection::Namespaces(namespaces) => namespaces.iter().any(|ns| w.in_namespace(&ns.value)),
             WaveSelection::All => true,
         })
         .map(|w| w.workload.clone())
@@ -320,7 +320,7 @@ fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
             }
             for workload in refs {
                 let found: Vec<bool> =
-                    in_wave().filter_map(|c| c.workload(&workload.value)).map(|w| w.injected).collect();
+                    in_wave().filter_map(|c| c.named(&workload.value)).map(|w| w.injected).collect();
                 if found.is_empty() {
                     problems.push(settings.error_at(
                         workload.pos,
@@ -341,7 +341,7 @@ fn check_wave(wave: &Wave, context: &StepContext<'_>) -> Vec<Diagnostic> {
             for namespace in namespaces {
                 let known = in_wave().any(|cluster| {
                     cluster.namespaces.contains_key(&namespace.value)
-                        || cluster.workloads.iter().any(|w| *w.workload.namespace == *namespace.value)
+                        || cluster.workloads.iter().any(|w| w.in_namespace(&namespace.value))
                         || cluster.helm_releases.iter().any(|r| *r.workload_namespace == *namespace.value)
                         || cluster.helm_charts.iter().any(|charts| *charts.namespace == *namespace.value)
                 });
@@ -523,9 +523,10 @@ fn proposed_canary(sources: &[FoundSource<'_>]) -> Option<(ProposedWave, String)
     let several_clusters = sources.len() > 1;
     match canary(sources) {
         Some((cluster, workload)) => {
-            let reference = match workload.workload.kind {
-                WorkloadKind::Deployment => format!("{}/{}", workload.workload.namespace, workload.workload.name),
-                _ => workload.workload.to_string(),
+            let planned = workload.planned();
+            let reference = match planned.kind {
+                WorkloadKind::Deployment => format!("{}/{}", planned.namespace, planned.name),
+                _ => planned.to_string(),
             };
             let replicas = workload.replicas.map_or("one pod per node".to_owned(), |n| format!("{n} replica(s)"));
             let wave = ProposedWave {
@@ -534,7 +535,7 @@ fn proposed_canary(sources: &[FoundSource<'_>]) -> Option<(ProposedWave, String)
                 selects: ProposedSelection::Workloads(vec![reference]),
                 from: format!("the smallest Istio-injected workload of cluster {cluster} ({replicas})"),
             };
-            Some((wave, workload.workload.namespace.to_string()))
+            Some((wave, planned.namespace.to_string()))
         }
         None => {
             // Only Helm releases: the first Flux release of the first cluster, by name, is the canary.
@@ -561,7 +562,7 @@ fn namespace_waves(sources: &[FoundSource<'_>], canary: &ProposedWave, canary_na
     let namespaces: BTreeSet<&str> = sources
         .iter()
         .flat_map(|source| source.inventory.workloads.iter().filter(|w| movable(w)))
-        .map(|workload| &*workload.workload.namespace)
+        .map(|workload| &*workload.cluster.namespace)
         .chain(releases.iter().map(|(_, namespace)| *namespace))
         .collect();
     let canary_release = match &canary.selects {
@@ -573,7 +574,7 @@ fn namespace_waves(sources: &[FoundSource<'_>], canary: &ProposedWave, canary_na
         let workloads = sources
             .iter()
             .flat_map(|source| source.inventory.workloads.iter())
-            .filter(|w| movable(w) && &*w.workload.namespace == namespace)
+            .filter(|w| movable(w) && &*w.cluster.namespace == namespace)
             .count();
         let rendered: BTreeSet<&str> =
             releases.iter().filter(|(_, in_namespace)| *in_namespace == namespace).map(|(id, _)| *id).collect();
