@@ -49,6 +49,16 @@ pub fn run(
         Some(plan) => (plan.clone(), plan.clone()),
         None => (root.join("migration.yaml"), PathBuf::from("migration.yaml")),
     };
+    let Some(plan_path) = relative_to(&plan_file, &root) else {
+        return Err(Diagnostics::from(
+            Diagnostic::in_file(
+                &shown,
+                "the plan is outside the repository: init writes it into the repository it reads",
+            )
+            .with_help("give --plan a path inside the repository (the default is migration.yaml at its root)"),
+        )
+        .into());
+    };
     if plan_file.exists() && !options.force {
         return Err(Diagnostics::from(
             Diagnostic::in_file(&shown, "a plan is here already: init does not write over it")
@@ -59,7 +69,6 @@ pub fn run(
     let templates = workplace.templates()?;
     let (discovery, wired) = discover_and_wire(&root, &shown, options, &templates)?;
     let text = plan_text(&discovery, &templates)?;
-    let plan_path = relative_to(&plan_file, &root);
     let mut notes = discovery.notes.clone();
     let changes = changes(&root, &plan_path, &text, &wired, options, &mut notes);
     workspace::write(&Workspace::new(&root), &changes)
@@ -283,15 +292,13 @@ fn read(root: &Path, path: &str) -> Option<String> {
     std::fs::read_to_string(root.join(path)).ok()
 }
 
-/// `file` as a path relative to `root` (both as given).
-fn relative_to(file: &Path, root: &Path) -> String {
+/// `file` as a path relative to `root` (both as given); `None` when it is outside `root`.
+fn relative_to(file: &Path, root: &Path) -> Option<String> {
     let absolute = |path: &Path| path.canonicalize().unwrap_or_else(|_| path.to_owned());
-    let dir = file.parent().map(absolute).unwrap_or_default();
+    let dir = absolute(file.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")));
     let name = file.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    match dir.strip_prefix(absolute(root)) {
-        Ok(relative) => crate::core::paths::join(&relative.to_string_lossy(), &name),
-        Err(_) => name,
-    }
+    let relative = dir.strip_prefix(absolute(root)).ok()?;
+    Some(crate::core::paths::join(&relative.to_string_lossy(), &name))
 }
 
 fn wiring_json(wired: &Wiring, wire: bool) -> serde_json::Value {

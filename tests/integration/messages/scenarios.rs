@@ -988,6 +988,15 @@ pub static REPOSITORY: &[Scenario] = &[
 /// Command lines, and what a command says of the step asked for.
 pub static COMMANDS: &[Scenario] = &[
     Scenario {
+        name: "init-plan-outside-the-repository",
+        about: "init --repo . --plan names a file outside the repository",
+        setup: || {
+            let repo = shop();
+            std::fs::remove_file(repo.path().join("migration.yaml")).expect("the plan is removed");
+            Case::new(repo.committed("no plan yet"), &["init", "--repo", ".", "--plan", "../elsewhere.yaml"])
+        },
+    },
+    Scenario {
         name: "init-over-a-plan",
         about: "init in a repository that has a plan",
         setup: || Case::new(shop(), &["init"]),
