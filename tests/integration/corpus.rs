@@ -570,6 +570,14 @@ const fn own(dir: &'static str, cluster: &'static str) -> Build {
     Build { dir, cluster, namespace: Namespace::Own }
 }
 
+/// What Flux builds of stefanprodan/gitops-istio, at either commit: its cluster's Kustomizations and their paths.
+const GITOPS_ISTIO: &[Build] = &[
+    own("clusters/my-cluster", "my-cluster"),
+    own("istio/system", "my-cluster"),
+    own("istio/gateway", "my-cluster"),
+    own("apps", "my-cluster"),
+];
+
 /// The corpus, one case per repository (fixtures/corpus/<name>/NOTICE says where each comes from).
 const CASES: &[Case] = &[
     Case {
@@ -588,24 +596,14 @@ const CASES: &[Case] = &[
         name: "gitops-istio",
         init: &[],
         decide: &[],
-        builds: &[
-            own("clusters/my-cluster", "my-cluster"),
-            own("istio/system", "my-cluster"),
-            own("istio/gateway", "my-cluster"),
-            own("apps", "my-cluster"),
-        ],
+        builds: GITOPS_ISTIO,
         known: &["validate refuses init's plan: cluster `hz`: `clusters/hz` has no kustomization.yaml"],
     },
     Case {
         name: "gitops-istio-helm",
         init: &[],
         decide: &[],
-        builds: &[
-            own("clusters/my-cluster", "my-cluster"),
-            own("istio/system", "my-cluster"),
-            own("istio/gateway", "my-cluster"),
-            own("apps", "my-cluster"),
-        ],
+        builds: GITOPS_ISTIO,
         known: &["validate refuses init's plan: cluster `hz`: `clusters/hz` has no kustomization.yaml"],
     },
     Case {
