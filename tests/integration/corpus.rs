@@ -629,8 +629,6 @@ const CASES: &[Case] = &[
             own("gitops/beijing/apps", "beijing"),
         ],
         known: &[
-            "cluster apps-2: network network-beijing where its Istio declares network-shanghai",
-            "cluster apps: network network-beijing where its Istio declares network-hangzhou",
             "setup: IstioOperator istio-system/control-plane in cluster hangzhou lacks PROXY_CONFIG_XDS_AGENT",
             "setup: IstioOperator istio-system/control-plane in cluster shanghai lacks PROXY_CONFIG_XDS_AGENT",
             "the plan has 2 cluster(s) for 3 meshed cluster(s)",
@@ -710,4 +708,22 @@ fn init_names_workloads_in_the_argo_cd_destination_namespace() {
     assert!(plan.contains("      workloads: [boutique/adservice]\n"), "{plan}");
     assert!(plan.contains("      namespaces: [boutique]\n"), "{plan}");
     assert!(!plan.contains("default/"), "{plan}");
+}
+
+/// Each cluster's network is the one its own Istio install declares, found through the Flux Kustomization that
+/// deploys it beside the cluster's source, never the network of another cluster's Istio.
+#[test]
+fn init_reads_each_clusters_network_from_its_own_istio_install() {
+    let repo = Repo::corpus("multinetwork-flux");
+    repo.run(&["init"]).success();
+    let plan = repo.read("migration.yaml");
+    for cluster in ["hangzhou", "shanghai"] {
+        let expected = format!(
+            "network: network-{cluster}  # IstioOperator control-plane (gitops/{cluster}/istio/control-plane.yaml), \
+             which Flux Kustomization istio (gitops/{cluster}/flux-resources/istio.yaml) deploys beside this \
+             cluster's source"
+        );
+        assert!(plan.contains(&expected), "{plan}");
+    }
+    assert!(!plan.contains("network: network-beijing"), "{plan}");
 }

@@ -347,6 +347,9 @@ pub fn network(
             ));
         }
     }
+    if let Some(found) = network_of_sibling_install(repository, source) {
+        return Finding::Found(found);
+    }
     if let Some(found) = mesh_config.found() {
         let documents = repository.documents(&found.value.path).unwrap_or_default();
         let network = documents.iter().find_map(|document| {
@@ -366,6 +369,50 @@ pub fn network(
 }
 
 const NETWORK_LABEL: &str = "topology.istio.io/network";
+
+/// The network the cluster's own Istio install declares, where a sibling Flux Kustomization delivers it: one declared
+/// in the same directory as the Kustomization that builds the cluster's source (a cluster's Flux bootstrap path
+/// lists every Kustomization of that cluster), whose path holds an IstioOperator's `values.global.network` or
+/// istio-system's network label.
+fn network_of_sibling_install(repository: &Repository, source: &SourceFound) -> Option<Found<String>> {
+    let file = source.file.as_deref()?;
+    let flux = |object: &Value| is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization");
+    if !repository.engine_objects().any(|(engine_file, object)| engine_file == file && flux(object)) {
+        return None;
+    }
+    repository
+        .engine_objects()
+        .filter(|(engine_file, object)| parent(engine_file) == parent(file) && flux(object))
+        .filter_map(|(engine_file, object)| {
+            let path = crate::core::paths::normalize_repo_path(str_at(object, &["spec", "path"])?).ok()?;
+            Some((engine_file, object, path))
+        })
+        .filter(|(_, _, path)| *path != source.source)
+        .find_map(|(engine_file, object, path)| {
+            repository.files_under(&path).find_map(|manifest| {
+                let documents = repository.documents(manifest).ok()?;
+                documents.iter().find_map(|document| {
+                    let network = match str_at(document, &["kind"]) {
+                        Some("IstioOperator") => str_at(document, &["spec", "values", "global", "network"]),
+                        Some("Namespace") if name_of(document) == "istio-system" => {
+                            str_at(document, &["metadata", "labels", NETWORK_LABEL])
+                        }
+                        _ => None,
+                    }?;
+                    let kustomization = name_of(object);
+                    Some(Found::new(
+                        network.to_owned(),
+                        format!(
+                            "{} {} ({manifest}), which Flux Kustomization {kustomization} ({engine_file}) deploys \
+                             beside this cluster's source",
+                            str_at(document, &["kind"]).unwrap_or_default(),
+                            name_of(document)
+                        ),
+                    ))
+                })
+            })
+        })
+}
 
 /// A network a source's kustomization sets in its patches: on istio-system's label, or in Istio's values.
 fn network_in_patches(repository: &Repository, kustomization_file: &str) -> Option<Found<String>> {
