@@ -332,6 +332,20 @@ fn violations(case: &Case) -> BTreeSet<String> {
             found.insert(format!("cluster {name}: its source {source} is no directory the engine builds"));
             continue;
         };
+        let runs_east_west = initial.of(build.cluster).iter().any(|object| {
+            let component = object["spec"]["components"]["ingressGateways"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|gateway| gateway["name"] == "istio-eastwestgateway" && gateway["enabled"] == true);
+            (object["kind"] == "IstioOperator" && component)
+                || (object["kind"] == "Deployment" && object["metadata"]["name"] == "istio-eastwestgateway")
+        });
+        if runs_east_west && cluster["eastWestGateway"] != true {
+            found.insert(format!(
+                "cluster {name}: Istio's east-west gateway runs there, and eastWestGateway is not true"
+            ));
+        }
         let declared = declared_network(&initial.of(build.cluster));
         let planned = cluster["network"].as_str();
         if declared.is_some() && declared.as_deref() != planned {

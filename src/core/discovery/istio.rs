@@ -370,48 +370,85 @@ pub fn network(
 
 const NETWORK_LABEL: &str = "topology.istio.io/network";
 
-/// The network the cluster's own Istio install declares, where a sibling Flux Kustomization delivers it: one declared
-/// in the same directory as the Kustomization that builds the cluster's source (a cluster's Flux bootstrap path
-/// lists every Kustomization of that cluster), whose path holds an IstioOperator's `values.global.network` or
-/// istio-system's network label.
-fn network_of_sibling_install(repository: &Repository, source: &SourceFound) -> Option<Found<String>> {
-    let file = source.file.as_deref()?;
+/// A document of the cluster's own Istio install, where a sibling Flux Kustomization delivers it: one declared in the
+/// same directory as the Kustomization that builds the cluster's source (a cluster's Flux bootstrap path lists every
+/// Kustomization of that cluster).
+struct SiblingDocument<'r> {
+    document: &'r Value,
+    manifest: String,
+    /// `Flux Kustomization istio (gitops/hz/flux-resources/istio.yaml)`.
+    delivered_by: String,
+}
+
+impl SiblingDocument<'_> {
+    fn from(&self) -> String {
+        format!(
+            "{} {} ({}), which {} deploys beside this cluster's source",
+            str_at(self.document, &["kind"]).unwrap_or_default(),
+            name_of(self.document),
+            self.manifest,
+            self.delivered_by
+        )
+    }
+}
+
+fn sibling_documents<'r>(repository: &'r Repository, source: &SourceFound) -> Vec<SiblingDocument<'r>> {
+    let Some(file) = source.file.as_deref() else { return Vec::new() };
     let flux = |object: &Value| is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization");
     if !repository.engine_objects().any(|(engine_file, object)| engine_file == file && flux(object)) {
-        return None;
+        return Vec::new();
     }
-    repository
-        .engine_objects()
-        .filter(|(engine_file, object)| parent(engine_file) == parent(file) && flux(object))
-        .filter_map(|(engine_file, object)| {
-            let path = crate::core::paths::normalize_repo_path(str_at(object, &["spec", "path"])?).ok()?;
-            Some((engine_file, object, path))
-        })
-        .filter(|(_, _, path)| *path != source.source)
-        .find_map(|(engine_file, object, path)| {
-            repository.files_under(&path).find_map(|manifest| {
-                let documents = repository.documents(manifest).ok()?;
-                documents.iter().find_map(|document| {
-                    let network = match str_at(document, &["kind"]) {
-                        Some("IstioOperator") => str_at(document, &["spec", "values", "global", "network"]),
-                        Some("Namespace") if name_of(document) == "istio-system" => {
-                            str_at(document, &["metadata", "labels", NETWORK_LABEL])
-                        }
-                        _ => None,
-                    }?;
-                    let kustomization = name_of(object);
-                    Some(Found::new(
-                        network.to_owned(),
-                        format!(
-                            "{} {} ({manifest}), which Flux Kustomization {kustomization} ({engine_file}) deploys \
-                             beside this cluster's source",
-                            str_at(document, &["kind"]).unwrap_or_default(),
-                            name_of(document)
-                        ),
-                    ))
-                })
-            })
-        })
+    let mut documents = Vec::new();
+    for (engine_file, object) in repository.engine_objects() {
+        if parent(engine_file) != parent(file) || !flux(object) {
+            continue;
+        }
+        let Some(path) =
+            str_at(object, &["spec", "path"]).and_then(|p| crate::core::paths::normalize_repo_path(p).ok())
+        else {
+            continue;
+        };
+        if path == source.source {
+            continue;
+        }
+        let manifests: Vec<String> = repository.files_under(&path).cloned().collect();
+        for manifest in manifests {
+            for document in repository.documents(&manifest).into_iter().flatten() {
+                documents.push(SiblingDocument {
+                    document,
+                    manifest: manifest.clone(),
+                    delivered_by: format!("Flux Kustomization {} ({engine_file})", name_of(object)),
+                });
+            }
+        }
+    }
+    documents
+}
+
+/// The network the cluster's own Istio install declares, where a sibling Flux Kustomization delivers it: an
+/// IstioOperator's `values.global.network`, or istio-system's network label.
+fn network_of_sibling_install(repository: &Repository, source: &SourceFound) -> Option<Found<String>> {
+    sibling_documents(repository, source).into_iter().find_map(|sibling| {
+        let document = sibling.document;
+        let network = match str_at(document, &["kind"]) {
+            Some("IstioOperator") => str_at(document, &["spec", "values", "global", "network"]),
+            Some("Namespace") if name_of(document) == "istio-system" => {
+                str_at(document, &["metadata", "labels", NETWORK_LABEL])
+            }
+            _ => None,
+        }?;
+        Some(Found::new(network.to_owned(), sibling.from()))
+    })
+}
+
+/// Whether an IstioOperator enables Istio's east-west gateway (the component `gen-eastwest-gateway.sh` writes).
+fn enables_east_west(operator: &Value) -> bool {
+    operator.pointer("/spec/components/ingressGateways").and_then(Value::as_array).into_iter().flatten().any(
+        |gateway| {
+            str_at(gateway, &["name"]) == Some("istio-eastwestgateway")
+                && gateway.get("enabled").and_then(Value::as_bool) == Some(true)
+        },
+    )
 }
 
 /// A network a source's kustomization sets in its patches: on istio-system's label, or in Istio's values.
@@ -453,23 +490,24 @@ pub fn east_west_gateway(
     inventory: &ClusterInventory,
     mesh_config: &Finding<MeshConfigFound>,
 ) -> Option<String> {
-    east_west_in_build(inventory).or_else(|| {
-        let found = mesh_config.found().filter(|found| found.value.kind == MeshConfigKind::IstioOperator)?;
-        let operator = repository
-            .documents(&found.value.path)
-            .ok()?
-            .iter()
-            .find(|document| is(document, "install.istio.io/", "IstioOperator"))?;
-        let enabled =
-            operator.pointer("/spec/components/ingressGateways").and_then(Value::as_array).into_iter().flatten().any(
-                |gateway| {
-                    str_at(gateway, &["name"]) == Some("istio-eastwestgateway")
-                        && gateway.get("enabled").and_then(Value::as_bool) == Some(true)
-                },
-            );
-        (enabled && includes(repository, &source.source, parent(&found.value.path)))
-            .then(|| format!("the istio-eastwestgateway component of {}", found.from))
-    })
+    east_west_in_build(inventory)
+        .or_else(|| {
+            let found = mesh_config.found().filter(|found| found.value.kind == MeshConfigKind::IstioOperator)?;
+            let operator = repository
+                .documents(&found.value.path)
+                .ok()?
+                .iter()
+                .find(|document| is(document, "install.istio.io/", "IstioOperator"))?;
+            (enables_east_west(operator) && includes(repository, &source.source, parent(&found.value.path)))
+                .then(|| format!("the istio-eastwestgateway component of {}", found.from))
+        })
+        .or_else(|| {
+            sibling_documents(repository, source).into_iter().find_map(|sibling| {
+                let operator = is(sibling.document, "install.istio.io/", "IstioOperator");
+                (operator && enables_east_west(sibling.document))
+                    .then(|| format!("the istio-eastwestgateway component of {}", sibling.from()))
+            })
+        })
 }
 
 /// Whether the kustomization of `dir` includes `target` (a directory), directly or through what it includes.
