@@ -69,7 +69,11 @@ pub fn load_everything(files: &dyn RepoFiles) -> Repository {
     let yaml: Vec<String> = loader.repository.files_under("").filter(|file| is_yaml(file)).cloned().collect();
     for file in yaml {
         match is_kustomization_file(&file) {
-            true => loader.parse(&file, true),
+            // Kept as written too: `init --wire` lists the file it writes in its directory's kustomization.
+            true => {
+                loader.read(&file);
+                loader.parse(&file, true);
+            }
             false => loader.manifests.push(file),
         }
     }

@@ -165,6 +165,13 @@ fn changes(
     if options.wire {
         if let Some(applier) = &wired.asm_applier {
             changes.push(FileChange { path: applier.path.clone(), before: None, after: Some(applier.text.clone()) });
+            if let Some((kustomization, text)) = &applier.listed_in {
+                changes.push(FileChange {
+                    path: kustomization.clone(),
+                    before: read(root, kustomization),
+                    after: Some(text.clone()),
+                });
+            }
         }
     }
     changes
@@ -259,7 +266,17 @@ impl InitReport<'_> {
         }
         match (&wired.asm_applier, &wired.missing) {
             (Some(applier), _) if wire => {
-                writeln!(out, "  wrote {}: it applies {}/asm to the ASM control plane", applier.path, discovery.output)?
+                writeln!(
+                    out,
+                    "  wrote {}: it applies {}/asm to the ASM control plane",
+                    applier.path, discovery.output
+                )?;
+                if let Some((kustomization, _)) = &applier.listed_in {
+                    writeln!(
+                        out,
+                        "  added it to the resources of {kustomization}, which lists what its directory applies"
+                    )?;
+                }
             }
             (Some(applier), _) => writeln!(
                 out,

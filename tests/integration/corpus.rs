@@ -741,3 +741,25 @@ fn init_reads_each_clusters_network_from_its_own_istio_install() {
     }
     assert!(!plan.contains("network: network-beijing"), "{plan}");
 }
+
+/// `init --wire` writes the Flux Kustomization that applies ASM's part in the API version the repository's own are
+/// written in, and lists it in its directory's kustomization: a directory that lists its manifests applies no other.
+#[test]
+fn init_wires_the_asm_kustomization_where_flux_applies_it() {
+    let repo = Repo::corpus("multinetwork-flux");
+    let run = repo.run(&["init", "--wire"]).success();
+    let dir = "gitops/hangzhou/flux-resources";
+    assert!(
+        run.stdout.contains(&format!(
+            "  added it to the resources of {dir}/kustomization.yaml, which lists what its directory applies\n"
+        )),
+        "{}",
+        run.stdout
+    );
+    let built = repo.kustomize(dir);
+    let applier = built.get("Kustomization", Some("flux-system"), "mesh-gitops-asm-control-plane");
+    assert_eq!(applier["apiVersion"], "kustomize.toolkit.fluxcd.io/v1");
+    assert_eq!(applier["spec"]["path"], "./gitops/asm-migration/asm");
+    let mode = std::fs::metadata(repo.path().join(dir).join("kustomization.yaml")).expect("a file").permissions();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o644, "the edited file keeps its mode");
+}

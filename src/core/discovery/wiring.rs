@@ -33,6 +33,9 @@ pub struct ComponentReference {
 pub struct AsmApplierFile {
     pub path: String,
     pub text: String,
+    /// The kustomization of the file's directory, with the file added to its `resources` (its path and new text):
+    /// a directory that lists its manifests applies only those it lists.
+    pub listed_in: Option<(String, String)>,
     /// `namespace` and `name`, for the plan's `asm.syncedBy`.
     pub synced_by: (String, String),
 }
@@ -97,6 +100,25 @@ pub fn wiring(
     };
     if repository.is_file(&applier.path) {
         return Err(WiringError::ApplierExists { path: applier.path });
+    }
+    let mut applier = applier;
+    if let Some(kustomization) = repository.kustomization_in(parent(&applier.path)) {
+        let entry = applier.path.rsplit('/').next().unwrap_or_default().to_owned();
+        let text = repository.text(&kustomization).ok().flatten().map(str::to_owned);
+        let edited = text.map(|text| crate::core::yaml_edit::add_list_item(&text, "resources", &entry));
+        match edited {
+            Some(Ok(edited)) => applier.listed_in = Some((kustomization, edited)),
+            _ => {
+                return Ok(Wiring {
+                    components,
+                    asm_applier: None,
+                    missing: Some((
+                        format!("{kustomization} lists what its directory applies, and asm-migrate cannot add to it"),
+                        format!("write {} by hand and list it there", applier.path),
+                    )),
+                })
+            }
+        }
     }
     Ok(Wiring { components, asm_applier: Some(applier), missing: None })
 }
@@ -175,7 +197,12 @@ fn argo_cd_applier(
             path => asm_path,
         },
     )?;
-    Ok(AsmApplierFile { path: join(parent(file), &format!("{name}.yaml")), text, synced_by: (namespace, name) })
+    Ok(AsmApplierFile {
+        path: join(parent(file), &format!("{name}.yaml")),
+        text,
+        listed_in: None,
+        synced_by: (namespace, name),
+    })
 }
 
 /// The Flux Kustomization that applies `<output>/asm` to the ASM control plane through the kubeconfig in Secret
@@ -195,10 +222,17 @@ fn flux_applier(
         "init/asm-kustomization.yaml.j2",
         context! {
             plan, name, namespace, secret,
+            // The Flux API the repository's own Kustomizations are written in (v1beta2 before Flux 2.0).
+            api_version => str_at(kustomization, &["apiVersion"]).unwrap_or("kustomize.toolkit.fluxcd.io/v1"),
             source_kind => str_at(kustomization, &["spec", "sourceRef", "kind"]).unwrap_or("GitRepository"),
             source_name => str_at(kustomization, &["spec", "sourceRef", "name"]).unwrap_or("flux-system"),
             path => format!("./{asm_path}"),
         },
     )?;
-    Ok(AsmApplierFile { path: join(parent(file), &format!("{name}.yaml")), text, synced_by: (namespace, name) })
+    Ok(AsmApplierFile {
+        path: join(parent(file), &format!("{name}.yaml")),
+        text,
+        listed_in: None,
+        synced_by: (namespace, name),
+    })
 }
