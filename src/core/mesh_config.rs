@@ -57,9 +57,11 @@ pub fn enable_xds_agent(
     let described = |kind: &str, index: usize| {
         let value = &parsed[index];
         let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-        match value.pointer("/metadata/namespace").and_then(Value::as_str) {
-            Some(namespace) => format!("{kind} {namespace}/{name}"),
-            None => format!("{kind} {name}"),
+        match (value.pointer("/metadata/namespace").and_then(Value::as_str), name) {
+            // An IstioOperator without a name: istioctl installs it all the same.
+            (_, "") => format!("{kind} without a name"),
+            (Some(namespace), _) => format!("{kind} {namespace}/{name}"),
+            (None, _) => format!("{kind} {name}"),
         }
     };
     let target;

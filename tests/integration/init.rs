@@ -296,3 +296,21 @@ fn two_applications_of_one_directory_are_two_clusters_each_including_its_own_com
     assert_eq!(repo.read("clusters/prod/kustomization.yaml"), source, "the shared source lists no cluster's part");
     assert!(repo.exists("gitops/asm-migration/clusters/ack-dr/kustomization.yaml"));
 }
+
+/// An IstioOperator without a name (istioctl installs it all the same) is named by its file, never by an empty
+/// string.
+#[test]
+fn init_names_an_istio_operator_without_a_name_by_its_file() {
+    let repo = unseen_repository("shop").edited("infra/istio/operator.yaml", "  name: control-plane\n", "");
+    let repo = repo.committed("an operator without a name");
+    repo.run(&["init"]).success();
+    let plan = repo.read("migration.yaml");
+    assert!(plan.contains("    meshConfig:  # IstioOperator without a name (infra/istio/operator.yaml)\n"), "{plan}");
+    assert!(!plan.contains("IstioOperator  ("), "{plan}");
+    decide(
+        &repo,
+        &[("clusterId", "c5a6509b77b9a987ab78ea504689414e4"), ("clusterId", "c89c4ec9f6b3f1086b158d8ef03dfe815")],
+    );
+    let valid = repo.run(&["validate"]).success().stdout;
+    assert!(valid.contains("  mesh config: IstioOperator without a name in infra/istio/operator.yaml\n"), "{valid}");
+}

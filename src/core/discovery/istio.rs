@@ -97,6 +97,15 @@ fn mesh_config(repository: &Repository, all: &[(&String, &Value)]) -> MeshConfig
         })
 }
 
+/// An object as init says where it found something: `IstioOperator control-plane (infra/istio/operator.yaml)`, or,
+/// for one without a name (istioctl installs it all the same), `IstioOperator without a name (infra/istio/x.yaml)`.
+fn named_in(kind: &str, object: &Value, file: &str) -> String {
+    match name_of(object) {
+        "" => format!("{kind} without a name ({file})"),
+        name => format!("{kind} {name} ({file})"),
+    }
+}
+
 /// A found mesh config of `kind` in the file at `path`.
 fn mesh_config_found(
     kind: MeshConfigKind,
@@ -110,7 +119,7 @@ fn mesh_config_found(
 /// The first IstioOperator, and the version its `spec.tag` names.
 fn operator_mesh_config(all: &[(&String, &Value)]) -> Option<MeshConfigAndVersion> {
     let (file, operator) = all.iter().find(|(_, object)| is(object, "install.istio.io/", "IstioOperator"))?;
-    let from = format!("IstioOperator {} ({file})", name_of(operator));
+    let from = named_in("IstioOperator", operator, file);
     let version = operator.pointer("/spec/tag").and_then(version_text).map(|v| Found::new(v, from.clone()));
     Some((mesh_config_found(MeshConfigKind::IstioOperator, file, None, from), version))
 }
@@ -301,7 +310,7 @@ fn install_paths(
             _ => false,
         };
         if istio_install {
-            candidates.push((parent(file).to_owned(), format!("{kind} {name} ({file})")));
+            candidates.push((parent(file).to_owned(), named_in(kind, object, file)));
         }
     }
     let mut paths: Vec<Found<String>> = Vec::new();
