@@ -14,7 +14,8 @@ use crate::core::kustomize_walk::{self, Entered, KustomizationVisitor};
 use crate::core::names::{exact_name_pattern, is_istio_api_group, ISTIO_API_GROUPS};
 use crate::core::paths::is_within;
 use crate::core::repository::{
-    included_entries, resolve_entry, EntryTarget, Followed, PatchText, Repository, INCLUDING_FIELDS,
+    included_entries, patch_entries, resolve_entry, EntryTarget, Followed, PatchEntry, PatchText, Repository,
+    INCLUDING_FIELDS,
 };
 use crate::core::settings::{Cluster, IncludeAs, Settings};
 use crate::core::value::str_at;
@@ -236,12 +237,12 @@ impl ClusterInventory {
         })
     }
 
-    /// The workload, found by binary search: `workloads` is sorted by reference (the first of equal ones).
     /// The workload a plan's `reference` names (`Workload::is_named`).
     pub fn named(&self, reference: &WorkloadRef) -> Option<&Workload> {
         self.workload(reference).or_else(|| self.workloads.iter().find(|workload| workload.is_named(reference)))
     }
 
+    /// The workload, found by binary search: `workloads` is sorted by reference (the first of equal ones).
     pub fn workload(&self, workload: &WorkloadRef) -> Option<&Workload> {
         let first = self.workloads.partition_point(|candidate| &candidate.workload < workload);
         self.workloads.get(first).filter(|candidate| &candidate.workload == workload)
@@ -614,32 +615,6 @@ pub fn with_pairs(value: &mut Value, pointer: &str, field: &str, pairs: &BTreeMa
     }
 }
 
-/// Every patch a kustomization applies, with its `target` and whether it is a JSON patch (`patchesJson6902`, or a
-/// `patches` entry whose content is a list of operations, which the caller tells by parsing it).
-fn patch_entries(document: &Value) -> Vec<(PatchText<'_>, Option<&Value>, bool)> {
-    let mut entries = Vec::new();
-    for (field, json) in [("patches", false), ("patchesJson6902", true)] {
-        for patch in document.get(field).and_then(Value::as_array).into_iter().flatten() {
-            let text = match (str_at(patch, &["patch"]), str_at(patch, &["path"])) {
-                (Some(inline), _) => PatchText::Inline(inline),
-                (None, Some(path)) => PatchText::File(path),
-                (None, None) => continue,
-            };
-            let is_json = json || matches!(text, PatchText::Inline(inline) if inline.trim_start().starts_with('-'));
-            entries.push((text, patch.get("target"), is_json));
-        }
-    }
-    for entry in document.get("patchesStrategicMerge").and_then(Value::as_array).into_iter().flatten() {
-        let Some(entry) = entry.as_str() else { continue };
-        let text = match entry.contains('\n') || entry.contains(": ") {
-            true => PatchText::Inline(entry),
-            false => PatchText::File(entry),
-        };
-        entries.push((text, None, false));
-    }
-    entries
-}
-
 struct Walk<'a> {
     repository: &'a Repository,
     declared: &'a mut DeclaredFiles,
@@ -882,7 +857,7 @@ impl Walk<'_> {
             .flatten()
             .any(|patch| str_at(patch, &["target", "group"]).is_some_and(is_istio_api_group));
         let mut evaluated = Vec::new();
-        for (patch, target, json) in patch_entries(document) {
+        for PatchEntry { text: patch, target, json } in patch_entries(document) {
             let (text, shown) = match patch {
                 PatchText::Inline(text) => (Some(text.to_owned()), "an inline patch".to_owned()),
                 PatchText::File(path) => match resolve_entry(dir, path) {

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::core::diagnostic::Diagnostic;
 use crate::core::paths::{is_within, join, normalize_repo_path};
+use crate::core::value::str_at;
 
 /// The names kustomize looks for in a directory, in its order.
 pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -116,39 +117,45 @@ pub fn included_entries(document: &Value) -> impl Iterator<Item = &str> {
 /// The files a kustomization document applies as patches (`patches[].path`, `patchesJson6902[].path`, and the
 /// entries of `patchesStrategicMerge` that are paths rather than inline patches).
 pub fn patch_files(document: &Value) -> impl Iterator<Item = &str> {
-    let with_path = ["patches", "patchesJson6902"]
-        .into_iter()
-        .filter_map(|field| document.get(field).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|patch| patch.get("path").and_then(Value::as_str));
-    let strategic = document
-        .get("patchesStrategicMerge")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter(|entry| !entry.contains('\n') && !entry.contains(": "));
-    with_path.chain(strategic)
+    patch_entries(document).into_iter().filter_map(|entry| match entry.text {
+        PatchText::File(path) => Some(path),
+        PatchText::Inline(_) => None,
+    })
 }
 
-/// The text of every patch a kustomization document applies: inline, or the file it names (read through `file`).
-pub fn patch_texts<'d>(document: &'d Value) -> impl Iterator<Item = PatchText<'d>> {
-    let inline = ["patches", "patchesJson6902"]
-        .into_iter()
-        .filter_map(|field| document.get(field).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|patch| patch.get("patch").and_then(Value::as_str))
-        .chain(
-            document
-                .get("patchesStrategicMerge")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .filter(|entry| entry.contains('\n') || entry.contains(": ")),
-        )
-        .map(PatchText::Inline);
-    inline.chain(patch_files(document).map(PatchText::File))
+/// A patch a kustomization applies: its text or file, its `target`, and whether it is a JSON patch.
+pub struct PatchEntry<'d> {
+    pub text: PatchText<'d>,
+    pub target: Option<&'d Value>,
+    /// `patchesJson6902`, or a `patches` entry written inline as a list of operations (one in a file is told by
+    /// parsing it).
+    pub json: bool,
+}
+
+/// Every patch a kustomization document applies, field by field in kustomize's order (`patches`,
+/// `patchesJson6902`, `patchesStrategicMerge`), each in the order written.
+pub fn patch_entries(document: &Value) -> Vec<PatchEntry<'_>> {
+    let mut entries = Vec::new();
+    for (field, json) in [("patches", false), ("patchesJson6902", true)] {
+        for patch in document.get(field).and_then(Value::as_array).into_iter().flatten() {
+            let text = match (str_at(patch, &["patch"]), str_at(patch, &["path"])) {
+                (Some(inline), _) => PatchText::Inline(inline),
+                (None, Some(path)) => PatchText::File(path),
+                (None, None) => continue,
+            };
+            let json = json || matches!(text, PatchText::Inline(inline) if inline.trim_start().starts_with('-'));
+            entries.push(PatchEntry { text, target: patch.get("target"), json });
+        }
+    }
+    for entry in document.get("patchesStrategicMerge").and_then(Value::as_array).into_iter().flatten() {
+        let Some(entry) = entry.as_str() else { continue };
+        let text = match entry.contains('\n') || entry.contains(": ") {
+            true => PatchText::Inline(entry),
+            false => PatchText::File(entry),
+        };
+        entries.push(PatchEntry { text, target: None, json: false });
+    }
+    entries
 }
 
 /// A patch of a kustomization: its text, or the file holding it.

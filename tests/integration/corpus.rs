@@ -9,14 +9,9 @@ use crate::crd::IstioSchemas;
 use crate::init::decide;
 use crate::support::{on_asm, Repo};
 
-/// One repository of the corpus: what its user types, what its GitOps engine builds, and what asm-migrate still
-/// gets wrong on it.
+/// One repository of the corpus: what its GitOps engine builds, and what asm-migrate still gets wrong on it.
 struct Case {
     name: &'static str,
-    /// What the user adds to `init`.
-    init: &'static [&'static str],
-    /// The values the user gives for `# decide:` lines, by key (a key given twice is used in turn).
-    decide: &'static [(&'static str, &'static str)],
     /// The directories the repository's GitOps engine builds, each with the namespace the engine gives what names
     /// none (an Argo CD Application's `destination.namespace`), or that it forces (Flux's `targetNamespace`).
     builds: &'static [Build],
@@ -291,14 +286,13 @@ fn violations(case: &Case) -> BTreeSet<String> {
     let repo = Repo::corpus(case.name);
     let clusters: BTreeSet<&str> = case.builds.iter().map(|build| build.cluster).collect();
     let initial = builds_of(&repo, case, &mut found, "before", true);
-    let mut init = vec!["init"];
-    init.extend_from_slice(case.init);
-    let run = repo.run(&init);
+    let run = repo.run(&["init"]);
     if run.code != 0 {
         found.insert(format!("init refuses: {}", first_line(&run.stderr)));
         return found;
     }
-    decide(&repo, case.decide);
+    // Every `# decide:` as its commented line says.
+    decide(&repo, &[]);
     let run = repo.run(&["validate"]);
     if run.code != 0 {
         for error in run.stderr.lines().filter_map(|line| line.strip_prefix("error: ")) {
@@ -596,8 +590,6 @@ const GITOPS_ISTIO: &[Build] = &[
 const CASES: &[Case] = &[
     Case {
         name: "kubeflow-manifests",
-        init: &[],
-        decide: &[],
         builds: &[own("clusters/kubeflow", "in-cluster")],
         known: &[
             "finished: Deployment istio-system/istiod is still deployed to cluster in-cluster",
@@ -608,29 +600,21 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "gitops-istio",
-        init: &[],
-        decide: &[],
         builds: GITOPS_ISTIO,
         known: &["validate refuses init's plan: cluster `hz`: `clusters/hz` has no kustomization.yaml"],
     },
     Case {
         name: "gitops-istio-helm",
-        init: &[],
-        decide: &[],
         builds: GITOPS_ISTIO,
         known: &["validate refuses init's plan: cluster `hz`: `clusters/hz` has no kustomization.yaml"],
     },
     Case {
         name: "microservices-demo",
-        init: &[],
-        decide: &[],
         builds: &[Build { dir: "deploy/boutique", cluster: "in-cluster", namespace: Namespace::Default("boutique") }],
         known: &["validate refuses init's plan: meshConfig.path `path/to/the/file.yaml` does not exist"],
     },
     Case {
         name: "multinetwork-flux",
-        init: &[],
-        decide: &[],
         builds: &[
             own("gitops/hangzhou/flux-resources", "hangzhou"),
             own("gitops/hangzhou/istio", "hangzhou"),

@@ -8,7 +8,7 @@ use super::{Finding, Found};
 use crate::core::delivery::{is, name_of};
 use crate::core::inventory::ClusterInventory;
 use crate::core::paths::{join, parent};
-use crate::core::repository::{patch_texts, PatchText, Repository};
+use crate::core::repository::{patch_entries, PatchText, Repository};
 use crate::core::settings::MeshConfigKind;
 use crate::core::value::str_at;
 
@@ -343,6 +343,7 @@ pub fn network(
     repository: &Repository,
     source: &SourceFound,
     inventory: &ClusterInventory,
+    siblings: &[SiblingDocument<'_>],
     mesh_config: &Finding<MeshConfigFound>,
 ) -> Finding<String> {
     if let Some(found) = network_in_patches(repository, &inventory.kustomization_file) {
@@ -356,7 +357,7 @@ pub fn network(
             ));
         }
     }
-    if let Some(found) = network_of_sibling_install(repository, source) {
+    if let Some(found) = network_of_sibling_install(siblings) {
         return Finding::Found(found);
     }
     if let Some(found) = mesh_config.found() {
@@ -382,7 +383,7 @@ const NETWORK_LABEL: &str = "topology.istio.io/network";
 /// A document of the cluster's own Istio install, where a sibling Flux Kustomization delivers it: one declared in the
 /// same directory as the Kustomization that builds the cluster's source (a cluster's Flux bootstrap path lists every
 /// Kustomization of that cluster).
-struct SiblingDocument<'r> {
+pub struct SiblingDocument<'r> {
     document: &'r Value,
     manifest: String,
     /// `Flux Kustomization istio (gitops/hz/flux-resources/istio.yaml)`.
@@ -401,7 +402,7 @@ impl SiblingDocument<'_> {
     }
 }
 
-fn sibling_documents<'r>(repository: &'r Repository, source: &SourceFound) -> Vec<SiblingDocument<'r>> {
+pub fn sibling_documents<'r>(repository: &'r Repository, source: &SourceFound) -> Vec<SiblingDocument<'r>> {
     let Some(file) = source.file.as_deref() else { return Vec::new() };
     let flux = |object: &Value| is(object, "kustomize.toolkit.fluxcd.io/", "Kustomization");
     if !repository.engine_objects().any(|(engine_file, object)| engine_file == file && flux(object)) {
@@ -420,13 +421,14 @@ fn sibling_documents<'r>(repository: &'r Repository, source: &SourceFound) -> Ve
         if path == source.source {
             continue;
         }
+        let delivered_by = format!("Flux Kustomization {} ({engine_file})", name_of(object));
         let manifests: Vec<String> = repository.files_under(&path).cloned().collect();
         for manifest in manifests {
             for document in repository.documents(&manifest).into_iter().flatten() {
                 documents.push(SiblingDocument {
                     document,
                     manifest: manifest.clone(),
-                    delivered_by: format!("Flux Kustomization {} ({engine_file})", name_of(object)),
+                    delivered_by: delivered_by.clone(),
                 });
             }
         }
@@ -436,8 +438,8 @@ fn sibling_documents<'r>(repository: &'r Repository, source: &SourceFound) -> Ve
 
 /// The network the cluster's own Istio install declares, where a sibling Flux Kustomization delivers it: an
 /// IstioOperator's `values.global.network`, or istio-system's network label.
-fn network_of_sibling_install(repository: &Repository, source: &SourceFound) -> Option<Found<String>> {
-    sibling_documents(repository, source).into_iter().find_map(|sibling| {
+fn network_of_sibling_install(siblings: &[SiblingDocument<'_>]) -> Option<Found<String>> {
+    siblings.iter().find_map(|sibling| {
         let document = sibling.document;
         let network = match str_at(document, &["kind"]) {
             Some("IstioOperator") => str_at(document, &["spec", "values", "global", "network"]),
@@ -464,8 +466,8 @@ fn enables_east_west(operator: &Value) -> bool {
 fn network_in_patches(repository: &Repository, kustomization_file: &str) -> Option<Found<String>> {
     let documents = repository.documents(kustomization_file).ok()?;
     let dir = parent(kustomization_file);
-    documents.iter().flat_map(|document| patch_texts(document).collect::<Vec<_>>()).find_map(|patch| {
-        let (text, file) = match patch {
+    documents.iter().flat_map(|document| patch_entries(document)).find_map(|entry| {
+        let (text, file) = match entry.text {
             PatchText::Inline(text) => (text.to_owned(), kustomization_file.to_owned()),
             PatchText::File(file) => {
                 let path = join(dir, file);
@@ -497,6 +499,7 @@ pub fn east_west_gateway(
     repository: &Repository,
     source: &SourceFound,
     inventory: &ClusterInventory,
+    siblings: &[SiblingDocument<'_>],
     mesh_config: &Finding<MeshConfigFound>,
 ) -> Option<String> {
     east_west_in_build(inventory)
@@ -511,7 +514,7 @@ pub fn east_west_gateway(
                 .then(|| format!("the istio-eastwestgateway component of {}", found.from))
         })
         .or_else(|| {
-            sibling_documents(repository, source).into_iter().find_map(|sibling| {
+            siblings.iter().find_map(|sibling| {
                 let operator = is(sibling.document, "install.istio.io/", "IstioOperator");
                 (operator && enables_east_west(sibling.document))
                     .then(|| format!("the istio-eastwestgateway component of {}", sibling.from()))
@@ -620,8 +623,8 @@ mod tests {
             file: None,
         };
         let inventory = ClusterInventory::default();
-        let a = east_west_gateway(&repository, &source("clusters/a"), &inventory, &mesh_config);
+        let a = east_west_gateway(&repository, &source("clusters/a"), &inventory, &[], &mesh_config);
         assert_eq!(a.as_deref(), Some("the istio-eastwestgateway component of IstioOperator cp (istio/operator.yaml)"));
-        assert_eq!(east_west_gateway(&repository, &source("clusters/b"), &inventory, &mesh_config), None);
+        assert_eq!(east_west_gateway(&repository, &source("clusters/b"), &inventory, &[], &mesh_config), None);
     }
 }

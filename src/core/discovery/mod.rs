@@ -196,9 +196,10 @@ fn clusters_found(
 ) -> Vec<ClusterFound> {
     inventories
         .iter()
-        .map(|(source, inventory)| ClusterFound {
-            network: istio::network(repository, source, inventory, mesh_config),
-            east_west_gateway: istio::east_west_gateway(repository, source, inventory, mesh_config),
+        .map(|(source, inventory)| (source, inventory, istio::sibling_documents(repository, source)))
+        .map(|(source, inventory, siblings)| ClusterFound {
+            network: istio::network(repository, source, inventory, &siblings, mesh_config),
+            east_west_gateway: istio::east_west_gateway(repository, source, inventory, &siblings, mesh_config),
             needs_cluster_id: gateway_clusters.contains(&source.name.as_str()),
             unseen: inventory
                 .delivery

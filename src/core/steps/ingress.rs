@@ -195,7 +195,8 @@ impl ReadKind for Ingresses {
                     .map(|(name, number)| json!({"name": name, "port": number, "targetPort": number}))
                     .collect();
                 json!({
-                    "name": gateway.name, "from": gateway.from, "asm_gateway": gateway.asm_gateway, "ports": ports,
+                    "name": gateway.name, "from": gateway.from, "asm_gateway": dns_label(&format!("{}-asm", gateway.name)),
+                    "ports": ports,
                     "istio_gateway_labels": gateway.istio_gateway_labels,
                 })
             })
@@ -451,8 +452,8 @@ impl ServiceObservation {
 /// Istio's ingress gateway, as the Gateways it serves select it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ProposedIngress {
+    /// The entry's name; its ASM gateway is `<name>-asm`.
     name: String,
-    asm_gateway: String,
     /// The servers' ports: (name, number).
     ports: Vec<(String, u64)>,
     /// The pod labels the Gateways select, when they are not Istio's default ingress gateway's.
@@ -509,7 +510,6 @@ fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
                     found.push((
                         key,
                         ProposedIngress {
-                            asm_gateway: dns_label(&format!("{name}-asm")),
                             name,
                             ports: Vec::new(),
                             istio_gateway_labels: (!defaults).then(|| selector.clone()),
@@ -542,7 +542,6 @@ fn proposed_gateways(sources: &[FoundSource<'_>]) -> Vec<ProposedIngress> {
         entry.ports.sort_by_key(|(_, number)| *number);
         // Entries of other pods whose selectors share the `istio` value: each its own step id and ASM gateway.
         entry.name = unique_name(&entry.name, &taken);
-        entry.asm_gateway = dns_label(&format!("{}-asm", entry.name));
         taken.insert(entry.name.clone(), index);
     }
     entries
